@@ -1,0 +1,136 @@
+"""Failures stay where they happen, and never leave a half-written cache entry."""
+
+from __future__ import annotations
+
+import json
+
+import fsspec
+import pytest
+from fsspec.implementations.memory import MemoryFileSystem
+
+from tests.engine.util import BASE, ran, run_recipe, write
+from vidflow.cache.store import CacheStore
+
+RECIPE = """
+vidflow: 1
+name: isolation
+topics: ["Good one", "Please FAIL this", "Good two"]
+characters: [nova, pip]
+providers:
+  writer: {kind: text.fake}
+  voice: {kind: speech.fake}
+steps:
+  intro:
+    uses: voice
+    text: "Hello from {{ topic }}"
+    voice: nova
+  script:
+    uses: writer
+    output: dialogue
+    lines: 4
+    prompt: "Explain {{ topic }}"
+  speech:
+    for_each: script.lines
+    uses: voice
+    text: "{{ item.text }}"
+    voice: "{{ item.speaker }}"
+"""
+
+
+def test_a_failed_node_fails_its_dependents_only(project, registry, calls):
+    recipe = write(project, RECIPE)
+    result = run_recipe(recipe, registry, project)
+    assert result.exit_code == 1
+    nodes = result.summary.nodes
+    assert nodes["please-fail-this/script"] == "failed"
+    # the failing topic's independent node still ran; other topics finished completely
+    assert nodes["please-fail-this/intro"] == "ran"
+    for topic in ("good-one", "good-two"):
+        assert nodes[f"{topic}/script"] == "ran"
+        assert sum(1 for n, s in nodes.items() if n.startswith(f"{topic}/speech[") and s == "ran") == 4
+    assert not any(n.startswith("please-fail-this/speech[") for n in nodes)
+    [failure] = result.summary.failures
+    assert failure["node"] == "please-fail-this/script" and failure["error"] == "BadRequestError"
+    # permanent errors are not retried
+    assert sum(1 for k, r in calls if k == "text.fake" and "FAIL" in r.prompt) == 1
+
+
+class ActionsFailFS(MemoryFileSystem):
+    """A memory filesystem that refuses to write action manifests while `armed`."""
+
+    protocol = "actionsfail"
+    armed = True
+
+    @classmethod
+    def _strip_protocol(cls, path):
+        return MemoryFileSystem._strip_protocol(path.removeprefix("actionsfail://"))
+
+    def pipe_file(self, path, value, **kwargs):
+        if self.armed and "/actions/" in path:
+            raise OSError("injected: the disk went away before the manifest was written")
+        return super().pipe_file(path, value, **kwargs)
+
+
+@pytest.fixture
+def failing_fs():
+    fsspec.register_implementation("actionsfail", ActionsFailFS, clobber=True)
+    MemoryFileSystem.store.clear()
+    MemoryFileSystem.pseudo_dirs[:] = [""]
+    ActionsFailFS.armed = True
+    yield ActionsFailFS
+    MemoryFileSystem.store.clear()
+
+
+def test_failure_between_blob_and_manifest_leaves_no_manifest_and_reruns(project, registry, calls, failing_fs):
+    recipe = write(project, BASE.format(topics='["Only topic"]'))
+    store = CacheStore("actionsfail://vfcache")
+    first = run_recipe(recipe, registry, project, store=store)
+    assert first.exit_code == 1
+    assert first.summary.nodes["only-topic/script"] == "failed"
+    fs = fsspec.filesystem("actionsfail")
+    blobs = fs.find("/vfcache/blobs") if fs.exists("/vfcache/blobs") else []
+    assert not fs.exists("/vfcache/actions") or fs.find("/vfcache/actions") == []
+    failing_fs.armed = False
+    calls.clear()
+    second = run_recipe(recipe, registry, project, store=CacheStore("actionsfail://vfcache"))
+    assert second.exit_code == 0
+    assert "only-topic/script" in ran(second)
+    assert len(fs.find("/vfcache/actions")) == len(second.summary.nodes)
+    # blobs written during the failed run were reused by digest, not duplicated
+    assert set(blobs) <= set(fs.find("/vfcache/blobs"))
+
+
+def test_corrupt_blob_is_a_miss_and_is_rebuilt(project, registry, calls):
+    recipe = write(project, BASE.format(topics='["Only topic"]'))
+    first = run_recipe(recipe, registry, project)
+    key = first.graph.nodes["only-topic/speech[0]"]["key"]
+    manifest = json.loads((project / "cache" / "actions" / f"{key}.json").read_text())
+    digest = manifest["blobs"]["audio"]["digest"]
+    blob = project / "cache" / "blobs" / "sha256" / digest[:2] / digest[2:]
+    blob.write_bytes(b"X" * blob.stat().st_size)  # same size, wrong content
+    # every node whose output is that blob (identical audio is stored once) is rebuilt
+    sharing = {
+        n for n, d in first.graph.nodes(data=True)
+        if digest in (project / "cache" / "actions" / f"{d['key']}.json").read_text()
+    }
+    assert "only-topic/speech[0]" in sharing
+    calls.clear()
+    second = run_recipe(recipe, registry, project)
+    assert ran(second) == sharing
+    assert [k for k, _ in calls] == ["speech.fake"] * len(sharing)
+    from vidflow.cache.store import CacheStore
+
+    assert len(CacheStore(str(project / "cache")).read_blob(digest)) == blob.stat().st_size
+
+
+def test_reading_a_corrupt_blob_raises_and_removes_it(project):
+    from vidflow.errors import CacheCorruptError
+
+    store = CacheStore(str(project / "cache"))
+    ref = store.put_blob(b"hello world", media_type="text/plain", ext="txt")
+    path = project / "cache" / "blobs" / "sha256" / ref.digest[:2] / ref.digest[2:]
+    path.write_bytes(b"HELLO WORLD")
+    fresh = CacheStore(str(project / "cache"))
+    with pytest.raises(CacheCorruptError):
+        fresh.read_blob(ref)
+    assert not path.exists()

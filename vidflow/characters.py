@@ -1,0 +1,160 @@
+"""Character profiles: ``characters/<name>.yaml`` plus two sprites. Adding one is a file drop.
+
+::
+
+    name: Nova
+    colour: "#FFB000"          # karaoke colour of the words this character speaks
+    side: left                 # left | right: where the sprite stands
+    persona: curious host      # optional, given to text providers writing a dialogue
+    voices: {espeak: en-us+f3, openai: nova, elevenlabs: 21m00Tcm4TlvDq8ikWAM}
+    sprites: {telling: nova/telling.png, hearing: nova/hearing.png}   # PNG with alpha
+    catchphrases: ["Ooh, tell me more!"]
+
+Sprite paths are relative to the YAML file. Every problem (missing sprite, bad colour, sprite
+without alpha, unknown key) is reported with file:line at load time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .errors import Problem, RecipeError
+from .recipe.yamlloc import load_yaml_with_locations
+
+__all__ = ["Character", "CharacterProfile", "find_characters", "load_character"]
+
+_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
+_PNG = b"\x89PNG\r\n\x1a\n"
+
+
+class Sprites(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    telling: str
+    hearing: str
+
+
+class CharacterProfile(BaseModel):
+    """The YAML file's schema."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    name: str = Field(min_length=1, max_length=60)
+    colour: str
+    side: Literal["left", "right"] = "left"
+    persona: str = ""
+    voices: dict[str, str] = {}
+    sprites: Sprites
+    catchphrases: list[str] = []
+
+    @field_validator("colour")
+    @classmethod
+    def _colour(cls, v: str) -> str:
+        if not _COLOUR.match(v):
+            raise ValueError(f"colour {v!r} is not #RRGGBB; write it like \"#FFB000\" (quoted, or YAML reads # as a comment)")
+        return v.upper()
+
+
+@dataclass(frozen=True)
+class Character:
+    """A loaded character: the profile, its file, and its sprites by path and digest."""
+
+    id: str
+    profile: CharacterProfile
+    file: str
+    telling: str
+    hearing: str
+    telling_digest: str = field(repr=False)
+    hearing_digest: str = field(repr=False)
+
+    @property
+    def name(self) -> str:
+        return self.profile.name
+
+    def voice_for(self, voice_key: str) -> str | None:
+        """This character's voice for a speech vendor (``espeak``, ``openai``, ...)."""
+        voices = self.profile.voices
+        return voices.get(voice_key) or voices.get(f"speech.{voice_key}")
+
+    def template_view(self) -> dict:
+        """What templates see as a character (never file paths)."""
+        p = self.profile
+        return {
+            "id": self.id,
+            "name": p.name,
+            "colour": p.colour,
+            "side": p.side,
+            "persona": p.persona,
+            "catchphrases": list(p.catchphrases),
+        }
+
+
+def find_characters(dirs: list[Path]) -> dict[str, Path]:
+    """Every ``<name>.yaml`` in ``dirs`` (first wins), by name."""
+    found: dict[str, Path] = {}
+    for d in dirs:
+        if d.is_dir():
+            for f in sorted(d.glob("*.y*ml")):
+                if f.suffix in (".yaml", ".yml"):
+                    found.setdefault(f.stem, f)
+    return found
+
+
+def load_character(ident: str, path: Path) -> Character:
+    """Load and check one character file. Raises RecipeError listing every problem."""
+    file = os.path.relpath(path) if not str(path).startswith("..") else str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise RecipeError(Problem(file, "", f"cannot read character file: {e.strerror}")) from None
+    data, locs = load_yaml_with_locations(text, file)
+    if not isinstance(data, dict):
+        raise RecipeError(Problem(locs.at(()), "", "a character file must be a mapping (name:, colour:, sprites: ...)"))
+    try:
+        profile = CharacterProfile.model_validate(data)
+    except ValidationError as e:
+        from .recipe.load import pydantic_problems
+
+        raise RecipeError(pydantic_problems(e, locs, (), CharacterProfile)) from None
+    problems: list[Problem] = []
+    sprites: dict[str, tuple[str, str]] = {}
+    for pose in ("telling", "hearing"):
+        rel = getattr(profile.sprites, pose)
+        sp = (path.parent / rel).resolve()
+        where = locs.at(("sprites", pose))
+        try:
+            data_bytes = sp.read_bytes()
+        except OSError:
+            problems.append(Problem(where, f"sprites.{pose}", f"sprite {rel} not found (looked at {sp}); draw it or fix the path"))
+            continue
+        if not data_bytes.startswith(_PNG):
+            problems.append(Problem(where, f"sprites.{pose}", f"sprite {rel} is not a PNG file"))
+            continue
+        if not _png_has_alpha(data_bytes):
+            problems.append(Problem(where, f"sprites.{pose}", f"sprite {rel} has no alpha channel; save it as RGBA PNG so the scene shows through"))
+            continue
+        sprites[pose] = (str(sp), hashlib.sha256(data_bytes).hexdigest())
+    if problems:
+        raise RecipeError(problems)
+    return Character(
+        id=ident,
+        profile=profile,
+        file=file,
+        telling=sprites["telling"][0],
+        hearing=sprites["hearing"][0],
+        telling_digest=sprites["telling"][1],
+        hearing_digest=sprites["hearing"][1],
+    )
+
+
+def _png_has_alpha(data: bytes) -> bool:
+    # IHDR colour type: 4 = grey+alpha, 6 = RGBA; 3 (palette) has alpha only with a tRNS chunk.
+    colour_type = data[25] if len(data) > 25 else -1
+    if colour_type in (4, 6):
+        return True
+    return colour_type == 3 and b"tRNS" in data[:4096]

@@ -1,0 +1,98 @@
+"""The ``vidflow`` command. Thin: parse, call :mod:`vidflow.api`, render.
+
+Exit codes: 0 everything published · 1 some nodes failed (the rest published) · 2 user error
+(one line per problem, no traceback) · 3 internal error (a bug: traceback) · 130 interrupted.
+Imports are deferred to the command that needs them, so ``vidflow --help`` stays instant and
+no command but a real provider call ever imports litellm.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Sequence
+
+from . import __version__
+
+__all__ = ["main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="vidflow",
+        description="Turn topics into finished vertical videos: recipe in, cached and concurrent run, mp4s out.",
+    )
+    p.add_argument("--version", action="version", version=f"vidflow {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    def common(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("recipe", help="the recipe YAML file")
+        sp.add_argument("--cache", metavar="URL", help="cache location: a path or s3://bucket/prefix (default: $VIDFLOW_CACHE or ./cache)")
+        sp.add_argument("--topics", metavar="FILE", help="take topics from a .txt, .csv or .jsonl file instead of the recipe")
+        sp.add_argument("--only", metavar="TOPIC", action="append", default=[], help="only this topic (id or text); repeatable")
+        sp.add_argument("--limit", metavar="N", type=int, help="only the first N topics")
+        sp.add_argument("--refresh", metavar="STEP", action="append", default=[], help="ignore the cache for STEP (a new sample); repeatable")
+        sp.add_argument("--json", action="store_true", help="print a machine-readable result on stdout")
+
+    r = sub.add_parser("run", help="run a recipe: skip what is cached, make the rest, publish the videos")
+    common(r)
+    r.add_argument("--out-dir", metavar="DIR", help="root for relative `to:` paths (default: the current folder)")
+    r.add_argument("--runs-dir", metavar="DIR", help="where run records go (default: $VIDFLOW_RUNS_DIR or ./runs)")
+    r.add_argument("--plain", action="store_true", help="plain line-based progress even on a terminal")
+
+    pl = sub.add_parser("plan", help="dry run: which nodes are cached, what the rest will cost and take")
+    common(pl)
+
+    c = sub.add_parser("characters", help="list the characters a recipe folder can use")
+    c.add_argument("--dir", metavar="DIR", default="characters", help="characters folder (default: ./characters)")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        return _dispatch(args)
+    except KeyboardInterrupt:
+        print("vidflow: interrupted; nothing half-written was kept (rerun to resume)", file=sys.stderr)
+        return 130
+    except Exception as e:  # the CLI boundary: user errors are one clean message, bugs a traceback
+        from .errors import UserError, VidflowError
+
+        if isinstance(e, UserError):
+            for line in e.lines():
+                print(f"error: {line}", file=sys.stderr)
+            return 2
+        import traceback
+
+        traceback.print_exc()
+        kind = "error" if isinstance(e, VidflowError) else "internal error (this is a bug in vidflow, please report it)"
+        print(f"vidflow: {kind}: {e}", file=sys.stderr)
+        return 3
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "characters":
+        from .cli_render import show_characters
+
+        return show_characters(args.dir)
+    from .api import load_recipe_file, select_topics
+    from .settings import Settings
+
+    settings = Settings.from_env().replace(cache_url=args.cache, runs_dir=getattr(args, "runs_dir", None))
+    loaded = load_recipe_file(args.recipe, topics_file=args.topics)
+    loaded = select_topics(loaded, only=args.only, limit=args.limit)
+    if args.command == "plan":
+        from .cli_render import do_plan
+
+        return do_plan(loaded, settings, args)
+    from .cli_render import do_run
+
+    return do_run(loaded, settings, args)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

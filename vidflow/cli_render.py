@@ -1,0 +1,223 @@
+"""Everything the CLI shows: plan tables, run progress, the summary. The only module using rich.
+
+Progress is fed by events (the same ones the ledger records). On a terminal it is a rich
+progress display, one bar per step (done/total, cached); otherwise plain lines, one per node
+that ran, failed or was skipped, and one per published topic, so CI logs stay readable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from .run.ledger import Event, EventType, StepCounts
+
+__all__ = ["do_plan", "do_run", "show_characters"]
+
+
+def _console(stderr: bool = False) -> Console:
+    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+
+
+def _money(x: float) -> str:
+    return f"${x:,.4f}" if 0 < x < 0.01 else f"${x:,.2f}"
+
+
+def _secs(x: float) -> str:
+    if x < 60:
+        return f"{x:.1f}s"
+    m, s = divmod(int(x), 60)
+    return f"{m}m{s:02d}s" if m < 60 else f"{m // 60}h{m % 60:02d}m"
+
+
+# --------------------------------------------------------------------------- plan
+
+
+def do_plan(loaded, settings, args) -> int:
+    from .api import plan
+
+    report, _graph = asyncio.run(plan(loaded, settings=settings, refresh=args.refresh))
+    if args.json:
+        print(json.dumps(report.as_dict(), indent=2))
+        return 0
+    con = _console()
+    t = Table(title=f"plan: {report.recipe} — {report.topics} topic(s), cache {settings.cache_url}")
+    for col, just in (("step", "left"), ("kind", "left"), ("nodes", "right"), ("cached", "right"), ("to run", "right"), ("count", "left"), ("est. cost", "right"), ("est. time", "right")):
+        t.add_column(col, justify=just)
+    for r in report.rows:
+        t.add_row(r.step, r.kind, str(r.nodes), str(r.cached), str(r.to_run), "estimated" if r.estimated else "exact", _money(r.cost_usd), _secs(r.seconds))
+    t.add_section()
+    t.add_row("total", "", str(report.total_nodes), str(report.cached), str(report.to_run), "estimated" if report.estimated else "exact", _money(report.cost_usd), _secs(report.wall_seconds))
+    con.print(t)
+    if report.to_run == 0:
+        con.print("Everything is cached: `vidflow run` would make no provider call.")
+    elif report.estimated:
+        con.print("Counts marked [bold]estimated[/] depend on outputs that do not exist yet (e.g. lines of a script).")
+    return 0
+
+
+# --------------------------------------------------------------------------- run
+
+
+class PlainProgress:
+    """Line-based progress for logs (stdout is not a terminal)."""
+
+    def __init__(self, stream=None):
+        self.stream = stream or sys.stderr
+
+    def emit(self, e: Event) -> None:
+        line = None
+        if e.type is EventType.NODE_SUCCEEDED:
+            extra = " (placeholder)" if e.data.get("placeholder") else ""
+            line = f"ran     {e.node}{extra} {e.latency:.2f}s"
+        elif e.type is EventType.NODE_FAILED:
+            line = f"FAILED  {e.node}: {e.error}: {e.message}"
+        elif e.type is EventType.NODE_RETRY:
+            line = f"retry   {e.node} attempt {e.attempt}: {e.error}"
+        elif e.type is EventType.TOPIC_FINISHED:
+            if e.data.get("status") == "published":
+                line = f"published {e.topic} -> {e.data.get('output')}"
+            else:
+                line = f"topic FAILED {e.topic}"
+        if line:
+            print(line, file=self.stream, flush=True)
+
+
+class RichProgress:
+    """One bar per step: done/total and how many were cached."""
+
+    def __init__(self, console: Console):
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.progress = Progress(
+            TextColumn("[bold]{task.fields[step]:<12}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("{task.fields[note]}"), TimeElapsedColumn(), console=console, transient=False,
+        )
+        self.tasks: dict[str, Any] = {}
+        self.counts: dict[str, StepCounts] = {}
+
+    def __enter__(self) -> RichProgress:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.progress.stop()
+
+    def emit(self, e: Event) -> None:
+        if not e.node:
+            if e.type is EventType.TOPIC_FINISHED and e.data.get("status") != "published":
+                self.progress.console.print(f"[red]topic failed:[/] {e.topic}")
+            return
+        c = self.counts.setdefault(e.step, StepCounts())
+        if e.step not in self.tasks:
+            self.tasks[e.step] = self.progress.add_task("", total=0, step=e.step, note="")
+        if e.type is EventType.NODE_QUEUED:
+            c.total += 1
+        elif e.type is EventType.NODE_CACHED:
+            c.cached += 1
+        elif e.type is EventType.NODE_SUCCEEDED:
+            c.ran += 1
+        elif e.type is EventType.NODE_FAILED:
+            c.failed += 1
+            self.progress.console.print(f"[red]failed[/] {e.node}: {e.error}: {e.message}")
+        elif e.type is EventType.NODE_SKIPPED:
+            c.skipped += 1
+        note = f"{c.cached} cached" + (f", [red]{c.failed} failed[/]" if c.failed else "") + (f", {c.skipped} skipped" if c.skipped else "")
+        self.progress.update(self.tasks[e.step], total=c.total, completed=c.done, note=note)
+
+
+def do_run(loaded, settings, args) -> int:
+    from .api import run
+
+    err = _console(stderr=True)
+    interactive = err.is_terminal and not args.plain and not args.json
+    if interactive:
+        with RichProgress(err) as progress:
+            result = asyncio.run(run(loaded, settings=settings, sink=progress, refresh=args.refresh, output_root=args.out_dir))
+    else:
+        result = asyncio.run(run(loaded, settings=settings, sink=PlainProgress(), refresh=args.refresh, output_root=args.out_dir))
+    s = result.summary
+    if args.json:
+        print(json.dumps(_summary_dict(result), indent=2))
+    else:
+        _print_summary(err, result, loaded.order)
+    return s.exit_code
+
+
+def _summary_dict(result) -> dict[str, Any]:
+    s = result.summary
+    return {
+        "run_id": result.run_id,
+        "events": result.events_path,
+        "exit_code": s.exit_code,
+        "nodes": {"total": len(s.nodes), "cached": s.count("cached"), "ran": s.count("ran"), "failed": s.count("failed"), "skipped": s.count("skipped")},
+        "steps": {k: vars(v) for k, v in s.steps.items()},
+        "cost_usd": s.cost_usd,
+        "cost_by_topic": s.cost_by_topic,
+        "cost_by_step": s.cost_by_step,
+        "cost_by_provider": s.cost_by_provider,
+        "topics": s.topics,
+        "failures": s.failures,
+        "placeholders": s.placeholders,
+    }
+
+
+def _print_summary(con: Console, result, order: list[str]) -> None:
+    s = result.summary
+    t = Table(title=f"run {result.run_id}")
+    for col in ("step", "nodes", "cached", "ran", "failed", "skipped", "cost"):
+        t.add_column(col, justify="left" if col == "step" else "right")
+    for step in order:
+        c = s.steps.get(step)
+        if c:
+            t.add_row(step, str(c.total), str(c.cached), str(c.ran), str(c.failed), str(c.skipped), _money(c.cost_usd))
+    con.print(t)
+    published = [d for d in s.topics.values() if d.get("status") == "published"]
+    for d in published:
+        con.print(f"published {d.get('output')} ({d.get('duration', 0):.1f}s)")
+    for node in s.placeholders:
+        con.print(f"[yellow]placeholder image used for {node}[/]")
+    failed_topics = [t for t, d in s.topics.items() if d.get("status") != "published"]
+    for f in s.failures:
+        con.print(f"[red]failed[/] {f['node']}: {f['error']}: {f['message']}")
+    con.print(
+        f"{len(published)} published, {len(failed_topics)} failed · {s.count('ran')} nodes ran, {s.count('cached')} cached"
+        f" · cost {_money(s.cost_usd)} · {_secs(s.elapsed)} · record: {result.events_path}"
+    )
+
+
+# --------------------------------------------------------------------------- characters
+
+
+def show_characters(folder: str) -> int:
+    from pathlib import Path
+
+    from .characters import find_characters, load_character
+    from .errors import RecipeError
+
+    found = find_characters([Path(folder)])
+    if not found:
+        print(f"no characters in {folder}/ (add <name>.yaml files)", file=sys.stderr)
+        return 2
+    con = _console()
+    t = Table(title=f"characters in {folder}/")
+    for col in ("id", "name", "colour", "side", "voices", "catchphrases"):
+        t.add_column(col)
+    problems = []
+    for ident, path in found.items():
+        try:
+            c = load_character(ident, path)
+        except RecipeError as e:
+            problems.extend(e.lines())
+            continue
+        p = c.profile
+        t.add_row(ident, p.name, f"[{p.colour}]■[/] {p.colour}", p.side, ", ".join(f"{k}: {v}" for k, v in p.voices.items()), str(len(p.catchphrases)))
+    con.print(t)
+    for line in problems:
+        print(f"error: {line}", file=sys.stderr)
+    return 2 if problems else 0

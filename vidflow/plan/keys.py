@@ -1,0 +1,121 @@
+"""Cache keys: a canonical encoding of a node's inputs, hashed with sha256.
+
+Keys are an API. The encoding is type-tagged JSON with sorted keys, so ``1``, ``1.0``,
+``True`` and ``"1"`` never collide, dict order never matters, strings are NFC-normalised and
+floats use the shortest repr that round-trips. NaN and infinities are rejected, and so is any
+value without an encoder (a path, an object, a set): silently dropping an input would make two
+different nodes share a key. Add an encoder with :func:`encode.register`.
+
+What goes into a key is decided by the planner (plan/graph.py), never here: this module only
+turns values into bytes and bytes into a digest. It never sees secrets, limits or timeouts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import unicodedata
+from collections.abc import Mapping
+from functools import singledispatch
+from typing import Any
+
+from ..errors import KeyEncodingError
+
+__all__ = ["KEY_SCHEME", "canonical_bytes", "digest_bytes", "encode", "node_key"]
+
+#: Bumping this invalidates every key (and is a changelog entry).
+KEY_SCHEME = "vidflow-key-v1"
+
+
+@singledispatch
+def encode(value: Any) -> Any:
+    """Turn ``value`` into type-tagged, JSON-ready data. Unknown types are an error.
+
+    Dataclasses and pydantic models encode as their fields; register other types here.
+    """
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        fields = {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+        return ["d", type(value).__name__, encode(fields)]
+    dump = getattr(value, "model_dump", None)  # pydantic models
+    if callable(dump):
+        return ["p", type(value).__name__, encode(dump(mode="python"))]
+    raise KeyEncodingError(
+        f"cannot put a value of type {type(value).__name__} into a cache key: {value!r:.80}"
+    )
+
+
+@encode.register(type(None))
+def _(value: None) -> Any:
+    return None
+
+
+@encode.register(bool)
+def _(value: bool) -> Any:
+    return ["b", value]
+
+
+@encode.register(int)
+def _(value: int) -> Any:
+    # As a string: JSON readers may lose precision on large ints.
+    return ["i", str(value)]
+
+
+@encode.register(float)
+def _(value: float) -> Any:
+    if math.isnan(value) or math.isinf(value):
+        raise KeyEncodingError(f"cannot put {value!r} into a cache key (NaN and infinities are rejected)")
+    return ["f", repr(value)]
+
+
+@encode.register(str)
+def _(value: str) -> Any:
+    return ["s", unicodedata.normalize("NFC", value)]
+
+
+@encode.register(bytes)
+def _(value: bytes) -> Any:
+    return ["x", hashlib.sha256(value).hexdigest()]
+
+
+@encode.register(list)
+@encode.register(tuple)
+def _(value: list | tuple) -> Any:
+    return ["l", [encode(v) for v in value]]
+
+
+@encode.register(Mapping)
+def _(value: Mapping) -> Any:
+    out: dict[str, Any] = {}
+    for k, v in value.items():
+        if not isinstance(k, str):
+            raise KeyEncodingError(f"cache key maps need string keys, got {type(k).__name__} {k!r:.40}")
+        nk = unicodedata.normalize("NFC", k)
+        if nk in out:
+            raise KeyEncodingError(f"two keys normalise to the same string: {k!r}")
+        out[nk] = encode(v)
+    return ["m", out]
+
+
+def canonical_bytes(value: Any) -> bytes:
+    """The canonical encoding of ``value`` (sorted keys, compact, UTF-8)."""
+    return json.dumps(
+        encode(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    ).encode("utf-8")
+
+
+def digest_bytes(data: bytes) -> str:
+    """sha256 hex digest of raw bytes (blob digests)."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def node_key(fields: Mapping[str, Any], *, salt: str = "") -> str:
+    """The key of a node: sha256 over the scheme, the salt and the canonical ``fields``."""
+    h = hashlib.sha256()
+    h.update(KEY_SCHEME.encode())
+    h.update(b"\0")
+    h.update(unicodedata.normalize("NFC", salt).encode())
+    h.update(b"\0")
+    h.update(canonical_bytes(fields))
+    return h.hexdigest()

@@ -1,0 +1,227 @@
+"""Capability contracts: what a text, speech or image provider takes and gives back.
+
+One Protocol per capability, plus the request/result records that cross it. Adapters live one per
+module (``text_offline.py``, ``speech_espeak.py`` ...) and are found through the registry.
+Adapters hold **no** retry, concurrency or caching logic: the scheduler owns all three.
+
+Nothing here imports a vendor SDK.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal, Mapping, Protocol, runtime_checkable
+
+from pydantic import BaseModel, ConfigDict
+
+Capability = Literal["text", "speech", "image"]
+
+__all__ = [
+    "Capability",
+    "ImageGenerator",
+    "ImageRequest",
+    "ImageResult",
+    "Provider",
+    "ProviderOptions",
+    "SpeakerInfo",
+    "SpeechRequest",
+    "SpeechResult",
+    "SpeechSynthesizer",
+    "TextGenerator",
+    "TextRequest",
+    "TextResult",
+    "WordTiming",
+]
+
+
+class ProviderOptions(BaseModel):
+    """Base for an adapter's vendor settings (the recipe's provider block, minus vidflow's keys).
+
+    Unknown keys are an error, so a typo in a recipe never silently changes nothing.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Provider:
+    """Base class for adapters.
+
+    Class attributes:
+        kind: the registry string, ``"<capability>.<vendor>"``.
+        capability: ``"text"``, ``"speech"`` or ``"image"``.
+        version: bump it whenever the output for the same request changes; it feeds cache keys.
+        Options: the pydantic model for this adapter's settings.
+        default_concurrency: calls in flight at once unless the recipe says otherwise.
+        paid: True when calls cost money (plan-time key checks, budget).
+        env_keys: environment variables holding its API key (any one of them is enough).
+    """
+
+    kind: ClassVar[str]
+    capability: ClassVar[Capability]
+    version: ClassVar[str] = "1"
+    Options: ClassVar[type[ProviderOptions]] = ProviderOptions
+    default_concurrency: ClassVar[int] = 4
+    paid: ClassVar[bool] = False
+    env_keys: ClassVar[tuple[str, ...]] = ()
+    # Seconds one call usually takes; used by `vidflow plan` for its time estimate.
+    typical_latency: ClassVar[float] = 0.05
+    # Text providers: whether the request carries the topic besides the prompt. Only set it for
+    # providers that use it (text.offline): it is part of the key, so two topics rendering the
+    # same prompt would no longer share one call.
+    wants_topic: ClassVar[bool] = False
+
+    def __init__(self, options: ProviderOptions | None = None):
+        self.options = options if options is not None else self.Options()
+
+    def identity(self) -> dict[str, Any]:
+        """Everything about this provider instance that changes its output (feeds the key).
+
+        Never secrets, limits or timeouts.
+        """
+        return {"kind": self.kind, "version": self.version, "options": self.options.model_dump()}
+
+    def voice_key(self) -> str:
+        """Which entry of a character's ``voices`` map this provider reads (speech only)."""
+        return self.kind.split(".", 1)[1]
+
+
+# --------------------------------------------------------------------------- text
+
+
+@dataclass(frozen=True)
+class SpeakerInfo:
+    """What a text provider may know about a character when it writes a dialogue."""
+
+    name: str
+    catchphrases: tuple[str, ...] = ()
+    persona: str = ""
+
+
+@dataclass(frozen=True)
+class TextRequest:
+    """A prompt, rendered.
+
+    ``output`` is ``"text"`` (free text), ``"json"`` (any JSON) or ``"dialogue"`` (a script:
+    ``{"title", "lines": [{"speaker", "text", "scene"}], "scenes": [{"caption", "image_prompt"}]}``).
+    ``speakers`` is only filled for dialogues; a dialogue may only use those names.
+    ``hints`` carries sizes the step asks for (``lines``, ``scenes``).
+    """
+
+    prompt: str
+    system: str = ""
+    output: Literal["text", "json", "dialogue"] = "text"
+    topic: str = ""
+    speakers: tuple[SpeakerInfo, ...] = ()
+    hints: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class TextResult:
+    """``value`` is a str for ``text`` and the parsed JSON for ``json`` / ``dialogue``."""
+
+    value: Any
+    model: str = ""
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+
+
+@runtime_checkable
+class TextGenerator(Protocol):
+    kind: ClassVar[str]
+
+    async def generate(self, req: TextRequest) -> TextResult:
+        """Answer one prompt.
+
+        Raises: TransientProviderError (retried), PermanentProviderError (fails the node).
+        Idempotent: yes (the cache replays the first answer of a non-deterministic model).
+        """
+        ...
+
+
+# --------------------------------------------------------------------------- speech
+
+
+@dataclass(frozen=True)
+class WordTiming:
+    """One word of the spoken text: ``start``/``end`` in seconds from the start of the audio.
+
+    ``char_start``/``char_end`` index the request text (0-based, end exclusive), so the
+    subtitles show exactly the words of the line, punctuation included.
+    """
+
+    word: str
+    start: float
+    end: float
+    char_start: int
+    char_end: int
+
+
+@dataclass(frozen=True)
+class SpeechRequest:
+    """``voice`` is already resolved to the vendor's voice id (from the character profile)."""
+
+    text: str
+    voice: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class SpeechResult:
+    """Audio plus one :class:`WordTiming` per whitespace-separated word of the text.
+
+    ``words`` cover the text in order; ``duration`` is the audio's exact length in seconds.
+    """
+
+    audio: bytes
+    media_type: str
+    extension: str
+    duration: float
+    words: list[WordTiming]
+    sample_rate: int = 0
+    cost_usd: float = 0.0
+    model: str = ""
+    timings_estimated: bool = False
+
+
+@runtime_checkable
+class SpeechSynthesizer(Protocol):
+    kind: ClassVar[str]
+
+    async def synthesize(self, req: SpeechRequest) -> SpeechResult:
+        """Speak one line. Raises as :meth:`TextGenerator.generate`. Idempotent: yes."""
+        ...
+
+
+# --------------------------------------------------------------------------- image
+
+
+@dataclass(frozen=True)
+class ImageRequest:
+    """``caption`` is optional text the image may show; ``seed`` makes sampling repeatable."""
+
+    prompt: str
+    width: int = 1080
+    height: int = 1920
+    seed: int | None = None
+    caption: str = ""
+
+
+@dataclass
+class ImageResult:
+    data: bytes
+    media_type: str = "image/png"
+    extension: str = "png"
+    width: int = 0
+    height: int = 0
+    cost_usd: float = 0.0
+    model: str = ""
+
+
+@runtime_checkable
+class ImageGenerator(Protocol):
+    kind: ClassVar[str]
+
+    async def generate_image(self, req: ImageRequest) -> ImageResult:
+        """Make one image. Raises as :meth:`TextGenerator.generate`. Idempotent: yes."""
+        ...

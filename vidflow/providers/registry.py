@@ -1,0 +1,122 @@
+"""Provider kinds -> adapter classes, imported lazily.
+
+Built-ins are registered as ``"module:Class"`` strings, so ``import vidflow`` (and ``vidflow
+--help``, and ``vidflow plan``) never imports a vendor SDK. Third parties add kinds through the
+entry-point group ``vidflow.providers``::
+
+    [project.entry-points."vidflow.providers"]
+    "speech.acme" = "acme_vidflow:AcmeSpeech"
+
+Entry points are read once, on the first lookup. Built-ins win a name clash unless the
+third party registers with ``replace=True`` in code. A kind is ``"<capability>.<vendor>"``;
+the capability prefix (text, speech, image) says which contract the adapter implements.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+from importlib.metadata import entry_points
+from typing import Mapping
+
+from ..errors import MissingDependencyError, UnknownKindError
+from .base import Provider
+
+__all__ = ["CAPABILITIES", "Registry", "capability_of", "default_registry"]
+
+CAPABILITIES = ("text", "speech", "image")
+
+_BUILTINS: dict[str, tuple[str, str | None]] = {
+    "text.offline": ("vidflow.providers.text_offline:OfflineText", None),
+    "speech.espeak": ("vidflow.providers.speech_espeak:EspeakSpeech", None),
+    "image.procedural": ("vidflow.providers.image_procedural:ProceduralImage", None),
+}
+
+
+def capability_of(kind: str) -> str | None:
+    cap = kind.split(".", 1)[0] if "." in kind else ""
+    return cap if cap in CAPABILITIES else None
+
+
+class Registry:
+    """kind -> adapter class. Build your own in tests; the CLI uses :func:`default_registry`."""
+
+    def __init__(self, *, builtins: bool = True, entry_point_group: str | None = "vidflow.providers"):
+        self._targets: dict[str, type[Provider] | str] = {}
+        self._hints: dict[str, str | None] = {}
+        self._group = entry_point_group
+        self._entry_points_loaded = entry_point_group is None
+        if builtins:
+            for kind, (target, hint) in _BUILTINS.items():
+                self.register(kind, target, install_hint=hint)
+
+    def register(self, kind: str, target: type[Provider] | str, *, replace: bool = False, install_hint: str | None = None) -> None:
+        """Add a kind. ``target`` is a Provider subclass or a lazy ``"pkg.mod:Class"`` string."""
+        if capability_of(kind) is None:
+            raise ValueError(f"provider kind {kind!r} must be '<capability>.<vendor>' with capability in {CAPABILITIES}")
+        if kind in self._targets and not replace:
+            return
+        self._targets[kind] = target
+        self._hints[kind] = install_hint
+
+    def _load_entry_points(self) -> None:
+        if self._entry_points_loaded:
+            return
+        self._entry_points_loaded = True
+        for ep in entry_points(group=self._group):
+            if capability_of(ep.name) is not None and ep.name not in self._targets:
+                self._targets[ep.name] = ep.value
+                self._hints[ep.name] = f"reinstall the package that provides {ep.name!r}"
+
+    def kinds(self) -> list[str]:
+        self._load_entry_points()
+        return sorted(self._targets)
+
+    def __contains__(self, kind: str) -> bool:
+        self._load_entry_points()
+        return kind in self._targets
+
+    def get(self, kind: str) -> type[Provider]:
+        """The adapter class for ``kind``, importing it on first use."""
+        self._load_entry_points()
+        if kind not in self._targets:
+            raise UnknownKindError(unknown_kind_message(kind, self.kinds()))
+        target = self._targets[kind]
+        if isinstance(target, str):
+            module_name, _, attr = target.partition(":")
+            try:
+                module = importlib.import_module(module_name)
+            except ImportError as e:
+                hint = self._hints.get(kind) or f"pip install the package that provides {kind!r}"
+                raise MissingDependencyError(f"provider kind {kind!r} needs {e.name or module_name}: {hint}") from e
+            target = getattr(module, attr)
+            self._targets[kind] = target
+        return target
+
+    def view(self) -> Mapping[str, str]:
+        """Read-only listing: kind -> target (class path)."""
+        self._load_entry_points()
+        return {k: (v if isinstance(v, str) else f"{v.__module__}:{v.__qualname__}") for k, v in self._targets.items()}
+
+
+def unknown_kind_message(kind: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(kind, known, n=1)
+    hint = f"did you mean `{close[0]}`? " if close else ""
+    return f"unknown provider kind `{kind}`; {hint}available: {', '.join(known)}"
+
+
+_DEFAULT: Registry | None = None
+
+
+def default_registry() -> Registry:
+    """The process-wide registry the CLI uses (built-ins + entry points)."""
+    global _DEFAULT
+    if _DEFAULT is None:
+        _DEFAULT = Registry()
+    return _DEFAULT
+
+
+def reset_default_registry() -> None:
+    """Forget the default registry (tests)."""
+    global _DEFAULT
+    _DEFAULT = None

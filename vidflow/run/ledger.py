@@ -1,0 +1,206 @@
+"""Events of a run, where they go, and the summary computed from them.
+
+Every node attempt appends an :class:`Event`; ``JsonlSink`` writes them to
+``<runs_dir>/<run-id>/events.jsonl`` as they happen (one line each, flushed), so a crashed or
+interrupted run still leaves its record. The run summary and the CLI's progress are computed
+from events, never from a second set of counters. Events never carry secrets: messages come
+from vidflow's own errors, which never include keys.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from enum import Enum
+from typing import Any, Iterable, Protocol
+
+__all__ = ["Event", "EventSink", "EventType", "JsonlSink", "MemorySink", "MultiSink", "Summary", "summarize"]
+
+
+class EventType(str, Enum):
+    RUN_STARTED = "run_started"
+    """The run began; data holds the recipe name, topics and settings (no secrets)."""
+    NODE_QUEUED = "node_queued"
+    """A node exists (its inputs may not be ready yet)."""
+    NODE_CACHED = "node_cached"
+    """The node's key was in the cache (or shared with an identical node in flight)."""
+    NODE_STARTED = "node_started"
+    """An attempt started (provider call or local step)."""
+    NODE_RETRY = "node_retry"
+    """An attempt failed transiently; another will follow."""
+    NODE_SUCCEEDED = "node_succeeded"
+    """The node produced its output and stored it."""
+    NODE_FAILED = "node_failed"
+    """The node failed for good."""
+    NODE_SKIPPED = "node_skipped"
+    """The node did not run because an input failed."""
+    TOPIC_FINISHED = "topic_finished"
+    """A topic's outputs were published (or it failed); data says which."""
+    RUN_FINISHED = "run_finished"
+    """The run ended (data: interrupted or not)."""
+
+
+TERMINAL = {EventType.NODE_CACHED, EventType.NODE_SUCCEEDED, EventType.NODE_FAILED, EventType.NODE_SKIPPED}
+
+
+@dataclass(frozen=True)
+class Event:
+    run_id: str
+    type: EventType
+    ts: float = field(default_factory=time.time)
+    node: str = ""
+    step: str = ""
+    topic: str = ""
+    kind: str = ""
+    provider: str = ""
+    attempt: int = 0
+    error: str = ""
+    message: str = ""
+    latency: float = 0.0
+    cost_usd: float = 0.0
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["type"] = self.type.value
+        return {k: v for k, v in d.items() if v not in ("", 0, 0.0, {}) or k in ("run_id", "type", "ts")}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Event:
+        d = dict(d)
+        d["type"] = EventType(d["type"])
+        return cls(**d)
+
+
+class EventSink(Protocol):
+    def emit(self, event: Event) -> None: ...
+
+
+class MemorySink:
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+
+    def emit(self, event: Event) -> None:
+        self.events.append(event)
+
+
+class JsonlSink:
+    """Appends events to ``path`` (a local file), one JSON object per line."""
+
+    def __init__(self, path: str):
+        self.path = path
+        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        self._f = open(path, "a", encoding="utf-8")
+
+    def emit(self, event: Event) -> None:
+        self._f.write(json.dumps(event.as_dict(), ensure_ascii=False, default=str) + "\n")
+        self._f.flush()
+
+    def close(self) -> None:
+        self._f.close()
+
+
+class MultiSink:
+    def __init__(self, *sinks: EventSink):
+        self.sinks = [s for s in sinks if s is not None]
+
+    def emit(self, event: Event) -> None:
+        for s in self.sinks:
+            s.emit(event)
+
+
+def read_events(path: str) -> list[Event]:
+    with open(path, encoding="utf-8") as f:
+        return [Event.from_dict(json.loads(line)) for line in f if line.strip()]
+
+
+@dataclass
+class StepCounts:
+    total: int = 0
+    cached: int = 0
+    ran: int = 0
+    failed: int = 0
+    skipped: int = 0
+    retries: int = 0
+    cost_usd: float = 0.0
+
+    @property
+    def done(self) -> int:
+        return self.cached + self.ran + self.failed + self.skipped
+
+
+@dataclass
+class Summary:
+    """What a run did, computed from its events."""
+
+    run_id: str = ""
+    steps: dict[str, StepCounts] = field(default_factory=dict)
+    nodes: dict[str, str] = field(default_factory=dict)  # node -> final status
+    cost_by_topic: dict[str, float] = field(default_factory=dict)
+    cost_by_step: dict[str, float] = field(default_factory=dict)
+    cost_by_provider: dict[str, float] = field(default_factory=dict)
+    failures: list[dict[str, str]] = field(default_factory=list)
+    topics: dict[str, dict[str, Any]] = field(default_factory=dict)
+    placeholders: list[str] = field(default_factory=list)
+    interrupted: bool = False
+    elapsed: float = 0.0
+
+    @property
+    def cost_usd(self) -> float:
+        return sum(self.cost_by_topic.values())
+
+    def count(self, status: str) -> int:
+        return sum(1 for s in self.nodes.values() if s == status)
+
+    @property
+    def exit_code(self) -> int:
+        if self.interrupted:
+            return 130
+        failed_topics = [t for t, d in self.topics.items() if d.get("status") != "published"]
+        return 1 if failed_topics or self.failures else 0
+
+
+def summarize(events: Iterable[Event]) -> Summary:
+    s = Summary()
+    start = end = None
+    for e in events:
+        s.run_id = s.run_id or e.run_id
+        if e.type is EventType.RUN_STARTED:
+            start = e.ts
+        elif e.type is EventType.RUN_FINISHED:
+            end = e.ts
+            s.interrupted = bool(e.data.get("interrupted"))
+        elif e.type is EventType.TOPIC_FINISHED:
+            s.topics[e.topic] = dict(e.data)
+        if not e.node:
+            continue
+        c = s.steps.setdefault(e.step, StepCounts())
+        if e.type is EventType.NODE_QUEUED:
+            c.total += 1
+        elif e.type is EventType.NODE_RETRY:
+            c.retries += 1
+        elif e.type in TERMINAL:
+            status = {EventType.NODE_CACHED: "cached", EventType.NODE_SUCCEEDED: "ran", EventType.NODE_FAILED: "failed", EventType.NODE_SKIPPED: "skipped"}[e.type]
+            s.nodes[e.node] = status
+            setattr(c, status, getattr(c, status) + 1)
+            if e.type is EventType.NODE_SUCCEEDED and e.cost_usd:
+                c.cost_usd += e.cost_usd
+                for bucket, k in ((s.cost_by_topic, e.topic), (s.cost_by_step, e.step), (s.cost_by_provider, e.provider or e.kind)):
+                    bucket[k] = bucket.get(k, 0.0) + e.cost_usd
+            if e.type is EventType.NODE_FAILED:
+                s.failures.append({"node": e.node, "topic": e.topic, "step": e.step, "error": e.error, "message": e.message})
+            if e.data.get("placeholder"):
+                s.placeholders.append(e.node)
+    if start is not None and end is not None:
+        s.elapsed = end - start
+    return s
+
+
+def group_counts(nodes: dict[str, str]) -> dict[str, int]:
+    out: dict[str, int] = defaultdict(int)
+    for v in nodes.values():
+        out[v] += 1
+    return dict(out)

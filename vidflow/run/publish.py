@@ -1,0 +1,173 @@
+"""Publish: copy a topic's finished video to its destination, with a manifest beside it.
+
+The destination is the step's ``to:`` template, rendered, and it must stay inside its root:
+the part of ``to:`` before the first template tag (``out/`` in ``out/{{ topic | slug }}.mp4``),
+or the output root (the working directory) when that part is empty. A topic that renders to
+``../../etc`` is an error, not a write.
+
+Writes are never visible half-done: a local file is written to a temp name and renamed; an
+object store gets a temp key that is copied into place. When the destination already holds
+this exact video (the manifest beside it names the same digest), nothing is written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import posixpath
+import shutil
+import time
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from ..cache.store import Artifact
+from ..errors import NodeFailedError, TemplateError, UpstreamFailedError
+from ..recipe.load import StepInfo
+from ..recipe.templating import render
+from ..storage import is_local, url_to_fs
+from .engine import UNKNOWN, NodeSpec
+
+if TYPE_CHECKING:
+    from .nodes import TopicRun
+
+__all__ = ["publish_topic", "resolve_destination"]
+
+
+def _is_url(path: str) -> bool:
+    return "://" in path
+
+
+def resolve_destination(template: str, rendered: str, output_root: str) -> str:
+    """The absolute destination for ``rendered``, or TemplateError if it leaves its root."""
+    cut = min([i for i in (template.find("{{"), template.find("{%")) if i >= 0], default=len(template))
+    static = template[:cut]
+    if _is_url(rendered):
+        root = static.rsplit("/", 1)[0] if "/" in static else static
+        proto, _, rest = rendered.partition("://")
+        norm = posixpath.normpath(rest)
+        root_rest = posixpath.normpath(root.partition("://")[2]) if "://" in root else ""
+        if ".." in rest.split("/") or not (norm == root_rest or norm.startswith(root_rest.rstrip("/") + "/")):
+            raise TemplateError(f"output {rendered!r} leaves its root {root!r}; a topic or variable must not contain '..' or '/'")
+        return f"{proto}://{norm}"
+    base = os.path.abspath(output_root)
+    static_dir = os.path.dirname(static) if static else ""
+    root = os.path.normpath(os.path.join(base, static_dir))
+    dest = os.path.normpath(os.path.join(base, rendered))
+    if not (dest == root or dest.startswith(root.rstrip(os.sep) + os.sep)):
+        raise TemplateError(f"output {rendered!r} leaves its root {root!r}; a topic or variable must not contain '..' or '/'")
+    if os.path.isdir(dest) or rendered.endswith(("/", os.sep)):
+        raise TemplateError(f"output {rendered!r} is a folder; `to:` must name a file such as out/{{{{ topic | slug }}}}.mp4")
+    return dest
+
+
+def sidecar_path(dest: str) -> str:
+    stem, _ = posixpath.splitext(dest) if _is_url(dest) else os.path.splitext(dest)
+    return stem + ".json"
+
+
+async def publish_topic(tr: TopicRun, info: StepInfo) -> Any:
+    e = tr.e
+    node_id = f"{tr.topic.id}/{info.name}"
+    try:
+        video = await tr.single[info.source]
+    except NodeFailedError as exc:
+        e.skipped(node_id, info.name, tr.topic, "publish", exc)
+        raise UpstreamFailedError(node_id, f"upstream `{info.source}` failed") from exc
+    ctx = {**tr.base_ctx, info.source: {} if video is UNKNOWN else dict(video.value)}
+    rendered = render(info.spec.to, ctx, where=f"{tr.loaded.loc('steps', info.name, 'to')}: steps.{info.name}.to (topic {tr.topic.id!r})")
+    dest = resolve_destination(info.spec.to, rendered, e.output_root)
+    side = sidecar_path(dest)
+    opts = e.settings.storage_options(dest)
+
+    async def lookup() -> Artifact | None:
+        if video is UNKNOWN:
+            return None
+        return await asyncio.to_thread(_already_published, dest, side, video.blobs["video"].digest, opts)
+
+    async def execute() -> Artifact:
+        manifest = _manifest(tr, info, video, dest)
+        local = await e.io(e.store.blob_file, video.blobs["video"])
+        await asyncio.to_thread(_write, local, dest, side, manifest, opts, info.spec.manifest)
+        return Artifact(value={"output": dest, "manifest": side if info.spec.manifest else None})
+
+    node = NodeSpec(
+        id=node_id, topic=tr.topic, step=info.name, kind="publish", fields=None if video is UNKNOWN else {"dest": dest},
+        execute=execute, deps=[f"{tr.topic.id}/{info.source}"], cacheable=False, lookup=lookup, estimated=video is UNKNOWN,
+    )
+    art = await e.resolve(node)
+    if art is not UNKNOWN:
+        tr._topic_finished("published", output=dest, duration=video.value.get("duration"), manifest=side)
+    return art
+
+
+def _already_published(dest: str, side: str, digest: str, opts: dict) -> Artifact | None:
+    fs, path = url_to_fs(dest, **opts)
+    _, side_path = url_to_fs(side, **opts)
+    try:
+        meta = json.loads(fs.cat_file(side_path))
+        if meta.get("video_digest") == digest and fs.exists(path) and fs.size(path) == meta.get("size"):
+            return Artifact(value={"output": dest, "manifest": side})
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+def _write(local: str, dest: str, side: str, manifest: dict, opts: dict, with_manifest: bool) -> None:
+    from ..storage import atomic_write
+
+    fs, path = url_to_fs(dest, **opts)
+    body = json.dumps(manifest, indent=2, ensure_ascii=False).encode()
+    if is_local(fs):
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        tmp = f"{path}.tmp-{uuid.uuid4().hex}"
+        try:
+            shutil.copyfile(local, tmp)
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+    else:
+        tmp = f"{path}.tmp-{uuid.uuid4().hex}"
+        try:
+            fs.put_file(local, tmp, ContentType="video/mp4") if _is_s3(fs) else fs.put_file(local, tmp)
+            fs.copy(tmp, path)
+        finally:
+            try:
+                fs.rm_file(tmp)
+            except (OSError, FileNotFoundError):
+                pass
+    if with_manifest:
+        _, side_path = url_to_fs(side, **opts)
+        atomic_write(fs, side_path, body, content_type="application/json")
+
+
+def _is_s3(fs) -> bool:
+    protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
+    return protocol in ("s3", "s3a")
+
+
+def _manifest(tr: TopicRun, info: StepInfo, video: Artifact, dest: str) -> dict[str, Any]:
+    e = tr.e
+    nodes = {n: d for n, d in e.graph.nodes(data=True) if d.get("topic") == tr.topic.id and d.get("step") != info.name}
+    ran = sorted(n for n, d in nodes.items() if d.get("status") == "ran")
+    cached = sorted(n for n, d in nodes.items() if d.get("status") == "cached")
+    return {
+        "vidflow": 1,
+        "recipe": tr.loaded.name,
+        "topic": tr.topic.text,
+        "topic_id": tr.topic.id,
+        "output": dest,
+        "video_digest": video.blobs["video"].digest,
+        "size": video.blobs["video"].size,
+        "duration": video.value.get("duration"),
+        "title": video.value.get("title", ""),
+        "scenes": video.value.get("scenes", []),
+        "nodes": {"ran": ran, "cached": cached},
+        "made_by": {n: d.get("made_by", "") for n, d in sorted(nodes.items()) if d.get("made_by")},
+        "placeholders": sorted(n for n, d in nodes.items() if d.get("placeholder")),
+        "cost_usd": round(sum(d.get("cost_usd", 0.0) for n, d in nodes.items() if d.get("status") == "ran"), 6),
+        "cost_usd_recorded": round(sum(d.get("cost_recorded", 0.0) for d in nodes.values()), 6),
+        "run_id": e.run_id,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }

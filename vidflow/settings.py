@@ -1,0 +1,80 @@
+"""Infrastructure settings: where the cache and run records live, and vendor endpoints.
+
+Recipes hold creative intent; settings hold infrastructure. Precedence: built-in defaults <
+environment (``VIDFLOW_*``) < CLI flags (applied by the CLI with :meth:`Settings.replace`).
+This is the only module that reads the environment; adapters get secrets through
+:meth:`Settings.secret`, and secrets are never copied into keys, manifests, events or logs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+__all__ = ["Settings"]
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        from .errors import ConfigError
+
+        raise ConfigError(f"environment variable {name}={raw!r} is not a whole number") from None
+    if value < 1:
+        from .errors import ConfigError
+
+        raise ConfigError(f"environment variable {name}={raw!r} must be at least 1")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved settings.
+
+    Attributes:
+        cache_url: content-addressed cache, a local path or any fsspec URL (``s3://b/prefix``).
+        runs_dir: where ``<run-id>/events.jsonl`` records go (local path or URL).
+        cache_salt: mixed into every key; change it to invalidate the whole cache.
+        s3_endpoint_url: custom S3 endpoint (MinIO, R2, a local S3); AWS_* vars do the rest.
+        max_ffmpeg: ffmpeg processes at once (default: CPU count).
+        env: the environment secrets are read from (a copy; never logged).
+    """
+
+    cache_url: str = "cache"
+    runs_dir: str = "runs"
+    cache_salt: str = ""
+    s3_endpoint_url: str | None = None
+    max_ffmpeg: int = field(default_factory=lambda: os.cpu_count() or 2)
+    env: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = dict(os.environ if environ is None else environ)
+        return cls(
+            cache_url=env.get("VIDFLOW_CACHE") or "cache",
+            runs_dir=env.get("VIDFLOW_RUNS_DIR") or "runs",
+            cache_salt=env.get("VIDFLOW_CACHE_SALT", ""),
+            s3_endpoint_url=env.get("VIDFLOW_S3_ENDPOINT_URL") or None,
+            max_ffmpeg=_int(env, "VIDFLOW_MAX_FFMPEG", os.cpu_count() or 2),
+            env=env,
+        )
+
+    def replace(self, **changes) -> Settings:
+        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    def secret(self, name: str) -> str | None:
+        """An API key from the environment, or None. Never store what this returns."""
+        value = self.env.get(name)
+        return value or None
+
+    def storage_options(self, url: str) -> dict:
+        """fsspec options for ``url`` (only S3 needs any)."""
+        if url.startswith(("s3://", "s3a://")) and self.s3_endpoint_url:
+            return {"client_kwargs": {"endpoint_url": self.s3_endpoint_url}}
+        return {}

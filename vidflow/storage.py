@@ -1,0 +1,56 @@
+"""URL -> fsspec filesystem, and the atomic writes everything else builds on.
+
+Only this module and ``cache/`` touch fsspec. Local paths and any fsspec URL (``s3://``,
+``memory://``, ...) work; S3 options (endpoint) come from :class:`~vidflow.settings.Settings`.
+A write is never visible half-done: local files are written to a temp name in the same folder
+and renamed; object stores get one PUT (an object appears whole or not at all).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from typing import Any
+
+import fsspec
+from fsspec.implementations.local import LocalFileSystem
+
+__all__ = ["atomic_write", "is_local", "join", "url_to_fs"]
+
+
+def url_to_fs(url: str, **options: Any) -> tuple[fsspec.AbstractFileSystem, str]:
+    """Return ``(filesystem, root path)`` for a local path or URL."""
+    fs, root = fsspec.core.url_to_fs(url, **options)
+    return fs, root.rstrip("/") or root
+
+
+def is_local(fs: fsspec.AbstractFileSystem) -> bool:
+    return isinstance(fs, LocalFileSystem)
+
+
+def join(*parts: str) -> str:
+    return "/".join(p.strip("/") if i else p.rstrip("/") for i, p in enumerate(parts) if p)
+
+
+def atomic_write(fs: fsspec.AbstractFileSystem, path: str, data: bytes, *, content_type: str | None = None) -> None:
+    """Write ``data`` to ``path`` so readers see the old object or the whole new one."""
+    parent = path.rsplit("/", 1)[0] if "/" in path else ""
+    if is_local(fs):
+        if parent:
+            os.makedirs(parent, exist_ok=True)
+        tmp = f"{path}.tmp-{uuid.uuid4().hex}"
+        try:
+            with open(tmp, "wb") as f:
+                f.write(data)
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        return
+    kwargs = {"ContentType": content_type} if content_type and _is_s3(fs) else {}
+    fs.pipe_file(path, data, **kwargs)
+
+
+def _is_s3(fs: fsspec.AbstractFileSystem) -> bool:
+    protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
+    return protocol in ("s3", "s3a")
