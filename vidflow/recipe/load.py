@@ -118,7 +118,18 @@ class LoadedRecipe:
 
 def pydantic_problems(err: ValidationError, locs: Locations, prefix: tuple, model: type[BaseModel] | None) -> list[Problem]:
     out = []
-    for e in err.errors():
+    errors = err.errors()
+    # A missing key that an unknown key is a typo of is one problem, not two.
+    typos = set()
+    for e in errors:
+        if e["type"] == "extra_forbidden" and model:
+            parent = tuple(e["loc"])[:-1]
+            close = difflib.get_close_matches(str(e["loc"][-1]), _fields_at(model, parent), n=1, cutoff=0.6)
+            if close:
+                typos.add(parent + (close[0],))
+    for e in errors:
+        if e["type"] == "missing" and tuple(e["loc"]) in typos:
+            continue
         loc = prefix + tuple(e["loc"])
         path = dotted(loc)
         etype = e["type"]
@@ -196,12 +207,13 @@ def load_recipe(path: str | os.PathLike, *, registry: Registry, topics_override:
             problems.append(Problem(locs.at((key,)), key, f"`{key}` must be a non-empty mapping of names to settings"))
 
     providers = _check_providers(data.get("providers"), locs, registry, problems)
-    steps = _check_steps(data.get("steps"), providers, locs, problems)
+    steps = _check_steps(data.get("steps"), providers, data.get("providers"), locs, problems)
     topics = _check_topics(data, locs, path.parent, topics_override, problems)
     characters = _check_characters(data, locs, path.parent, problems)
     recipe_vars = data.get("vars") if isinstance(data.get("vars"), dict) else {}
     var_names = set(recipe_vars) | {k for t in topics for k in t.vars}
-    _check_wiring(steps, providers, characters, var_names, locs, problems)
+    raw_steps = set(data["steps"]) if isinstance(data.get("steps"), dict) else set()
+    _check_wiring(steps, providers, characters, var_names, locs, problems, raw_steps)
     order = _order(steps, locs, problems)
     if problems:
         raise RecipeError(problems)
@@ -247,21 +259,27 @@ def _check_providers(raw: Any, locs: Locations, registry: Registry, problems: li
     return out
 
 
-def _shape_of(body: dict, providers: dict[str, ProviderInfo]) -> str | None:
+def _shape_of(body: dict, capabilities: dict[str, str | None]) -> str | None:
     if "compose" in body:
         return "compose"
     if "to" in body:
         return "publish"
     uses = body.get("uses")
-    if isinstance(uses, str) and uses in providers:
-        return providers[uses].capability
+    if isinstance(uses, str):
+        return capabilities.get(uses)
     return None
 
 
-def _check_steps(raw: Any, providers: dict[str, ProviderInfo], locs: Locations, problems: list[Problem]) -> dict[str, StepInfo]:
+def _check_steps(raw: Any, providers: dict[str, ProviderInfo], raw_providers: Any, locs: Locations, problems: list[Problem]) -> dict[str, StepInfo]:
     out: dict[str, StepInfo] = {}
     if not isinstance(raw, dict):
         return out
+    # A provider with a problem of its own still tells its capability by its kind's prefix, so
+    # its steps are checked too (and not reported as using an undefined provider).
+    capabilities: dict[str, str | None] = {}
+    for pname, body in (raw_providers or {}).items() if isinstance(raw_providers, dict) else ():
+        kind = body.get("kind") if isinstance(body, dict) else None
+        capabilities[pname] = capability_of(kind) if isinstance(kind, str) else None
     for i, (name, body) in enumerate(raw.items()):
         where = ("steps", name)
         if not isinstance(body, dict):
@@ -270,9 +288,11 @@ def _check_steps(raw: Any, providers: dict[str, ProviderInfo], locs: Locations, 
         if "." in name or not name.replace("_", "a").replace("-", "a").isalnum():
             problems.append(Problem(locs.at(where, key=True), dotted(where), "step names are letters, digits, - and _"))
             continue
-        shape = _shape_of(body, providers)
+        shape = _shape_of(body, capabilities)
         if shape is None:
             uses = body.get("uses")
+            if isinstance(uses, str) and uses in capabilities:
+                continue  # the provider's own problem is reported already
             if uses is None:
                 msg = "a step needs `uses: <provider>`, `compose: vertical` or `to: <output path>`"
             else:
@@ -362,8 +382,8 @@ def _template_problem(locs: Locations, path: tuple, source: str, name: str, mess
     return Problem(str(loc.template_line(line_no)), dotted(path), message)
 
 
-def _check_wiring(steps: dict[str, StepInfo], providers: dict[str, ProviderInfo], characters: dict[str, Character], var_names: set[str], locs: Locations, problems: list[Problem]) -> None:
-    names = set(steps)
+def _check_wiring(steps: dict[str, StepInfo], providers: dict[str, ProviderInfo], characters: dict[str, Character], var_names: set[str], locs: Locations, problems: list[Problem], all_steps: set[str]) -> None:
+    names = set(steps) | all_steps  # steps with problems of their own still count as names
     # for_each sources
     for s in steps.values():
         fe = getattr(s.spec, "for_each", None)
@@ -418,7 +438,7 @@ def _check_wiring(steps: dict[str, StepInfo], providers: dict[str, ProviderInfo]
                 else:
                     msg = f"undefined name `{name}` in template" + (f"; did you mean `{close[0]}`?" if close else "; define it under `vars:` or in the topics")
                 problems.append(_template_problem(locs, path, source, name, msg))
-            s.deps.update(used & names)
+            s.deps.update(used & set(steps))
             if s.name in used:
                 problems.append(_template_problem(locs, path, source, s.name, f"step `{s.name}` reads its own output"))
     # needs

@@ -1,0 +1,79 @@
+"""Every broken recipe: exit 2, one line per problem naming file:line, no traceback."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+from vidflow.cli import main
+
+BROKEN = REPO / "tests" / "data" / "broken"
+
+# file -> (how many problem lines, a fragment each run must contain, the file the first names)
+CASES = {
+    "unknown_key.yaml": (1, "unknown key `promt`, did you mean `prompt`?", "unknown_key.yaml:10"),
+    "wrong_type.yaml": (1, "steps.script.lines: Input should be a valid integer", "wrong_type.yaml:11"),
+    "undefined_variable.yaml": (1, "undefined name `topc` in template; did you mean `topic`?", "undefined_variable.yaml:12"),
+    "unknown_kind.yaml": (1, "unknown provider kind `speech.espeek`; did you mean `speech.espeak`?", "unknown_kind.yaml:6"),
+    "cycle.yaml": (1, "steps form a cycle: outline -> draft -> outline", "cycle.yaml:8"),
+    "missing_character.yaml": (1, "character `nvoa` not found", "missing_character.yaml:7"),
+    "bad_topics_file.yaml": (1, "CSV header has no `topic` column", "topics_no_column.csv:1"),
+    "bad_topics_jsonl.yaml": (2, "invalid JSON", "topics_bad.jsonl:2"),
+    "empty_topics.yaml": (1, "no topics", "empty_topics.yaml:3"),
+    "bad_rate.yaml": (1, "rate 'six per minute' is not N/period; write e.g. `6/min`", "bad_rate.yaml:5"),
+    "for_each_not_a_list.yaml": (2, "for_each over `script.title`, which is text, not a list", "for_each_not_a_list.yaml:14"),
+    "unknown_provider.yaml": (1, "`uses: writter` names no provider; did you mean `writer`?", "unknown_provider.yaml:9"),
+    "yaml_syntax.yaml": (1, "YAML syntax error", "yaml_syntax.yaml:4"),
+    "bad_character.yaml": (2, "colour 'orange' is not #RRGGBB", "badcolour.yaml:2"),
+    "several_problems.yaml": (4, "did you mean `style`?", "several_problems.yaml:5"),
+}
+
+LINE = re.compile(r"^error: (?P<file>[^:]+):(?P<line>\d+)(:\d+)?: .+")
+
+
+def test_there_are_at_least_ten_broken_recipes():
+    assert len(list(BROKEN.glob("*.yaml"))) >= 10
+    assert set(CASES) == {p.name for p in BROKEN.glob("*.yaml")}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_broken_recipe_exits_2_with_one_line_per_problem(name, capsys, monkeypatch):
+    monkeypatch.chdir(REPO)
+    count, fragment, first_at = CASES[name]
+    rc = main(["plan", str((BROKEN / name).relative_to(REPO))])
+    out, err = capsys.readouterr()
+    assert rc == 2
+    assert "Traceback" not in err and out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == count, lines
+    for line in lines:
+        m = LINE.match(line)
+        assert m, f"not file:line: {line}"
+        assert Path(REPO / m["file"]).exists()
+    assert fragment in err
+    assert first_at in lines[0]
+
+
+def test_broken_recipe_in_a_real_process_prints_no_traceback():
+    proc = subprocess.run(
+        [sys.executable, "-m", "vidflow", "run", "tests/data/broken/cycle.yaml"], cwd=REPO, capture_output=True, text=True
+    )
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.startswith("error: tests/data/broken/cycle.yaml:8:3: ")
+
+
+def test_bad_cli_flags_exit_2(capsys, monkeypatch):
+    monkeypatch.chdir(REPO)
+    assert main(["run", "recipes/quickstart.yaml", "--refresh", "scirpt"]) == 2
+    assert "--refresh scirpt: no such step" in capsys.readouterr().err
+    assert main(["plan", "recipes/quickstart.yaml", "--only", "nope"]) == 2
+    assert "--only nope: no such topic" in capsys.readouterr().err
+    assert main(["plan", "recipes/quickstart.yaml", "--limit", "0"]) == 2
+    assert main(["plan", "does/not/exist.yaml"]) == 2
+    assert "does/not/exist.yaml: recipe file not found" in capsys.readouterr().err
