@@ -32,15 +32,24 @@ def join(*parts: str) -> str:
     return "/".join(p.strip("/") if i else p.rstrip("/") for i, p in enumerate(parts) if p)
 
 
+_MADE_DIRS: set[str] = set()
+
+
 def atomic_write(fs: fsspec.AbstractFileSystem, path: str, data: bytes, *, content_type: str | None = None) -> None:
     """Write ``data`` to ``path`` so readers see the old object or the whole new one."""
     parent = path.rsplit("/", 1)[0] if "/" in path else ""
     if is_local(fs):
-        if parent:
+        if parent and parent not in _MADE_DIRS:
             os.makedirs(parent, exist_ok=True)
+            _MADE_DIRS.add(parent)
         tmp = f"{path}.tmp-{uuid.uuid4().hex}"
         try:
-            with open(tmp, "wb") as f:
+            try:
+                f = open(tmp, "wb")
+            except FileNotFoundError:  # the folder went away since we made it
+                os.makedirs(parent, exist_ok=True)
+                f = open(tmp, "wb")
+            with f:
                 f.write(data)
             os.replace(tmp, path)
         finally:

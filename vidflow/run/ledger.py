@@ -13,7 +13,7 @@ import json
 import os
 import time
 from collections import defaultdict
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from enum import Enum
 from typing import Any, Iterable, Protocol
 
@@ -64,7 +64,8 @@ class Event:
     data: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        d = asdict(self)
+        # Shallow on purpose (dataclasses.asdict deep-copies; events are written by the thousand).
+        d = {f: getattr(self, f) for f in _EVENT_FIELDS}
         d["type"] = self.type.value
         return {k: v for k, v in d.items() if v not in ("", 0, 0.0, {}) or k in ("run_id", "type", "ts")}
 
@@ -73,6 +74,9 @@ class Event:
         d = dict(d)
         d["type"] = EventType(d["type"])
         return cls(**d)
+
+
+_EVENT_FIELDS = tuple(f.name for f in fields(Event))
 
 
 class EventSink(Protocol):

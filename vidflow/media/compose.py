@@ -1,0 +1,170 @@
+"""Scene segments and the final assembly: the effectful half of the media layer.
+
+Owns running the two ffmpeg steps of a video and checking what they made:
+
+1. :func:`render_segment`: one scene -> a video-only h264 segment of exactly ``frames``
+   frames (still + sprites + burned-in subtitles). Segments are independent, so they can be
+   cached and rendered in parallel.
+2. :func:`assemble`: segments joined with the concat demuxer (``-c:v copy``) plus the audio of
+   every line built once (aac), so audio and video lengths match by construction.
+
+It writes into ``workdir`` and publishes outputs by rename, so a failed or cancelled run never
+leaves a complete-looking file. argv comes from ``ffmpeg``; timing from ``timeline``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from ..errors import MediaError
+from .ffmpeg import (
+    PathLike,
+    assemble_argv,
+    assemble_filtergraph,
+    concat_list,
+    run_ffmpeg,
+    segment_argv,
+)
+from .fonts import fonts_dir
+from .probe import probe
+from .subtitles import karaoke_ass
+from .timeline import (
+    CharacterLook,
+    LineClip,
+    SceneTimeline,
+    VideoSettings,
+    scene_timeline,
+)
+
+__all__ = [
+    "CharacterLook",
+    "LineClip",
+    "SceneTimeline",
+    "VideoSettings",
+    "assemble",
+    "render_segment",
+    "scene_timeline",
+]
+
+#: A filtergraph longer than this goes to a file (one argv string may not exceed 128 KiB).
+GRAPH_INLINE_MAX = 8000
+
+
+def _partial(out: Path) -> Path:
+    return out.with_name(out.name + ".partial")
+
+
+async def _publish(argv_for: Callable[[Path], list[str]], out: Path) -> None:
+    """Run ffmpeg writing to a temp name, then rename onto ``out``; clean up on any failure."""
+    tmp = _partial(out)
+    try:
+        await run_ffmpeg(argv_for(tmp))
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+async def _check_duration(path: Path, expected: float, fps: int, what: str) -> None:
+    # ffmpeg prints durations in centiseconds: half a frame of slack still catches a lost frame.
+    info = await asyncio.to_thread(probe, path)
+    if abs(info.duration - expected) > 0.5 / fps + 0.006:
+        raise MediaError(f"{what} {path} lasts {info.duration:.3f}s, expected {expected:.3f}s")
+
+
+async def render_segment(
+    image_path: PathLike,
+    lines: Sequence[LineClip],
+    cast: Sequence[CharacterLook],
+    s: VideoSettings,
+    out_path: PathLike,
+    workdir: PathLike,
+) -> SceneTimeline:
+    """Encode one scene as a video-only mp4 segment; return its timeline.
+
+    The still fills the frame (scaled to cover, centre-cropped, optional slow zoom). Each
+    character shows its ``telling`` sprite while one of its lines plays and ``hearing``
+    otherwise. Subtitles follow ``s.subtitles`` and are written to ``workdir`` as ASS.
+
+    Raises:
+        FFmpegError: ffmpeg failed (bad image, unreadable sprite, ...).
+        MediaError: the segment does not have the expected length.
+    """
+    tl = scene_timeline([ln.duration for ln in lines], s)
+    out, work = Path(out_path), Path(workdir)
+    work.mkdir(parents=True, exist_ok=True)
+    ass_path = None
+    if s.subtitles != "none" and lines:
+        ass_path = work / f"{out.stem}.ass"
+        ass_path.write_text(karaoke_ass(lines, cast, s, tl), encoding="utf-8")
+
+    def argv(tmp: Path) -> list[str]:
+        return segment_argv(
+            image_path, lines, cast, s, tl, tmp, ass_path=ass_path, fonts_dir=fonts_dir()
+        )
+
+    await _publish(argv, out)
+    await _check_duration(out, tl.duration, s.fps, "segment")
+    return tl
+
+
+def _pieces(
+    scenes: Sequence[tuple[SceneTimeline, Sequence[LineClip]]], s: VideoSettings
+) -> list[tuple[PathLike | None, int]]:
+    pieces: list[tuple[PathLike | None, int]] = []
+    for tl, lines in scenes:
+        if len(lines) != len(tl.slot_samples):
+            raise MediaError(
+                f"a scene has {len(lines)} lines but its timeline {len(tl.slot_samples)} slots"
+            )
+        if lines:
+            pieces += [(ln.audio_path, n) for ln, n in zip(lines, tl.slot_samples)]
+        else:
+            pieces.append((None, tl.frames * s.samples_per_frame))
+    return pieces
+
+
+async def assemble(
+    segment_paths: Sequence[PathLike],
+    scenes: Sequence[tuple[SceneTimeline, Sequence[LineClip]]],
+    s: VideoSettings,
+    out_path: PathLike,
+    workdir: PathLike,
+) -> float:
+    """Join the segments and mux the audio of every line once; return the duration (seconds).
+
+    ``scenes[i]`` is segment i's timeline and lines, as :func:`render_segment` used them. Each
+    line's audio fills its slot exactly (padded with silence or trimmed), so the audio lasts
+    ``sum(frames) / fps`` like the video.
+
+    Raises:
+        FFmpegError: ffmpeg failed.
+        MediaError: inputs disagree, or the output does not have the expected length.
+    """
+    if not segment_paths or len(segment_paths) != len(scenes):
+        raise MediaError(
+            f"need one timeline per segment, got {len(segment_paths)} segments "
+            f"and {len(scenes)} timelines"
+        )
+    out, work = Path(out_path), Path(workdir)
+    work.mkdir(parents=True, exist_ok=True)
+    list_path = work / f"{out.stem}.concat.txt"
+    list_path.write_text(
+        concat_list([Path(p).absolute() for p in segment_paths]), encoding="utf-8"
+    )
+    pieces = _pieces(scenes, s)
+    graph = assemble_filtergraph(pieces, s)
+    graph_path = None
+    if len(graph) > GRAPH_INLINE_MAX:
+        graph_path = work / f"{out.stem}.audio.fgraph"
+        graph_path.write_text(graph, encoding="utf-8")
+
+    def argv(tmp: Path) -> list[str]:
+        return assemble_argv(list_path, pieces, s, tmp, graph=graph, graph_path=graph_path)
+
+    await _publish(argv, out)
+    duration = sum(tl.frames for tl, _ in scenes) / s.fps
+    await _check_duration(out, duration, s.fps, "video")
+    return duration
