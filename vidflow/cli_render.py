@@ -21,7 +21,10 @@ __all__ = ["do_plan", "do_run", "show_characters"]
 
 
 def _console(stderr: bool = False) -> Console:
-    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+    con = Console(stderr=stderr, highlight=False, soft_wrap=True)
+    if not con.is_terminal:  # logs and pipes: wide enough that tables are not truncated
+        con = Console(stderr=stderr, highlight=False, soft_wrap=True, width=140)
+    return con
 
 
 def _money(x: float) -> str:

@@ -248,7 +248,8 @@ class Engine:
                 if isinstance(e, UpstreamFailedError):
                     raise
                 return await self._fail(node, e, attempt, t0)
-            latency = self.clock.now() - t0
+            # The provider's own time when it reports one (not the wait for a slot).
+            latency = float(art.meta.get("seconds") or (self.clock.now() - t0))
             cost = float(art.meta.get("cost_usd") or 0.0)
             data = {"key": key[:16]} if key else {}
             if art.meta.get("placeholder"):

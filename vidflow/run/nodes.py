@@ -286,13 +286,15 @@ class TopicRun:
         limiter = self.e.limiter(info.provider)
         async with limiter:
             self.e.calls[info.provider] = self.e.calls.get(info.provider, 0) + 1
+            t0 = self.e.clock.now()
             if info.shape == "text":
                 res = await adapter.generate(request)
             elif info.shape == "speech":
                 res = await adapter.synthesize(request)
             else:
                 res = await adapter.generate_image(request)
-        meta = {"provider": info.provider, "kind": adapter.kind, "model": getattr(res, "model", ""), "cost_usd": getattr(res, "cost_usd", 0.0)}
+            seconds = self.e.clock.now() - t0
+        meta = {"provider": info.provider, "kind": adapter.kind, "model": getattr(res, "model", ""), "cost_usd": getattr(res, "cost_usd", 0.0), "seconds": round(seconds, 4)}
         if info.shape == "text":
             value = res.value
             if info.spec.output == "dialogue":

@@ -1,0 +1,70 @@
+"""Ctrl-C: stop launching, cancel what is in flight (ffmpeg included), keep nothing partial."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+
+pytestmark = [pytest.mark.ffmpeg, pytest.mark.slow]
+
+
+def _children_named(pid: int, name: str) -> list[int]:
+    out = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                stat = (d / "stat").read_text()
+                cmd = (d / "cmdline").read_bytes()
+            except OSError:
+                continue
+            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+            if ppid == pid and name.encode() in cmd:
+                out.append(int(d.name))
+    return out
+
+
+def test_sigint_mid_encode_leaves_no_partial_cache_entry_and_resumes(tmp_path):
+    shutil.copytree(REPO / "recipes", tmp_path / "recipes")
+    shutil.copytree(REPO / "characters", tmp_path / "characters")
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    cmd = [sys.executable, "-m", "vidflow", "run", "recipes/quickstart.yaml", "--plain"]
+    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # wait until an ffmpeg segment encode is running
+    deadline = time.monotonic() + 120
+    ffmpeg = []
+    while time.monotonic() < deadline and not ffmpeg:
+        ffmpeg = _children_named(proc.pid, "ffmpeg")
+        time.sleep(0.05)
+    assert ffmpeg, "no ffmpeg started"
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err[-2000:]
+    assert "interrupted" in err and "Traceback" not in err
+    for pid in ffmpeg:  # the encode was cancelled, not left running
+        assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text().lower()
+    cache = tmp_path / "cache"
+    assert not [p for p in cache.rglob("*") if ".tmp-" in p.name or p.name.endswith(".partial")]
+    for manifest in (cache / "actions").glob("*.json"):
+        for blob in json.loads(manifest.read_text())["blobs"].values():
+            path = cache / "blobs" / "sha256" / blob["digest"][:2] / blob["digest"][2:]
+            assert hashlib.sha256(path.read_bytes()).hexdigest() == blob["digest"]
+    assert not list((tmp_path / "out").glob("*.mp4")) if (tmp_path / "out").exists() else True
+    # the run record says it was interrupted
+    [events] = list((tmp_path / "runs").glob("*/events.jsonl"))
+    last = json.loads(events.read_text().splitlines()[-1])
+    assert last["type"] == "run_finished" and last["data"]["interrupted"] is True
+    # and the next run resumes: what was cached is reused, the rest is made
+    again = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert len(list((tmp_path / "out").glob("*.mp4"))) == 2
