@@ -15,7 +15,7 @@ from typing import Iterable
 import networkx as nx
 
 from .cache.store import CacheStore
-from .errors import UserError
+from .errors import Problem, RecipeError, UserError
 from .plan.estimate import PlanReport, build_report
 from .providers.registry import Registry, default_registry
 from .recipe.load import LoadedRecipe, load_recipe
@@ -56,14 +56,32 @@ def open_store(settings: Settings) -> CacheStore:
 async def plan(loaded: LoadedRecipe, *, settings: Settings, registry: Registry | None = None, refresh: Iterable[str] = (), store: CacheStore | None = None) -> tuple[PlanReport, nx.DiGraph]:
     """Walk the recipe without running anything; returns the report and the node graph."""
     _check_refresh(loaded, refresh)
+    check_credentials(loaded, settings)
     store = store or open_store(settings)
     engine = Engine(loaded, settings=settings, registry=registry or default_registry(), store=store, mode="plan", refresh=set(refresh))
     await engine.run()
     limits = {}
     for name, info in loaded.providers.items():
         limits[name] = (info.spec.concurrency or info.cls.default_concurrency, info.spec.rate)
-    report = build_report(engine.graph, recipe=loaded.name, topics=len(loaded.topics), step_order=loaded.order, limits=limits)
+    report = build_report(engine.graph, recipe=loaded.name, topics=len(loaded.topics), step_order=loaded.order, limits=limits, cpu_slots=settings.max_ffmpeg)
     return report, engine.graph
+
+
+def check_credentials(loaded: LoadedRecipe, settings: Settings) -> None:
+    """Every paid provider a step uses has its API key in the environment (else exit 2)."""
+    used = set()
+    for s in loaded.steps.values():
+        if s.provider:
+            used.add(s.provider)
+            used.update(getattr(s.spec, "fallback", []))
+    problems = []
+    for name in sorted(used):
+        info = loaded.providers[name]
+        missing = info.cls(info.options, settings=settings).missing_credentials(settings.env)
+        if missing:
+            problems.append(Problem(loaded.loc("providers", name, "kind"), f"providers.{name}", f"`{info.kind}` needs an API key: set {' or '.join(missing)} in the environment"))
+    if problems:
+        raise RecipeError(problems)
 
 
 @dataclass
@@ -93,6 +111,7 @@ async def run(
 ) -> RunResult:
     """Run the recipe: cached nodes are skipped, the rest run; events go to the run record."""
     _check_refresh(loaded, refresh)
+    check_credentials(loaded, settings)
     run_id = new_run_id()
     memory = MemorySink()
     jsonl = None

@@ -32,6 +32,7 @@ Three classes of failure (see STYLE.md §9):
     ├── CacheError
     │   ├── CacheCorruptError          a blob's digest did not match on read
     │   └── KeyEncodingError           a value cannot be encoded into a cache key
+    ├── BudgetExceededError            a paid call would push spending past the budget
     └── NodeFailedError                a node could not produce its output (wraps the cause)
         └── UpstreamFailedError        a node was not run because an input failed
 """
@@ -44,6 +45,7 @@ __all__ = [
     "AuthError",
     "BadOutputError",
     "BadRequestError",
+    "BudgetExceededError",
     "CacheCorruptError",
     "CacheError",
     "ConfigError",
@@ -229,6 +231,10 @@ class CacheCorruptError(CacheError):
 
 class KeyEncodingError(CacheError):
     """A value cannot be encoded into a cache key (NaN, an unknown type, ...)."""
+
+
+class BudgetExceededError(VidflowError):
+    """A paid call was not started: it could push spending past the recipe's budget."""
 
 
 # --------------------------------------------------------------------------- node outcomes

@@ -42,6 +42,7 @@ class Settings:
         runs_dir: where ``<run-id>/events.jsonl`` records go (local path or URL).
         cache_salt: mixed into every key; change it to invalidate the whole cache.
         s3_endpoint_url: custom S3 endpoint (MinIO, R2, a local S3); AWS_* vars do the rest.
+        prices_file: a YAML price table merged over vidflow's own (``VIDFLOW_PRICES``).
         max_ffmpeg: ffmpeg processes at once (default: CPU count).
         env: the environment secrets are read from (a copy; never logged).
     """
@@ -51,6 +52,7 @@ class Settings:
     cache_salt: str = ""
     s3_endpoint_url: str | None = None
     max_ffmpeg: int = field(default_factory=lambda: os.cpu_count() or 2)
+    prices_file: str | None = None
     env: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -62,6 +64,7 @@ class Settings:
             cache_salt=env.get("VIDFLOW_CACHE_SALT", ""),
             s3_endpoint_url=env.get("VIDFLOW_S3_ENDPOINT_URL") or None,
             max_ffmpeg=_int(env, "VIDFLOW_MAX_FFMPEG", os.cpu_count() or 2),
+            prices_file=env.get("VIDFLOW_PRICES") or None,
             env=env,
         )
 

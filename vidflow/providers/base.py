@@ -70,8 +70,33 @@ class Provider:
     # same prompt would no longer share one call.
     wants_topic: ClassVar[bool] = False
 
-    def __init__(self, options: ProviderOptions | None = None):
+    def __init__(self, options: ProviderOptions | None = None, *, settings: Any = None, prices: Any = None):
         self.options = options if options is not None else self.Options()
+        self.settings = settings
+        self.prices = prices
+
+    # ------------------------------------------------------------------ money and keys
+    def estimate_cost(self, req: Any) -> float:
+        """USD this request will probably cost (budget checks and plan). 0 for free providers."""
+        return 0.0
+
+    def missing_credentials(self, env: Any) -> list[str]:
+        """Names of environment variables this provider needs and ``env`` lacks ([] if fine)."""
+        if not self.env_keys:
+            return []
+        if any(env.get(k) for k in self.env_keys):
+            return []
+        return list(self.env_keys)
+
+    def api_key(self) -> str | None:
+        """This provider's key, from the environment (via settings). Never store it."""
+        if self.settings is None:
+            return None
+        for k in self.env_keys:
+            v = self.settings.secret(k)
+            if v:
+                return v
+        return None
 
     def identity(self) -> dict[str, Any]:
         """Everything about this provider instance that changes its output (feeds the key).

@@ -453,17 +453,25 @@ def _check_wiring(steps: dict[str, StepInfo], providers: dict[str, ProviderInfo]
             _wire_compose(s, steps, locs, problems)
         elif s.shape == "publish":
             _wire_publish(s, steps, locs, problems)
-    # voices for every character the dialogue may use
+    # fallbacks: defined providers of the same capability
     for s in steps.values():
-        if s.shape != "speech" or s.provider not in providers:
+        for i, fb in enumerate(getattr(s.spec, "fallback", [])):
+            where = ("steps", s.name, "fallback", i)
+            if fb not in providers:
+                problems.append(Problem(locs.at(where), dotted(where), f"fallback `{fb}` names no provider (have: {', '.join(providers)})"))
+            elif providers[fb].capability != s.shape:
+                problems.append(Problem(locs.at(where), dotted(where), f"fallback `{fb}` is a {providers[fb].capability} provider; step `{s.name}` needs a {s.shape} one"))
+    # voices for every character the dialogue may use, for the provider and its fallbacks
+    for s in steps.values():
+        if s.shape != "speech" or "{" not in s.spec.voice:
             continue
-        voice = s.spec.voice
-        if "{" not in voice:
-            continue
-        key = providers[s.provider].cls(providers[s.provider].options).voice_key()
-        for c in characters.values():
-            if c.voice_for(key) is None:
-                problems.append(Problem(c.file, "voices", f"character `{c.id}` has no voice for `{key}` (used by step `{s.name}`); add `voices: {{{key}: ...}}`"))
+        for pname in [s.provider, *s.spec.fallback]:
+            if pname not in providers:
+                continue
+            key = providers[pname].cls(providers[pname].options).voice_key()
+            for c in characters.values():
+                if c.voice_for(key) is None:
+                    problems.append(Problem(c.file, "voices", f"character `{c.id}` has no voice for `{key}` (used by step `{s.name}` via `{pname}`); add `voices: {{{key}: ...}}`"))
 
 
 def _pick(kind: str, explicit: str | None, candidates: list[StepInfo], steps: dict[str, StepInfo], s: StepInfo, locs: Locations, problems: list[Problem], *, shape: str, required: bool) -> str | None:

@@ -90,6 +90,7 @@ class ProviderSpec(BaseModel):
 
 class _ProviderStep(_Strict):
     uses: str
+    fallback: list[str] = []
     for_each: str | None = None
     needs: list[str] = []
     on_failure: Literal["fail", "placeholder"] = "fail"

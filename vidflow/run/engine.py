@@ -28,6 +28,7 @@ import networkx as nx
 
 from ..cache.store import Artifact, CacheStore
 from ..errors import (
+    BudgetExceededError,
     CacheCorruptError,
     NodeFailedError,
     PermanentProviderError,
@@ -44,7 +45,10 @@ from ..recipe.load import LoadedRecipe, StepInfo
 from ..recipe.topics import Topic
 from ..settings import Settings
 from .ledger import Event, EventSink, EventType, MemorySink
+from .budget import Budget
 from .limits import Clock, Limiter, MonotonicClock
+from .retry import RetryPolicy
+from ..pricing import PriceTable
 
 __all__ = ["Engine", "NodeSpec", "UNKNOWN"]
 
@@ -84,6 +88,8 @@ class NodeSpec:
     estimate: dict[str, float] = field(default_factory=dict)
     placeholder: Callable[[BaseException], Awaitable[Artifact]] | None = None
     lookup: Callable[[], Awaitable[Artifact | None]] | None = None
+    # (provider name, execute) tried in order after the primary fails for good
+    fallbacks: list[tuple[str, Callable[[], Awaitable[Artifact]]]] = field(default_factory=list)
 
 
 class Engine:
@@ -101,6 +107,7 @@ class Engine:
         run_id: str | None = None,
         output_root: str | None = None,
         workdir: str | None = None,
+        retry: RetryPolicy | None = None,
     ):
         self.loaded = loaded
         self.settings = settings
@@ -120,6 +127,10 @@ class Engine:
         self._adapters: dict[str, Any] = {}
         self._cpu: asyncio.Semaphore | None = None
         self.calls: dict[str, int] = {}  # provider name -> calls made (run mode)
+        self.retry = retry or RetryPolicy()
+        self.prices = PriceTable.load(settings.prices_file)
+        budget = loaded.recipe.budget
+        self.budget = Budget(budget.max_usd if budget else None, budget.per_topic_usd if budget else None)
 
     # ------------------------------------------------------------------ shared resources
     def limiter(self, provider: str) -> Limiter:
@@ -132,7 +143,7 @@ class Engine:
     def adapter(self, provider: str) -> Any:
         if provider not in self._adapters:
             info = self.loaded.providers[provider]
-            self._adapters[provider] = info.cls(info.options, **_adapter_kwargs(info.cls, self.settings))
+            self._adapters[provider] = info.cls(info.options, settings=self.settings, prices=self.prices)
         return self._adapters[provider]
 
     @property
@@ -224,42 +235,58 @@ class Engine:
             return None
 
     async def _execute(self, node: NodeSpec, key: str) -> Artifact:
+        """Run a node: retries on transient errors, then its fallbacks, then a placeholder."""
         attempt = 0
-        while True:
-            attempt += 1
-            self.emit(EventType.NODE_STARTED, node, attempt=attempt)
-            t0 = self.clock.now()
+        t0 = self.clock.now()
+        candidates = [(node.provider, node.execute)] + list(node.fallbacks)
+        error: BaseException | None = None
+        for i, (provider, execute) in enumerate(candidates):
+
+            async def one(execute=execute, provider=provider) -> Artifact:
+                nonlocal attempt, t0
+                attempt += 1
+                t0 = self.clock.now()
+                self.emit(EventType.NODE_STARTED, node, attempt=attempt, provider=provider, data={"fallback": True} if i else {})
+                return await execute()
+
+            def on_retry(exc: BaseException, n: int, delay: float, provider=provider) -> None:
+                if isinstance(exc, RateLimitedError) and provider:
+                    # A 429 pauses the whole provider instance, not just this call.
+                    self.limiter(provider).pause(delay)
+                status = getattr(exc, "status", None)
+                self.emit(
+                    EventType.NODE_RETRY, node, attempt=attempt, provider=provider, error=type(exc).__name__, message=str(exc),
+                    latency=self.clock.now() - t0, data={"status": status, "wait": round(delay, 3)} if status else {"wait": round(delay, 3)},
+                )
+
             try:
-                art = await node.execute()
+                art = await self.retry.call(one, sleep=self.clock.sleep, on_retry=on_retry)
                 if key and not art.meta.get("placeholder"):
                     await self.io(self.store.save, key, art)
-            except TransientProviderError as e:
-                if attempt < 4:
-                    delay = min(30.0, 0.5 * 2 ** (attempt - 1))
-                    if isinstance(e, RateLimitedError) and e.retry_after:
-                        delay = max(delay, e.retry_after)
-                        if node.provider:
-                            self.limiter(node.provider).pause(delay)
-                    self.emit(EventType.NODE_RETRY, node, attempt=attempt, error=type(e).__name__, message=str(e), latency=self.clock.now() - t0, data={"status": e.status} if e.status else {})
-                    await self.clock.sleep(delay)
-                    continue
-                return await self._fail(node, e, attempt, t0)
+            except UpstreamFailedError:
+                raise
+            except BudgetExceededError as e:
+                error = e
+                break  # a cheaper fallback would still be a paid call past the cap
             except (ProviderError, VidflowError, OSError) as e:
-                if isinstance(e, UpstreamFailedError):
-                    raise
-                return await self._fail(node, e, attempt, t0)
+                error = e
+                if i + 1 < len(candidates):
+                    self.emit(EventType.NODE_RETRY, node, attempt=attempt, provider=provider, error=type(e).__name__, message=str(e), data={"fallback_to": candidates[i + 1][0]})
+                continue
             # The provider's own time when it reports one (not the wait for a slot).
             latency = float(art.meta.get("seconds") or (self.clock.now() - t0))
             cost = float(art.meta.get("cost_usd") or 0.0)
             data = {"key": key[:16]} if key else {}
-            if art.meta.get("placeholder"):
-                data.update(placeholder=True, cause=art.meta.get("cause", ""))
+            if i:
+                data["fallback"] = provider
             self._status(node, "ran", art)
-            self.emit(EventType.NODE_SUCCEEDED, node, attempt=attempt, latency=latency, cost_usd=cost, data=data)
+            self.emit(EventType.NODE_SUCCEEDED, node, attempt=attempt, provider=provider, latency=latency, cost_usd=cost, data=data)
             return art
+        assert error is not None
+        return await self._fail(node, error, attempt, t0)
 
     async def _fail(self, node: NodeSpec, e: BaseException, attempt: int, t0: float) -> Artifact:
-        if node.placeholder is not None and isinstance(e, (ProviderError, VidflowError)):
+        if node.placeholder is not None and isinstance(e, (ProviderError, VidflowError)) and not isinstance(e, BudgetExceededError):
             art = await node.placeholder(e)
             self._status(node, "ran", art)
             self.emit(EventType.NODE_SUCCEEDED, node, attempt=attempt, latency=self.clock.now() - t0, data={"placeholder": True, "cause": f"{type(e).__name__}: {e}"})
@@ -302,13 +329,6 @@ class Engine:
 
     def topic_statuses(self, topic: Topic) -> dict[str, str]:
         return {n: d.get("status", "") for n, d in self.graph.nodes(data=True) if d.get("topic") == topic.id}
-
-
-def _adapter_kwargs(cls: type, settings: Settings) -> dict[str, Any]:
-    import inspect
-
-    params = inspect.signature(cls.__init__).parameters
-    return {"settings": settings} if "settings" in params else {}
 
 
 def new_run_id() -> str:

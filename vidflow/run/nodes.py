@@ -42,8 +42,8 @@ from .ledger import EventType
 
 __all__ = ["TopicRun"]
 
-COMPOSE_VERSION = "1"
 DEFAULT_LIST_ESTIMATE = 5
+ESTIMATED_LINE_CHARS = 90  # a spoken line, when the script does not exist yet
 
 
 class TopicRun:
@@ -220,15 +220,22 @@ class TopicRun:
         adapter = self.e.adapter(info.provider)
         try:
             request = None if ctx is None else self._request(info, adapter, ctx)
+            fallbacks = []
+            for fb in getattr(info.spec, "fallback", []) if ctx is not None else []:
+                fb_adapter = self.e.adapter(fb)
+                fallbacks.append((fb, fb_adapter, self._request(info, fb_adapter, ctx)))
         except UserError as exc:
             self.e.fail_unbuilt(node_id, info.name, self.topic, provider.kind, exc)
             raise NodeFailedError(node_id, str(exc)) from exc
         fields = None if request is None else {"node": "provider", "provider": adapter.identity(), "request": request}
+        estimate = {"latency": float(provider.spec.latency if provider.spec.latency is not None else adapter.typical_latency)}
+        estimate["cost_estimate"] = adapter.estimate_cost(request if request is not None else self._sketch(info, adapter))
         node = NodeSpec(
             id=node_id, topic=self.topic, step=info.name, kind=provider.kind, fields=fields, deps=deps,
             provider=info.provider, estimated=estimated,
-            execute=lambda: self._call(info, adapter, request),
-            estimate={"latency": float(provider.spec.latency if provider.spec.latency is not None else adapter.typical_latency)},
+            execute=lambda: self._call(info, info.provider, adapter, request),
+            estimate=estimate,
+            fallbacks=[(fb, (lambda fb=fb, a=a, r=r: self._call(info, fb, a, r))) for fb, a, r in fallbacks],
         )
         if info.shape == "image" and info.spec.on_failure == "placeholder":
             node.placeholder = lambda exc: self._placeholder(request, exc)
@@ -281,20 +288,40 @@ class TopicRun:
                 return s.spec.width, s.spec.height
         return 1080, 1920
 
-    async def _call(self, info: StepInfo, adapter: Any, request: Any) -> Artifact:
+    def _sketch(self, info: StepInfo, adapter: Any) -> Any:
+        """A stand-in request for a node whose inputs do not exist yet (plan estimates)."""
+        if info.shape == "speech":
+            return SpeechRequest(text="x" * ESTIMATED_LINE_CHARS, voice="")
+        if info.shape == "image":
+            width, height = self._frame_size()
+            if info.spec.size:
+                width, height = (int(x) for x in info.spec.size.split("x"))
+            return ImageRequest(prompt="", width=width, height=height, seed=info.spec.seed)
+        return TextRequest(prompt="x" * 400, output=info.spec.output)
+
+    async def _call(self, info: StepInfo, provider: str, adapter: Any, request: Any) -> Artifact:
         store = self.e.store
-        limiter = self.e.limiter(info.provider)
+        limiter = self.e.limiter(provider)
         async with limiter:
-            self.e.calls[info.provider] = self.e.calls.get(info.provider, 0) + 1
-            t0 = self.e.clock.now()
-            if info.shape == "text":
-                res = await adapter.generate(request)
-            elif info.shape == "speech":
-                res = await adapter.synthesize(request)
-            else:
-                res = await adapter.generate_image(request)
-            seconds = self.e.clock.now() - t0
-        meta = {"provider": info.provider, "kind": adapter.kind, "model": getattr(res, "model", ""), "cost_usd": getattr(res, "cost_usd", 0.0), "seconds": round(seconds, 4)}
+            estimate = adapter.estimate_cost(request) if adapter.paid else 0.0
+            if adapter.paid:
+                self.e.budget.reserve(self.topic.id, estimate)
+            actual = 0.0
+            try:
+                self.e.calls[provider] = self.e.calls.get(provider, 0) + 1
+                t0 = self.e.clock.now()
+                if info.shape == "text":
+                    res = await adapter.generate(request)
+                elif info.shape == "speech":
+                    res = await adapter.synthesize(request)
+                else:
+                    res = await adapter.generate_image(request)
+                seconds = self.e.clock.now() - t0
+                actual = float(getattr(res, "cost_usd", 0.0) or 0.0)
+            finally:
+                if adapter.paid:
+                    self.e.budget.settle(self.topic.id, estimate, actual)
+        meta = {"provider": provider, "kind": adapter.kind, "model": getattr(res, "model", ""), "cost_usd": actual, "seconds": round(seconds, 4)}
         if info.shape == "text":
             value = res.value
             if info.spec.output == "dialogue":
