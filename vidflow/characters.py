@@ -21,7 +21,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -40,6 +40,15 @@ class Sprites(BaseModel):
     hearing: str
 
 
+class VoiceSpec(BaseModel):
+    """A voice with vendor settings: ``elevenlabs: {id: ..., settings: {stability: 0.4}, seed: 7}``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    id: str = Field(min_length=1)
+    settings: dict[str, Any] = {}
+    seed: int | None = None
+
+
 class CharacterProfile(BaseModel):
     """The YAML file's schema."""
 
@@ -48,7 +57,7 @@ class CharacterProfile(BaseModel):
     colour: str
     side: Literal["left", "right"] = "left"
     persona: str = ""
-    voices: dict[str, str] = {}
+    voices: dict[str, str | VoiceSpec] = {}
     sprites: Sprites
     catchphrases: list[str] = []
 
@@ -76,10 +85,26 @@ class Character:
     def name(self) -> str:
         return self.profile.name
 
-    def voice_for(self, voice_key: str) -> str | None:
-        """This character's voice for a speech vendor (``espeak``, ``openai``, ...)."""
+    def _voice(self, voice_key: str) -> str | VoiceSpec | None:
         voices = self.profile.voices
         return voices.get(voice_key) or voices.get(f"speech.{voice_key}")
+
+    def voice_for(self, voice_key: str) -> str | None:
+        """This character's voice id for a speech vendor (``espeak``, ``openai``, ...)."""
+        v = self._voice(voice_key)
+        return v.id if isinstance(v, VoiceSpec) else v
+
+    def voice_params(self, voice_key: str) -> dict[str, Any]:
+        """Vendor settings that go with that voice (``voice_settings``, ``seed``), if any."""
+        v = self._voice(voice_key)
+        if not isinstance(v, VoiceSpec):
+            return {}
+        out: dict[str, Any] = {}
+        if v.settings:
+            out["voice_settings"] = dict(v.settings)
+        if v.seed is not None:
+            out["seed"] = v.seed
+        return out
 
     def template_view(self) -> dict:
         """What templates see as a character (never file paths)."""

@@ -12,7 +12,32 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..errors import BadOutputError
 
-__all__ = ["Dialogue", "Line", "Scene", "check_dialogue"]
+__all__ = ["Dialogue", "Line", "Scene", "check_dialogue", "dialogue_schema"]
+
+
+def dialogue_schema(speakers: list[str]) -> dict[str, Any]:
+    """The JSON schema a dialogue answer must satisfy (vendors' strict structured-output subset)."""
+    speaker: dict[str, Any] = {"type": "string"}
+    if speakers:
+        speaker["enum"] = list(speakers)
+    line = {
+        "type": "object",
+        "properties": {"speaker": speaker, "text": {"type": "string"}, "scene": {"type": "integer"}},
+        "required": ["speaker", "text", "scene"],
+        "additionalProperties": False,
+    }
+    scene = {
+        "type": "object",
+        "properties": {"caption": {"type": "string"}, "image_prompt": {"type": "string"}},
+        "required": ["caption", "image_prompt"],
+        "additionalProperties": False,
+    }
+    return {
+        "type": "object",
+        "properties": {"title": {"type": "string"}, "lines": {"type": "array", "items": line}, "scenes": {"type": "array", "items": scene}},
+        "required": ["title", "lines", "scenes"],
+        "additionalProperties": False,
+    }
 
 
 class Line(BaseModel):

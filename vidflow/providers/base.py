@@ -69,6 +69,8 @@ class Provider:
     # providers that use it (text.offline): it is part of the key, so two topics rendering the
     # same prompt would no longer share one call.
     wants_topic: ClassVar[bool] = False
+    # Options that change where or how long a call goes, never its output: kept out of keys.
+    non_identity: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, options: ProviderOptions | None = None, *, settings: Any = None, prices: Any = None):
         self.options = options if options is not None else self.Options()
@@ -103,7 +105,8 @@ class Provider:
 
         Never secrets, limits or timeouts.
         """
-        return {"kind": self.kind, "version": self.version, "options": self.options.model_dump()}
+        options = {k: v for k, v in self.options.model_dump().items() if k not in self.non_identity}
+        return {"kind": self.kind, "version": self.version, "options": options}
 
     def voice_key(self) -> str:
         """Which entry of a character's ``voices`` map this provider reads (speech only)."""
@@ -129,7 +132,8 @@ class TextRequest:
     ``output`` is ``"text"`` (free text), ``"json"`` (any JSON) or ``"dialogue"`` (a script:
     ``{"title", "lines": [{"speaker", "text", "scene"}], "scenes": [{"caption", "image_prompt"}]}``).
     ``speakers`` is only filled for dialogues; a dialogue may only use those names.
-    ``hints`` carries sizes the step asks for (``lines``, ``scenes``).
+    ``hints`` carries sizes the step asks for (``lines``, ``scenes``) and extra parameters.
+    ``schema`` is the JSON schema the answer must satisfy (dialogues and ``json`` with a schema).
     """
 
     prompt: str
@@ -138,6 +142,7 @@ class TextRequest:
     topic: str = ""
     speakers: tuple[SpeakerInfo, ...] = ()
     hints: Mapping[str, Any] = field(default_factory=dict)
+    schema: Mapping[str, Any] | None = None
 
 
 @dataclass

@@ -30,6 +30,10 @@ _BUILTINS: dict[str, tuple[str, str | None]] = {
     "text.offline": ("vidflow.providers.text_offline:OfflineText", None),
     "speech.espeak": ("vidflow.providers.speech_espeak:EspeakSpeech", None),
     "image.procedural": ("vidflow.providers.image_procedural:ProceduralImage", None),
+    "text.litellm": ("vidflow.providers.text_litellm:LiteLLMText", None),
+    "image.litellm": ("vidflow.providers.image_litellm:LiteLLMImage", None),
+    "speech.openai": ("vidflow.providers.speech_openai:OpenAISpeech", None),
+    "speech.elevenlabs": ("vidflow.providers.speech_elevenlabs:ElevenLabsSpeech", None),
 }
 
 

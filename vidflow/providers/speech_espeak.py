@@ -19,11 +19,9 @@ from __future__ import annotations
 import _ctypes
 import asyncio
 import ctypes
-import io
 import re
 import sys
 import threading
-import wave
 from bisect import bisect_right
 from collections.abc import Mapping
 from ctypes import CFUNCTYPE, POINTER, c_char_p, c_int, c_long, c_short, c_size_t, c_uint, c_void_p
@@ -34,6 +32,7 @@ from typing import Any, ClassVar, Literal, cast
 from pydantic import Field
 
 from ..errors import BadRequestError, PermanentProviderError
+from ._speech import wav_from_pcm
 from .base import Provider, ProviderOptions, SpeechRequest, SpeechResult, WordTiming
 
 __all__ = ["EspeakOptions", "EspeakSpeech", "align_words", "list_voices"]
@@ -111,7 +110,7 @@ class EspeakSpeech(Provider):
             raise BadRequestError(f"espeak voice {req.voice!r} said none of {req.text!r}; its "
                                   f"dictionary is probably not installed: {_HINT}", kind=KIND)
         duration = len(pcm) // 2 / sample_rate
-        return SpeechResult(audio=_wav(pcm, sample_rate), media_type="audio/wav", extension="wav",
+        return SpeechResult(audio=wav_from_pcm(pcm, sample_rate), media_type="audio/wav", extension="wav",
                             duration=duration, words=align_words(req.text, events, duration),
                             sample_rate=sample_rate, model=engine)
 
@@ -282,12 +281,3 @@ def _variant_exists(variant: str) -> bool:
         variant = f"m{int(variant)}" if int(variant) < 10 else f"f{int(variant) - 10}"
     folder = Path(_paths()[1]) / "voices" / "!v"  # names are case-sensitive
     return bool(variant) and (folder / variant).is_file() and (folder / variant).parent == folder
-
-
-def _wav(pcm: bytes, sample_rate: int) -> bytes:
-    """WAV around espeak's samples, which it writes little-endian on any machine (wavegen.c)."""
-    buf = io.BytesIO()
-    with wave.open(buf, "wb") as out:
-        out.setparams((1, 2, sample_rate, 0, "NONE", "not compressed"))  # mono, 16-bit
-        out.writeframes(pcm)
-    return buf.getvalue()

@@ -103,6 +103,7 @@ class TextStep(_ProviderStep):
     output: Literal["text", "json", "dialogue"] = "text"
     lines: int | None = Field(default=None, ge=1, le=500, description="dialogue: how many lines")
     scenes: int | None = Field(default=None, ge=1, le=100, description="dialogue: how many scenes")
+    schema_: dict[str, Any] | None = Field(default=None, alias="schema", description="json: the JSON schema of the answer")
 
 
 class SpeechStep(_ProviderStep):

@@ -32,7 +32,7 @@ from ..errors import (
     UpstreamFailedError,
     UserError,
 )
-from ..plan.dialogue import check_dialogue
+from ..plan.dialogue import check_dialogue, dialogue_schema
 from ..providers.base import ImageRequest, SpeakerInfo, SpeechRequest, TextRequest
 from ..recipe.load import StepInfo
 from ..recipe.templating import render, slug
@@ -260,9 +260,11 @@ class TopicRun:
                     SpeakerInfo(c.name, tuple(c.profile.catchphrases), c.profile.persona) for c in self.loaded.characters.values()
                 )
             hints = {k: v for k, v in (("lines", spec.lines), ("scenes", spec.scenes)) if v}
+            schema = dialogue_schema([s.name for s in speakers]) if spec.output == "dialogue" else spec.schema_
             return TextRequest(
                 prompt=self._render(info, "prompt", ctx), system=self._render(info, "system", ctx) if spec.system else "",
                 output=spec.output, topic=self.topic.text if adapter.wants_topic else "", speakers=speakers, hints={**hints, **spec.params},
+                schema=schema,
             )
         if info.shape == "speech":
             text = self._render(info, "text", ctx).strip()
@@ -270,12 +272,14 @@ class TopicRun:
                 raise TemplateError(f"{self.loaded.loc('steps', info.name, 'text')}: steps.{info.name}.text rendered to nothing")
             voice = self._render(info, "voice", ctx).strip()
             who = self.loaded.characters.get(voice) or self.by_name.get(self.speakers.get(voice.lower(), ""))
+            params = dict(spec.params)
             if who is not None:
                 resolved = who.voice_for(adapter.voice_key())
                 if resolved is None:
                     raise TemplateError(f"{who.file}: character `{who.id}` has no voice for `{adapter.voice_key()}`")
                 voice = resolved
-            return SpeechRequest(text=text, voice=voice, params=dict(spec.params))
+                params = {**who.voice_params(adapter.voice_key()), **params}
+            return SpeechRequest(text=text, voice=voice, params=params)
         width, height = self._frame_size()
         if spec.size:
             width, height = (int(x) for x in spec.size.split("x"))

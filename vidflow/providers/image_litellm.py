@@ -1,0 +1,139 @@
+"""``image.litellm``: images through litellm (OpenAI gpt-image and dall-e, Together FLUX, ...).
+
+* The frame is portrait (1080x1920 by default); each vendor gets its own nearest portrait size:
+  gpt-image ``1024x1536``, dall-e-3 ``1024x1792``, Together ``width``/``height`` (768x1344),
+  others ``size`` as the step asks. Composition scales and crops to the frame.
+* Replies in ``b64_json`` and ``url`` are both handled (a URL is fetched once, at call time).
+* ``seed`` is passed to vendors that take one (Together); OpenAI has no seed.
+* Cost: vidflow's price table per image and size, else litellm's ``response_cost``.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any, ClassVar
+
+from pydantic import Field
+
+from ..errors import BadOutputError
+from ._errors import map_errors
+from ._litellm import get_litellm, key_env_for
+from .base import ImageRequest, ImageResult, Provider, ProviderOptions
+
+__all__ = ["LiteLLMImage", "vendor_size"]
+
+
+class LiteLLMImageOptions(ProviderOptions):
+    model: str = Field(description="a litellm image model, e.g. openai/gpt-image-1")
+    size: str | None = Field(default=None, pattern=r"^(\d{2,5}x\d{2,5}|auto)$", description="force a vendor size")
+    quality: str | None = None
+    steps: int | None = Field(default=None, ge=1, le=100, description="Together/FLUX sampling steps")
+    api_base: str | None = None
+    api_key_env: str | None = None
+    timeout: float = Field(default=180.0, gt=0)
+    extra: dict[str, Any] = Field(default_factory=dict)
+
+
+def vendor_size(model: str, width: int, height: int) -> dict[str, Any]:
+    """The size parameters a vendor takes for a frame of ``width`` x ``height``."""
+    portrait = height > width
+    name = model.split("/", 1)[-1]
+    if model.startswith("together_ai/"):
+        # FLUX wants multiples of 16; keep the frame's aspect at about one megapixel.
+        w, h = (768, 1344) if portrait else ((1344, 768) if width > height else (1024, 1024))
+        return {"width": w, "height": h}
+    if name.startswith("gpt-image"):
+        return {"size": "1024x1536" if portrait else ("1536x1024" if width > height else "1024x1024")}
+    if name == "dall-e-3":
+        return {"size": "1024x1792" if portrait else ("1792x1024" if width > height else "1024x1024")}
+    if name == "dall-e-2":
+        return {"size": "1024x1024"}
+    return {"size": f"{width}x{height}"}
+
+
+def _dims(params: dict[str, Any]) -> tuple[int, int]:
+    if "width" in params:
+        return int(params["width"]), int(params["height"])
+    size = str(params.get("size", "1024x1024"))
+    if "x" not in size:
+        return 1024, 1024
+    w, h = size.split("x")
+    return int(w), int(h)
+
+
+def _media_type(data: bytes) -> tuple[str, str]:
+    if data.startswith(b"\x89PNG"):
+        return "image/png", "png"
+    if data[:3] == b"\xff\xd8\xff":
+        return "image/jpeg", "jpg"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp", "webp"
+    raise BadOutputError(f"the image is not PNG, JPEG or WebP (starts with {data[:8]!r})")
+
+
+class LiteLLMImage(Provider):
+    kind: ClassVar[str] = "image.litellm"
+    capability: ClassVar[str] = "image"
+    version: ClassVar[str] = "1"
+    Options: ClassVar[type[ProviderOptions]] = LiteLLMImageOptions
+    default_concurrency: ClassVar[int] = 4
+    paid: ClassVar[bool] = True
+    typical_latency: ClassVar[float] = 12.0
+    non_identity: ClassVar[frozenset[str]] = frozenset({"api_base", "api_key_env", "timeout"})
+
+    @property
+    def env_keys(self) -> tuple[str, ...]:  # type: ignore[override]
+        return (self.options.api_key_env,) if self.options.api_key_env else key_env_for(self.options.model)
+
+    def _size_params(self, req: ImageRequest) -> dict[str, Any]:
+        if self.options.size:
+            return {"size": self.options.size}
+        return vendor_size(self.options.model, req.width, req.height)
+
+    def estimate_cost(self, req: ImageRequest) -> float:
+        if self.prices is None:
+            return 0.0
+        w, h = _dims(self._size_params(req))
+        return self.prices.image_cost(self.options.model, w, h) or 0.0
+
+    async def generate_image(self, req: ImageRequest) -> ImageResult:
+        litellm = get_litellm(self.prices)
+        o = self.options
+        params = self._size_params(req)
+        kwargs: dict[str, Any] = {**o.extra, **params}
+        if o.quality:
+            kwargs["quality"] = o.quality
+        if o.steps:
+            kwargs["steps"] = o.steps
+        if req.seed is not None and o.model.startswith("together_ai/"):
+            kwargs["seed"] = req.seed
+        key = self.api_key()
+        with map_errors(self.kind, secrets=[key]):
+            resp = await litellm.aimage_generation(
+                model=o.model, prompt=req.prompt, n=1, api_base=o.api_base, api_key=key, timeout=o.timeout,
+                max_retries=0, num_retries=0, **kwargs,
+            )
+            item = resp.data[0] if getattr(resp, "data", None) else None
+            if item is None:
+                raise BadOutputError(f"{self.kind} {o.model}: the reply has no image", kind=self.kind)
+            if getattr(item, "b64_json", None):
+                data = base64.b64decode(item.b64_json)
+            elif getattr(item, "url", None):
+                data = await _fetch(item.url, o.timeout)
+            else:
+                raise BadOutputError(f"{self.kind} {o.model}: the reply has neither b64_json nor url", kind=self.kind)
+        media_type, ext = _media_type(data)
+        w, h = _dims(params)
+        cost = self.prices.image_cost(o.model, w, h) if self.prices is not None else None
+        if cost is None:
+            cost = float((getattr(resp, "_hidden_params", None) or {}).get("response_cost") or 0.0)
+        return ImageResult(data=data, media_type=media_type, extension=ext, width=w, height=h, cost_usd=cost, model=o.model)
+
+
+async def _fetch(url: str, timeout: float) -> bytes:
+    import httpx
+
+    async with httpx.AsyncClient(timeout=timeout, follow_redirects=True) as client:
+        r = await client.get(url)
+        r.raise_for_status()
+        return r.content

@@ -1,0 +1,126 @@
+"""``speech.elevenlabs``: ElevenLabs TTS over HTTP, with real word timings.
+
+Calls ``POST /v1/text-to-speech/{voice_id}/with-timestamps`` directly with httpx (litellm's
+ElevenLabs route has no timestamps), turns the ``alignment`` (per-character times of the
+original text) into one word timing per token, and wraps the PCM audio in a WAV, so durations
+are exact. Voice settings and seed come from the character (``voices.elevenlabs`` may be a
+mapping with ``id``, ``settings`` and ``seed``) or the step's ``params``.
+
+ElevenLabs limits *concurrent* requests per plan (Free 2, Starter 3, Creator 5, Pro 10), so the
+default concurrency is 2; raise it with ``concurrency:`` to match your plan.
+Cost: characters sent x the price table's rate for ``elevenlabs/<model_id>``.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field
+
+from ..errors import BadOutputError
+from ._errors import error_for_status, map_errors
+from ._speech import wav_from_pcm, words_from_alignment
+from .base import Provider, ProviderOptions, SpeechRequest, SpeechResult
+
+__all__ = ["ElevenLabsSpeech"]
+
+PCM_RATES = {"pcm_16000": 16000, "pcm_22050": 22050, "pcm_24000": 24000, "pcm_44100": 44100, "pcm_48000": 48000}
+
+
+class ElevenLabsOptions(ProviderOptions):
+    model_id: str = "eleven_multilingual_v2"
+    output_format: Literal["pcm_16000", "pcm_22050", "pcm_24000", "pcm_44100", "pcm_48000"] = "pcm_24000"
+    voice_settings: dict[str, Any] = Field(default_factory=dict, description="stability, similarity_boost, style, speed ...")
+    seed: int | None = Field(default=None, ge=0, le=4294967295)
+    language_code: str | None = None
+    apply_text_normalization: Literal["auto", "on", "off"] | None = None
+    api_base: str = "https://api.elevenlabs.io"
+    api_key_env: str = "ELEVENLABS_API_KEY"
+    timeout: float = Field(default=60.0, gt=0)
+
+
+class ElevenLabsSpeech(Provider):
+    kind: ClassVar[str] = "speech.elevenlabs"
+    capability: ClassVar[str] = "speech"
+    version: ClassVar[str] = "1"
+    Options: ClassVar[type[ProviderOptions]] = ElevenLabsOptions
+    default_concurrency: ClassVar[int] = 2
+    paid: ClassVar[bool] = True
+    typical_latency: ClassVar[float] = 2.0
+    non_identity: ClassVar[frozenset[str]] = frozenset({"api_base", "api_key_env", "timeout"})
+
+    def __init__(self, options: ProviderOptions | None = None, **kw: Any):
+        super().__init__(options, **kw)
+        self._client = None
+
+    @property
+    def env_keys(self) -> tuple[str, ...]:  # type: ignore[override]
+        return (self.options.api_key_env,)
+
+    def voice_key(self) -> str:
+        return "elevenlabs"
+
+    def _model(self) -> str:
+        return f"elevenlabs/{self.options.model_id}"
+
+    def estimate_cost(self, req: SpeechRequest) -> float:
+        if self.prices is None:
+            return 0.0
+        return self.prices.speech_cost(self._model(), len(req.text)) or 0.0
+
+    def _http(self):
+        if self._client is None:
+            import httpx
+
+            self._client = httpx.AsyncClient(timeout=self.options.timeout)
+        return self._client
+
+    async def synthesize(self, req: SpeechRequest) -> SpeechResult:
+        o = self.options
+        body: dict[str, Any] = {"text": req.text, "model_id": o.model_id}
+        settings = {**o.voice_settings, **dict(req.params.get("voice_settings") or {})}
+        if settings:
+            body["voice_settings"] = settings
+        seed = req.params.get("seed", o.seed)
+        if seed is not None:
+            body["seed"] = int(seed)
+        if o.language_code:
+            body["language_code"] = o.language_code
+        if o.apply_text_normalization:
+            body["apply_text_normalization"] = o.apply_text_normalization
+        key = self.api_key()
+        url = f"{o.api_base.rstrip('/')}/v1/text-to-speech/{req.voice}/with-timestamps"
+        with map_errors(self.kind, secrets=[key]):
+            r = await self._http().post(url, params={"output_format": o.output_format}, json=body, headers={"xi-api-key": key or ""})
+            if r.status_code >= 400:
+                raise error_for_status(r.status_code, _detail(r), kind=self.kind, headers=dict(r.headers))
+            data = r.json()
+        try:
+            pcm = base64.b64decode(data["audio_base64"])
+            align = data.get("alignment") or data.get("normalized_alignment") or {}
+            chars = align.get("characters") or []
+            starts = align.get("character_start_times_seconds") or []
+            ends = align.get("character_end_times_seconds") or []
+        except (KeyError, TypeError, ValueError) as e:
+            raise BadOutputError(f"{self.kind}: unexpected reply ({e})", kind=self.kind) from None
+        rate = PCM_RATES[o.output_format]
+        duration = (len(pcm) // 2) / rate
+        if duration <= 0:
+            raise BadOutputError(f"{self.kind}: the reply has no audio", kind=self.kind)
+        words = words_from_alignment(req.text, chars, starts, ends, duration)
+        cost = self.prices.speech_cost(self._model(), len(req.text)) if self.prices is not None else None
+        return SpeechResult(
+            audio=wav_from_pcm(pcm, rate), media_type="audio/wav", extension="wav", duration=duration, words=words,
+            sample_rate=rate, cost_usd=cost or 0.0, model=self._model(), timings_estimated=not chars,
+        )
+
+
+def _detail(r: Any) -> str:
+    try:
+        d = r.json().get("detail")
+    except ValueError:
+        return r.text[:300]
+    if isinstance(d, dict):
+        return f"{d.get('status', '')}: {d.get('message', '')}".strip(": ")
+    return str(d)[:300]

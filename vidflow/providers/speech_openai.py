@@ -1,0 +1,84 @@
+"""``speech.openai``: OpenAI text-to-speech through litellm's speech call.
+
+OpenAI TTS returns audio only, no timings, so word timings are **estimated**: the line's
+duration is spread over its words by length, with extra weight after punctuation. They are
+marked ``timings_estimated`` in the cache and the manifest; karaoke follows them closely enough
+for short lines. Audio is requested as WAV so its duration is exact.
+
+Voices: a character's ``voices.openai`` (alloy, ash, ballad, coral, echo, fable, onyx, nova,
+sage, shimmer, verse, ...). Cost: characters sent x the price table's rate for the model.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from pydantic import Field
+
+from ..errors import BadOutputError
+from ._errors import map_errors
+from ._litellm import get_litellm
+from ._speech import estimate_word_timings, normalize_wav
+from .base import Provider, ProviderOptions, SpeechRequest, SpeechResult
+
+__all__ = ["OpenAISpeech"]
+
+
+class OpenAISpeechOptions(ProviderOptions):
+    model: str = Field(default="openai/tts-1", description="openai/tts-1, openai/tts-1-hd, openai/gpt-4o-mini-tts")
+    speed: float | None = Field(default=None, ge=0.25, le=4.0)
+    instructions: str | None = Field(default=None, description="voice direction (gpt-4o-mini-tts only)")
+    api_base: str | None = None
+    api_key_env: str = "OPENAI_API_KEY"
+    timeout: float = Field(default=60.0, gt=0)
+
+
+class OpenAISpeech(Provider):
+    kind: ClassVar[str] = "speech.openai"
+    capability: ClassVar[str] = "speech"
+    version: ClassVar[str] = "1"
+    Options: ClassVar[type[ProviderOptions]] = OpenAISpeechOptions
+    default_concurrency: ClassVar[int] = 4
+    paid: ClassVar[bool] = True
+    typical_latency: ClassVar[float] = 2.5
+    non_identity: ClassVar[frozenset[str]] = frozenset({"api_base", "api_key_env", "timeout"})
+
+    @property
+    def env_keys(self) -> tuple[str, ...]:  # type: ignore[override]
+        return (self.options.api_key_env,)
+
+    def voice_key(self) -> str:
+        return "openai"
+
+    def estimate_cost(self, req: SpeechRequest) -> float:
+        if self.prices is None:
+            return 0.0
+        return self.prices.speech_cost(self.options.model, len(req.text)) or 0.0
+
+    async def synthesize(self, req: SpeechRequest) -> SpeechResult:
+        litellm = get_litellm(self.prices)
+        o = self.options
+        kwargs: dict[str, Any] = {}
+        speed = req.params.get("speed", o.speed)
+        if speed is not None:
+            kwargs["speed"] = speed
+        instructions = req.params.get("instructions", o.instructions)
+        if instructions:
+            kwargs["instructions"] = instructions
+        key = self.api_key()
+        with map_errors(self.kind, secrets=[key]):
+            resp = await litellm.aspeech(
+                model=o.model, input=req.text, voice=req.voice, response_format="wav", api_base=o.api_base,
+                api_key=key, timeout=o.timeout, max_retries=0, **kwargs,
+            )
+            audio = resp.content
+        try:
+            audio, duration, rate = normalize_wav(audio)
+        except Exception as e:  # not a WAV: the vendor ignored response_format
+            raise BadOutputError(f"{self.kind}: the reply is not WAV audio ({e})", kind=self.kind) from None
+        cost = self.prices.speech_cost(o.model, len(req.text)) if self.prices is not None else None
+        return SpeechResult(
+            audio=audio, media_type="audio/wav", extension="wav", duration=duration,
+            words=estimate_word_timings(req.text, duration), sample_rate=rate, cost_usd=cost or 0.0,
+            model=o.model, timings_estimated=True,
+        )
