@@ -57,6 +57,9 @@ def do_plan(loaded, settings, args) -> int:
     t.add_section()
     t.add_row("total", "", str(report.total_nodes), str(report.cached), str(report.to_run), "estimated" if report.estimated else "exact", _money(report.cost_usd), _secs(report.wall_seconds))
     con.print(t)
+    if report.cost_by_provider:
+        con.print("est. cost by provider: " + ", ".join(f"{k} {_money(v)}" for k, v in sorted(report.cost_by_provider.items())))
+        con.print("est. cost by topic:    " + ", ".join(f"{k} {_money(v)}" for k, v in sorted(report.cost_by_topic.items())))
     if report.to_run == 0:
         con.print("Everything is cached: `vidflow run` would make no provider call.")
     elif report.estimated:
@@ -186,6 +189,9 @@ def _print_summary(con: Console, result, order: list[str]) -> None:
     for node in s.placeholders:
         con.print(f"[yellow]placeholder image used for {node}[/]")
     failed_topics = [t for t, d in s.topics.items() if d.get("status") != "published"]
+    if s.cost_by_provider:
+        con.print("cost by provider: " + ", ".join(f"{k} {_money(v)}" for k, v in sorted(s.cost_by_provider.items())))
+        con.print("cost by topic:    " + ", ".join(f"{k} {_money(v)}" for k, v in sorted(s.cost_by_topic.items())))
     for f in s.failures:
         con.print(f"[red]failed[/] {f['node']}: {f['error']}: {f['message']}")
     con.print(

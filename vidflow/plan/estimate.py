@@ -112,7 +112,8 @@ def build_report(graph: nx.DiGraph, *, recipe: str, topics: int, step_order: lis
     report = PlanReport(recipe=recipe, topics=topics)
     for n, d in graph.nodes(data=True):
         row = rows.setdefault(d.get("step", "?"), StepRow(step=d.get("step", "?"), kind=""))
-        row.kind = row.kind or d.get("kind", "")
+        kind = d.get("kind", "")
+        row.kind = kind if not row.kind or row.kind == kind else row.kind.split(".")[0]
         row.nodes += 1
         status = d.get("status")
         if status == "cached":

@@ -425,12 +425,13 @@ def _check_wiring(steps: dict[str, StepInfo], providers: dict[str, ProviderInfo]
             path = ("steps", s.name, f)
             try:
                 used = template_names(source)
+                required = template_names(source, required_only=True)
             except TemplateSyntax as e:
                 loc = locs.find(path).template_line(e.lineno)
                 problems.append(Problem(str(loc), dotted(path), f"template syntax error: {e}"))
                 continue
             allowed = BASE_NAMES | allowed_vars | names | (ITEM_NAMES if s.for_each else set())
-            for name in sorted(used - allowed):
+            for name in sorted(required - allowed):
                 pool = sorted(allowed | ({"item"} if not s.for_each else set()))
                 close = difflib.get_close_matches(name, pool, n=1)
                 if name in ITEM_NAMES:

@@ -73,13 +73,33 @@ def _compile(source: str) -> jinja2.Template:
     return _env().from_string(source)
 
 
-def template_names(source: str) -> set[str]:
-    """Top-level names a template reads (for dependency inference and static checks)."""
+def template_names(source: str, *, required_only: bool = False) -> set[str]:
+    """Top-level names a template reads (for dependency inference and static checks).
+
+    With ``required_only``, names that are only ever read through ``| default(...)`` (or tested
+    with ``is defined``) are left out: a template may use them when they exist.
+    """
     try:
         ast = _env().parse(source)
     except jinja2.TemplateSyntaxError as e:
         raise TemplateSyntax(e.message or "syntax error", e.lineno or 1) from None
-    return set(meta.find_undeclared_variables(ast))
+    names = set(meta.find_undeclared_variables(ast))
+    if not required_only:
+        return names
+    from jinja2 import nodes
+
+    reads: dict[str, int] = {}
+    for n in ast.find_all(nodes.Name):
+        if n.ctx == "load":
+            reads[n.name] = reads.get(n.name, 0) + 1
+    guarded: dict[str, int] = {}
+    for node in [*ast.find_all(nodes.Filter), *ast.find_all(nodes.Test)]:
+        is_guard = node.name in ("default", "d") if isinstance(node, nodes.Filter) else node.name in ("defined", "undefined")
+        if is_guard and isinstance(node.node, nodes.Name):
+            guarded[node.node.name] = guarded.get(node.node.name, 0) + 1
+    # optional: every read of the name goes through a guard
+    optional = {n for n, k in guarded.items() if reads.get(n, 0) <= k}
+    return names - optional
 
 
 def render(source: str, context: dict[str, Any], *, where: str = "") -> str:
