@@ -50,6 +50,6 @@ def registry(calls):
     from vidflow.providers.registry import Registry
 
     reg = Registry(entry_point_group=None)
-    for cls in (fakes.FakeText, fakes.FakeSpeech, fakes.FakeImage, fakes.FailingImage, fakes.SlowText):
+    for cls in (fakes.FakeText, fakes.FakeSpeech, fakes.FakeImage, fakes.FailingImage, fakes.SlowText, fakes.PaidSpeech, fakes.FlakySpeech):
         reg.register(cls.kind, cls)
     return reg

@@ -135,3 +135,33 @@ class FakeClock:
         self.sleeps.append(seconds)
         self.t += max(0.0, seconds)
         await asyncio.sleep(0)
+
+
+class PaidSpeech(FakeSpeech):
+    """A paid voice: $0.001 per character, like a TTS vendor bills."""
+
+    kind: ClassVar[str] = "speech.paid"
+    paid: ClassVar[bool] = True
+    PER_CHAR = 0.001
+
+    def estimate_cost(self, req: SpeechRequest) -> float:
+        return len(req.text) * self.PER_CHAR
+
+    async def synthesize(self, req: SpeechRequest) -> SpeechResult:
+        res = await super().synthesize(req)
+        res.cost_usd = len(req.text) * self.PER_CHAR
+        return res
+
+
+class FlakySpeech(FakeSpeech):
+    """Fails transiently (503) the first time it sees each text, so retries are exercised."""
+
+    kind: ClassVar[str] = "speech.flaky"
+    seen: ClassVar[set[str]] = set()
+
+    async def synthesize(self, req: SpeechRequest) -> SpeechResult:
+        if req.text not in self.seen:
+            self.seen.add(req.text)
+            CALLS.append((self.kind, req))
+            raise ProviderUnavailableError("503 from the flaky test voice", kind=self.kind, status=503)
+        return await super().synthesize(req)
