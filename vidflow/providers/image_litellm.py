@@ -6,6 +6,9 @@
 * Replies in ``b64_json`` and ``url`` are both handled (a URL is fetched once, at call time).
 * ``seed`` is passed to vendors that take one (Together); OpenAI has no seed.
 * Cost: vidflow's price table per image and size, else litellm's ``response_cost``.
+* litellm 1.106 ignores ``max_retries`` on image calls for OpenAI-compatible routes (the openai
+  SDK's 2 silent retries win). vidflow owns retries, so those routes get a pinned client whose
+  ``max_retries`` is always 0: exactly one request per attempt, and 429s reach the scheduler.
 """
 
 from __future__ import annotations
@@ -71,6 +74,20 @@ def _media_type(data: bytes) -> tuple[str, str]:
     raise BadOutputError(f"the image is not PNG, JPEG or WebP (starts with {data[:8]!r})")
 
 
+#: OpenAI-compatible image routes and their default endpoints (for the pinned no-retry client).
+OPENAI_COMPATIBLE = {"openai": "https://api.openai.com/v1", "together_ai": "https://api.together.xyz/v1", "xai": "https://api.x.ai/v1"}
+
+
+def _no_retry_client(base_url: str, api_key: str | None, timeout: float):
+    import openai
+
+    class NoRetryAsyncOpenAI(openai.AsyncOpenAI):
+        # litellm overwrites max_retries on the client it is given; this one cannot be changed.
+        max_retries = property(lambda self: 0, lambda self, value: None)  # type: ignore[assignment]
+
+    return NoRetryAsyncOpenAI(base_url=base_url, api_key=api_key or "missing", timeout=timeout)
+
+
 class LiteLLMImage(Provider):
     kind: ClassVar[str] = "image.litellm"
     capability: ClassVar[str] = "image"
@@ -108,6 +125,9 @@ class LiteLLMImage(Provider):
         if req.seed is not None and o.model.startswith("together_ai/"):
             kwargs["seed"] = req.seed
         key = self.api_key()
+        prefix = o.model.split("/", 1)[0]
+        if prefix in OPENAI_COMPATIBLE:
+            kwargs["client"] = _no_retry_client(o.api_base or OPENAI_COMPATIBLE[prefix], key, o.timeout)
         with map_errors(self.kind, secrets=[key]):
             resp = await litellm.aimage_generation(
                 model=o.model, prompt=req.prompt, n=1, api_base=o.api_base, api_key=key, timeout=o.timeout,
