@@ -60,7 +60,7 @@ def estimate_word_timings(text: str, duration: float, *, lead: float = 0.05, tai
         return []
     weights = [len(w) + 1 + _PAUSE_AFTER.get(w[-1], 0.0) for _, _, w in toks]
     span = max(0.0, duration - lead - tail) or duration
-    t = min(lead, duration)
+    t = min(lead, duration - span)  # no lead-in when the audio is too short for one
     out = []
     total = sum(weights)
     for (a, b, w), wt in zip(toks, weights):

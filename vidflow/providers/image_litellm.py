@@ -71,7 +71,7 @@ def _media_type(data: bytes) -> tuple[str, str]:
         return "image/jpeg", "jpg"
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return "image/webp", "webp"
-    raise BadOutputError(f"the image is not PNG, JPEG or WebP (starts with {data[:8]!r})")
+    raise BadOutputError(f"image.litellm: the image is not PNG, JPEG or WebP (starts with {data[:8]!r})", kind="image.litellm")
 
 
 #: OpenAI-compatible image routes and their default endpoints (for the pinned no-retry client).
@@ -127,7 +127,9 @@ class LiteLLMImage(Provider):
         key = self.api_key()
         prefix = o.model.split("/", 1)[0]
         if prefix in OPENAI_COMPATIBLE:
-            kwargs["client"] = _no_retry_client(o.api_base or OPENAI_COMPATIBLE[prefix], key, o.timeout)
+            if getattr(self, "_client", None) is None:
+                self._client = _no_retry_client(o.api_base or OPENAI_COMPATIBLE[prefix], key, o.timeout)
+            kwargs["client"] = self._client
         with map_errors(self.kind, secrets=[key]):
             resp = await litellm.aimage_generation(
                 model=o.model, prompt=req.prompt, n=1, api_base=o.api_base, api_key=key, timeout=o.timeout,

@@ -119,7 +119,7 @@ class ElevenLabsSpeech(Provider):
 def _detail(r: Any) -> str:
     try:
         d = r.json().get("detail")
-    except ValueError:
+    except (ValueError, AttributeError):  # not JSON, or JSON that is not an object
         return r.text[:300]
     if isinstance(d, dict):
         return f"{d.get('status', '')}: {d.get('message', '')}".strip(": ")

@@ -18,9 +18,13 @@ import time
 from collections import deque
 from typing import Protocol
 
+from ..errors import RateLimitedError
 from ..recipe.schema import Rate
 
 __all__ = ["Clock", "Limiter", "MonotonicClock"]
+
+#: Seconds a provider pauses after a 429 that gave no Retry-After.
+DEFAULT_429_PAUSE = 1.0
 
 
 class Clock(Protocol):
@@ -92,5 +96,9 @@ class Limiter:
         await self.acquire()
         return self
 
-    async def __aexit__(self, *exc) -> None:
+    async def __aexit__(self, exc_type, exc, tb) -> None:
+        # A 429 pauses the whole provider *before* this call's slot is given back, so no waiting
+        # call can slip in first. The retry policy may lengthen the pause (to its backoff).
+        if isinstance(exc, RateLimitedError):
+            self.pause(exc.retry_after if exc.retry_after is not None else DEFAULT_429_PAUSE)
         self.release()

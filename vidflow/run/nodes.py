@@ -43,7 +43,7 @@ from .ledger import EventType
 __all__ = ["TopicRun"]
 
 DEFAULT_LIST_ESTIMATE = 5
-ESTIMATED_LINE_CHARS = 90  # a spoken line, when the script does not exist yet
+ESTIMATED_LINE_CHARS = 80  # a spoken line, when the script does not exist yet
 
 
 class TopicRun:
