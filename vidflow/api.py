@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 import networkx as nx
 
@@ -91,6 +91,7 @@ class RunResult:
     events_path: str | None
     graph: nx.DiGraph
     calls: dict[str, int]
+    outputs: Callable[[str], dict] = lambda step: {}
 
     @property
     def exit_code(self) -> int:
@@ -108,6 +109,7 @@ async def run(
     clock: Clock | None = None,
     store: CacheStore | None = None,
     record: bool = True,
+    imports: dict[str, dict] | None = None,
 ) -> RunResult:
     """Run the recipe: cached nodes are skipped, the rest run; events go to the run record."""
     _check_refresh(loaded, refresh)
@@ -123,14 +125,14 @@ async def run(
     engine = Engine(
         loaded, settings=settings, registry=registry or default_registry(), store=store,
         sink=MultiSink(memory, jsonl, sink), mode="run", refresh=set(refresh), run_id=run_id,
-        output_root=output_root, clock=clock,
+        output_root=output_root, clock=clock, imports=imports,
     )
     try:
         await engine.run()
     finally:
         if jsonl is not None:
             jsonl.close()
-    return RunResult(run_id, summarize(memory.events), events_path, engine.graph, dict(engine.calls))
+    return RunResult(run_id, summarize(memory.events), events_path, engine.graph, dict(engine.calls), engine.outputs)
 
 
 def _check_refresh(loaded: LoadedRecipe, refresh: Iterable[str]) -> None:

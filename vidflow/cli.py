@@ -39,9 +39,14 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--out-dir", metavar="DIR", help="root for relative `to:` paths (default: the current folder)")
     r.add_argument("--runs-dir", metavar="DIR", help="where run records go (default: $VIDFLOW_RUNS_DIR or ./runs)")
     r.add_argument("--plain", action="store_true", help="plain line-based progress even on a terminal")
+    r.add_argument("--report", metavar="FILE", help="write a JSON report: per topic status, output, duration, cost, nodes, failures")
+    r.add_argument("--until", metavar="STEP", help="run STEP and what it needs, nothing after it")
+    r.add_argument("--emit", choices=["json"], help="with --until: print STEP's outputs for every topic as one JSON document on stdout")
+    r.add_argument("--input", metavar="STEP=FILE", action="append", default=[], help="take STEP's outputs from a JSON document (FILE, or - for stdin) instead of running it")
 
     pl = sub.add_parser("plan", help="dry run: which nodes are cached, what the rest will cost and take")
     common(pl)
+    pl.add_argument("--check", action="store_true", help="exit 1 if anything would run, 0 if everything is cached (CI cache-warm check)")
 
     c = sub.add_parser("characters", help="list the characters a recipe folder can use")
     c.add_argument("--dir", metavar="DIR", default="characters", help="characters folder (default: ./characters)")

@@ -45,9 +45,10 @@ def do_plan(loaded, settings, args) -> int:
     from .api import plan
 
     report, _graph = asyncio.run(plan(loaded, settings=settings, refresh=args.refresh))
+    status = 1 if args.check and report.to_run else 0
     if args.json:
         print(json.dumps(report.as_dict(), indent=2))
-        return 0
+        return status
     con = _console()
     t = Table(title=f"plan: {report.recipe} — {report.topics} topic(s), cache {settings.cache_url}")
     for col, just in (("step", "left"), ("kind", "left"), ("nodes", "right"), ("cached", "right"), ("to run", "right"), ("count", "left"), ("est. cost", "right"), ("est. time", "right")):
@@ -64,7 +65,9 @@ def do_plan(loaded, settings, args) -> int:
         con.print("Everything is cached: `vidflow run` would make no provider call.")
     elif report.estimated:
         con.print("Counts marked [bold]estimated[/] depend on outputs that do not exist yet (e.g. lines of a script).")
-    return 0
+    if args.check and report.to_run:
+        con.print(f"check: {report.to_run} node(s) would run")
+    return status
 
 
 # --------------------------------------------------------------------------- run
@@ -139,20 +142,85 @@ class RichProgress:
 
 def do_run(loaded, settings, args) -> int:
     from .api import run
+    from .errors import UserError
+    from .stage import emit_document, parse_input_spec, read_document
 
+    if args.emit and not args.until:
+        raise UserError("--emit json needs --until STEP (which step's outputs to print)")
+    if args.until:
+        loaded = loaded.until(args.until)
+    imports = {}
+    for spec in args.input:
+        step, source = parse_input_spec(spec, loaded)
+        imports[step] = read_document(step, source, loaded)
     err = _console(stderr=True)
-    interactive = err.is_terminal and not args.plain and not args.json
+    interactive = err.is_terminal and not args.plain and not args.json and not args.emit
+    kwargs = dict(settings=settings, refresh=args.refresh, output_root=args.out_dir, imports=imports)
     if interactive:
         with RichProgress(err) as progress:
-            result = asyncio.run(run(loaded, settings=settings, sink=progress, refresh=args.refresh, output_root=args.out_dir))
+            result = asyncio.run(run(loaded, sink=progress, **kwargs))
     else:
-        result = asyncio.run(run(loaded, settings=settings, sink=PlainProgress(), refresh=args.refresh, output_root=args.out_dir))
+        result = asyncio.run(run(loaded, sink=PlainProgress(), **kwargs))
     s = result.summary
-    if args.json:
+    if args.report:
+        _write_report(args.report, result, loaded, settings)
+    if args.emit:
+        sys.stdout.write(emit_document(loaded, args.until, result.outputs(args.until)))
+        _print_summary(err, result, loaded.order)
+    elif args.json:
         print(json.dumps(_summary_dict(result), indent=2))
     else:
         _print_summary(err, result, loaded.order)
     return s.exit_code
+
+
+def run_report(result, loaded) -> dict[str, Any]:
+    """The --report document: per topic, and totals. Computed from the run's events."""
+    s = result.summary
+    topics = []
+    for t in loaded.topics:
+        prefix = f"{t.id}/"
+        nodes = {n: st for n, st in s.nodes.items() if n.startswith(prefix)}
+        info = s.topics.get(t.id, {})
+        failed = [f for f in s.failures if f["topic"] == t.id]
+        status = info.get("status") or ("failed" if failed or any(v == "skipped" for v in nodes.values()) else "done")
+        topics.append({
+            "id": t.id,
+            "topic": t.text,
+            "status": status,
+            "output": info.get("output"),
+            "manifest": info.get("manifest"),
+            "duration": info.get("duration"),
+            "cost_usd": round(s.cost_by_topic.get(t.id, 0.0), 6),
+            "nodes": {"cached": sum(1 for v in nodes.values() if v == "cached"), "ran": sum(1 for v in nodes.values() if v == "ran"),
+                      "failed": sum(1 for v in nodes.values() if v == "failed"), "skipped": sum(1 for v in nodes.values() if v == "skipped")},
+            "failed_nodes": [{"node": f["node"], "step": f["step"], "error": f["error"], "message": f["message"]} for f in failed],
+        })
+    return {
+        "vidflow_report": 1,
+        "run_id": result.run_id,
+        "recipe": loaded.name,
+        "exit_code": s.exit_code,
+        "events": result.events_path,
+        "topics": topics,
+        "totals": {
+            "topics": len(topics),
+            "published": sum(1 for t in topics if t["status"] == "published"),
+            "failed": sum(1 for t in topics if t["status"] == "failed"),
+            "nodes": {"total": len(s.nodes), "cached": s.count("cached"), "ran": s.count("ran"), "failed": s.count("failed"), "skipped": s.count("skipped")},
+            "cost_usd": round(s.cost_usd, 6),
+            "cost_by_step": s.cost_by_step,
+            "cost_by_provider": s.cost_by_provider,
+            "seconds": round(s.elapsed, 3),
+        },
+    }
+
+
+def _write_report(path: str, result, loaded, settings) -> None:
+    from .storage import atomic_write, url_to_fs
+
+    fs, p = url_to_fs(path, **settings.storage_options(path))
+    atomic_write(fs, p, (json.dumps(run_report(result, loaded), indent=2) + "\n").encode(), content_type="application/json")
 
 
 def _summary_dict(result) -> dict[str, Any]:
@@ -189,6 +257,9 @@ def _print_summary(con: Console, result, order: list[str]) -> None:
     for node in s.placeholders:
         con.print(f"[yellow]placeholder image used for {node}[/]")
     failed_topics = [t for t, d in s.topics.items() if d.get("status") != "published"]
+    for t in failed_topics:
+        why = next((f"{f['node']}: {f['error']}: {f['message']}" for f in s.failures if f["topic"] == t), s.topics[t].get("error", ""))
+        con.print(f"[red]topic failed:[/] {t} — {why}")
     if s.cost_by_provider:
         con.print("cost by provider: " + ", ".join(f"{k} {_money(v)}" for k, v in sorted(s.cost_by_provider.items())))
         con.print("cost by topic:    " + ", ".join(f"{k} {_money(v)}" for k, v in sorted(s.cost_by_topic.items())))

@@ -104,6 +104,21 @@ class LoadedRecipe:
             names.update(t.vars)
         return names
 
+    def until(self, step: str) -> LoadedRecipe:
+        """The recipe cut after ``step``: that step and what it depends on (``--until``)."""
+        if step not in self.steps:
+            raise UserError(f"--until {step}: no such step (steps: {', '.join(self.order)})")
+        keep = {step}
+        stack = [step]
+        while stack:
+            for d in self.steps[stack.pop()].deps:
+                if d in self.steps and d not in keep:
+                    keep.add(d)
+                    stack.append(d)
+        steps = {n: s for n, s in self.steps.items() if n in keep}
+        order = [n for n in self.order if n in keep]
+        return LoadedRecipe(self.path, self.recipe, self.locs, self.topics, self.characters, self.providers, steps, order)
+
     def with_topics(self, topics: list[Topic]) -> LoadedRecipe:
         problems = check_unique(topics)
         if problems:

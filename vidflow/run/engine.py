@@ -108,6 +108,7 @@ class Engine:
         output_root: str | None = None,
         workdir: str | None = None,
         retry: RetryPolicy | None = None,
+        imports: dict[str, dict[str, Any]] | None = None,
     ):
         self.loaded = loaded
         self.settings = settings
@@ -128,6 +129,8 @@ class Engine:
         self._cpu: asyncio.Semaphore | None = None
         self.calls: dict[str, int] = {}  # provider name -> calls made (run mode)
         self.retry = retry or RetryPolicy()
+        self.imports = imports or {}  # step -> topic id -> value (the stage contract's --input)
+        self.topic_runs: list[Any] = []
         self.prices = PriceTable.load(settings.prices_file)
         budget = loaded.recipe.budget
         self.budget = Budget(budget.max_usd if budget else None, budget.per_topic_usd if budget else None)
@@ -173,6 +176,7 @@ class Engine:
         interrupted = False
         try:
             runs = [TopicRun(self, t) for t in topics]
+            self.topic_runs = runs
             await asyncio.gather(*(r.run() for r in runs))
         except (asyncio.CancelledError, KeyboardInterrupt):
             interrupted = True
@@ -196,7 +200,10 @@ class Engine:
             art = await self._lookup(node, key)
             if art is not None:
                 self._status(node, "cached", art)
-                self.emit(EventType.NODE_CACHED, node, data={"key": key[:16]} if key else {})
+                data = {"key": key[:16]} if key else {}
+                if art.meta.get("imported"):
+                    data["imported"] = True
+                self.emit(EventType.NODE_CACHED, node, data=data)
                 return art
         if self.mode == "plan":
             self._status(node, "run")
@@ -326,6 +333,15 @@ class Engine:
         if is_local(self.store.fs):
             return fn(*args)
         return await asyncio.to_thread(fn, *args)
+
+    def outputs(self, step: str) -> dict[str, Any]:
+        """Topic id -> the value ``step`` produced (a list for for_each steps); failed topics left out."""
+        out: dict[str, Any] = {}
+        for tr in self.topic_runs:
+            out_value = tr.output_value(step)
+            if out_value is not UNKNOWN:
+                out[tr.topic.id] = out_value
+        return out
 
     def topic_statuses(self, topic: Topic) -> dict[str, str]:
         return {n: d.get("status", "") for n, d in self.graph.nodes(data=True) if d.get("topic") == topic.id}

@@ -208,7 +208,41 @@ class TopicRun:
             return lines if fld == "lines" else scenes
         return DEFAULT_LIST_ESTIMATE
 
+    def output_value(self, step: str) -> Any:
+        """What ``step`` produced for this topic, once the run is over (UNKNOWN if it failed)."""
+        info = self.loaded.steps[step]
+        fut = self.items[step] if info.for_each else self.single[step]
+        if not fut.done() or fut.cancelled() or fut.exception() is not None:
+            return UNKNOWN
+        if not info.for_each:
+            art = fut.result()
+            return UNKNOWN if art is UNKNOWN else art.value
+        values = []
+        for child in fut.result():
+            if not child.done() or child.cancelled() or child.exception() is not None or child.result() is UNKNOWN:
+                return UNKNOWN
+            values.append(child.result().value)
+        return values
+
+    def _imported_node(self, info: StepInfo) -> NodeSpec:
+        """A node whose output comes from a stage document (--input): hashed like any artifact."""
+        value = self.e.imports[info.name][self.topic.id]
+        art = Artifact(value=value, meta={"imported": True, "provider": "input"})
+
+        async def lookup() -> Artifact:
+            return art
+
+        async def never() -> Artifact:  # pragma: no cover - lookup always answers
+            return art
+
+        return NodeSpec(
+            id=f"{self.topic.id}/{info.name}", topic=self.topic, step=info.name, kind="imported",
+            fields={"node": "imported", "value": value}, execute=never, lookup=lookup,
+        )
+
     async def _provider_node(self, info: StepInfo, item: Any, index: int | None, *, estimated: bool = False) -> Any:
+        if info.name in self.e.imports and index is None:
+            return await self.e.resolve(self._imported_node(info))
         provider = self.loaded.providers[info.provider]
         node_id = f"{self.topic.id}/{info.name}" + (f"[{index}]" if index is not None else "")
         deps = self._dep_ids(info, index)
