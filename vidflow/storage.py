@@ -15,7 +15,7 @@ from typing import Any
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
-__all__ = ["atomic_write", "is_local", "join", "url_to_fs"]
+__all__ = ["atomic_write", "is_local", "join", "put_remote", "url_to_fs"]
 
 
 def url_to_fs(url: str, **options: Any) -> tuple[fsspec.AbstractFileSystem, str]:
@@ -58,6 +58,14 @@ def atomic_write(fs: fsspec.AbstractFileSystem, path: str, data: bytes, *, conte
         return
     kwargs = {"ContentType": content_type} if content_type and _is_s3(fs) else {}
     fs.pipe_file(path, data, **kwargs)
+
+
+def put_remote(fs: fsspec.AbstractFileSystem, local_path: str, path: str, content_type: str | None = None) -> None:
+    """Upload a local file (one PUT, or a multipart upload that appears only when complete)."""
+    if content_type and _is_s3(fs):
+        fs.put_file(local_path, path, ContentType=content_type)
+    else:
+        fs.put_file(local_path, path)
 
 
 def _is_s3(fs: fsspec.AbstractFileSystem) -> bool:

@@ -25,7 +25,7 @@ from typing import Any
 
 from ..errors import CacheCorruptError, CacheError
 from ..plan.keys import canonical_bytes
-from ..storage import atomic_write, is_local, join, url_to_fs
+from ..storage import atomic_write, is_local, join, put_remote, url_to_fs
 
 __all__ = ["Artifact", "BlobRef", "CacheStore"]
 
@@ -121,7 +121,7 @@ class CacheStore:
                     if os.path.exists(tmp):
                         os.unlink(tmp)
             else:
-                self.fs.put_file(local_path, path)
+                put_remote(self.fs, local_path, path, media_type)
         self._verified.add(digest)
         return BlobRef(digest=digest, size=size, media_type=media_type, ext=ext)
 

@@ -25,7 +25,7 @@ from ..cache.store import Artifact
 from ..errors import NodeFailedError, TemplateError, UpstreamFailedError
 from ..recipe.load import StepInfo
 from ..recipe.templating import render
-from ..storage import is_local, url_to_fs
+from ..storage import is_local, put_remote, url_to_fs
 from .engine import UNKNOWN, NodeSpec
 
 if TYPE_CHECKING:
@@ -130,7 +130,7 @@ def _write(local: str, dest: str, side: str, manifest: dict, opts: dict, with_ma
     else:
         tmp = f"{path}.tmp-{uuid.uuid4().hex}"
         try:
-            fs.put_file(local, tmp, ContentType="video/mp4") if _is_s3(fs) else fs.put_file(local, tmp)
+            put_remote(fs, local, tmp, "video/mp4")
             fs.copy(tmp, path)
         finally:
             try:
@@ -140,11 +140,6 @@ def _write(local: str, dest: str, side: str, manifest: dict, opts: dict, with_ma
     if with_manifest:
         _, side_path = url_to_fs(side, **opts)
         atomic_write(fs, side_path, body, content_type="application/json")
-
-
-def _is_s3(fs) -> bool:
-    protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
-    return protocol in ("s3", "s3a")
 
 
 def _manifest(tr: TopicRun, info: StepInfo, video: Artifact, dest: str) -> dict[str, Any]:
