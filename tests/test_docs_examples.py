@@ -34,6 +34,7 @@ import csv
 import io
 import json
 import os
+import sys
 import re
 import shlex
 import shutil
@@ -83,6 +84,7 @@ class Command:
     source: str
     argvs: tuple[tuple[str, ...], ...]  # one per `vidflow ...` segment of the line
     env: tuple[tuple[str, str], ...] = ()
+    shell: bool = False  # uses pipes or redirections: run by a real shell
 
     @property
     def id(self) -> str:
@@ -204,9 +206,12 @@ def commands_in(b: Block) -> tuple[list[Command], list[tuple[str, str]], list[tu
             bad.append((f"{b.file}:{line_no}", f"cannot split `{s}`: {e}"))
             continue
         segments: list[list[str]] = [[]]
-        for t in tokens:
-            if t in ("&&", ";"):
+        shell = any(t in ("|", ">", ">>", "<") for t in tokens)
+        for i, t in enumerate(tokens):
+            if t in ("&&", ";", "|"):
                 segments.append([])
+            elif t in (">", ">>", "<") or (i and tokens[i - 1] in (">", ">>", "<")):
+                continue  # a redirection and its file
             else:
                 segments[-1].append(t)
         argvs, env, other = [], [], []
@@ -219,7 +224,7 @@ def commands_in(b: Block) -> tuple[list[Command], list[tuple[str, str]], list[tu
             else:
                 other.append(shlex.join(seg) + (" (pip: never run by tests)" if _is_pip(seg) else ""))
         if argvs:
-            cmds.append(Command(b, line_no, s, tuple(argvs), tuple(env)))
+            cmds.append(Command(b, line_no, s, tuple(argvs), tuple(env), shell))
         if other:
             skipped.append((f"{b.file}:{line_no}", "not a vidflow command, not run: " + "; ".join(other)))
     return cmds, skipped, bad
@@ -518,6 +523,17 @@ def warm_command_project(command_project):
 def test_command_exits_0(cmd, request, monkeypatch):
     project = request.getfixturevalue("warm_command_project" if cmd.needs_cache else "command_project")
     monkeypatch.chdir(project)
+    if cmd.shell:  # pipes and redirections: run the line as a shell would, `vidflow` on PATH
+        import subprocess
+
+        shim = project / ".bin"
+        shim.mkdir(exist_ok=True)
+        (shim / "vidflow").write_text(f'#!/bin/sh\nexec "{sys.executable}" -m vidflow "$@"\n')
+        (shim / "vidflow").chmod(0o755)
+        env = {**os.environ, "PATH": f"{shim}:{os.environ.get('PATH', '')}", "PYTHONPATH": str(REPO), **dict(cmd.env)}
+        proc = subprocess.run(["bash", "-o", "pipefail", "-c", cmd.source], cwd=project, env=env, capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, f"{cmd.id}: {cmd.source}\n--- stderr\n{_tail(proc.stderr)}"
+        return
     for argv in cmd.argvs:
         rc, out, err = invoke(argv, cmd.env)
         assert rc == 0, f"{cmd.id}: {cmd.source}\n" + _explain(argv, rc, out, err)

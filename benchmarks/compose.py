@@ -1,0 +1,451 @@
+"""vidflow's compose of a 6-scene video against one hand-written ffmpeg command, and the cost of
+a fully cached quickstart rerun.
+
+Printed side by side in one run:
+
+* vidflow compose: exactly what the engine does -- ``render_segment`` per scene (at most
+  ``os.cpu_count()`` at once, like the engine's CPU semaphore), then ``assemble``.
+* baseline: ONE hand-written ffmpeg command encoding the same stills (each decoded once, ``loop``
+  filter), sprites (same enable windows), karaoke subtitles (one ASS for the whole video), the
+  same padded audio and the same codec settings, in one pass.
+* medians of wall seconds, CPU seconds (own process + ffmpeg children) and CPU seconds per
+  output second, and the ratios vidflow/baseline; the goal is a ratio of 1.10 or better.
+* the quickstart recipe run twice in a fresh project: first run vs fully cached rerun.
+
+Both sides run in the same process, alternating order. Speed is measured, not asserted: the
+script fails only if the two sides do not encode the same video (frames, duration).
+
+Usage: python benchmarks/compose.py [--reps 3] [--no-check] [--no-quickstart] [--keep DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import math
+import os
+import re
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from vidflow.characters import load_character  # noqa: E402
+from vidflow.media.compose import (  # noqa: E402
+    CharacterLook,
+    LineClip,
+    SceneTimeline,
+    VideoSettings,
+    assemble,
+    render_segment,
+    scene_timeline,
+)
+from vidflow.media.fonts import fonts_dir  # noqa: E402
+from vidflow.media.subtitles import ass_time, karaoke_ass  # noqa: E402
+from vidflow.providers.base import SpeechRequest  # noqa: E402
+from vidflow.providers.image_procedural import render_card  # noqa: E402
+from vidflow.providers.speech_espeak import EspeakSpeech  # noqa: E402
+
+GOAL = 1.10
+SCENES = [  # (card prompt, caption, first line, second line): two speakers per scene
+    ("a blue sky over a calm sea", "Why is the sky blue?",
+     "So why is the sky blue and not green?",
+     "Sunlight is a mix of every colour of the rainbow."),
+    ("air molecules scattering light", "Scattering",
+     "Wait, really? Every single colour at once?",
+     "Tiny air molecules scatter short blue waves much more strongly."),
+    ("a red sunset over the hills", "Sunsets",
+     "Then why are sunsets orange and red?",
+     "At sunset the light crosses far more air, so the blue is lost."),
+    ("a honeybee on a yellow flower", "Nectar",
+     "Ooh, tell me more about bees and honey!",
+     "Bees sip sweet nectar from flowers and carry it home."),
+    ("a golden honeycomb close up", "The hive",
+     "What happens to the nectar inside the hive?",
+     "Worker bees fan it with their wings until the water evaporates."),
+    ("a jar of honey on a kitchen table", "Honey",
+     "Okay, that blew my mind. Science is wild!",
+     "And a single jar holds the work of thousands of bees."),
+]
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+async def make_inputs(d: Path, s: VideoSettings):
+    """Stills, espeak lines and the cast; returns (cast, [(still, [LineClip])] per scene)."""
+    chars = [load_character(n, REPO / "characters" / f"{n}.yaml") for n in ("nova", "pip")]
+    cast = [CharacterLook(c.name, c.profile.colour, c.profile.side, c.telling, c.hearing) for c in chars]
+    voices = [c.voice_for("espeak") for c in chars]  # en-us+f3 / en-gb+m3
+    tts = EspeakSpeech()
+    scenes = []
+    for j, (prompt, caption, *texts) in enumerate(SCENES):
+        still = d / f"scene{j}.png"
+        still.write_bytes(render_card(prompt, caption=caption, width=s.width, height=s.height))
+        clips = []
+        for k, text in enumerate(texts):
+            r = await tts.synthesize(SpeechRequest(text, voices[k]))
+            wav = d / f"scene{j}_line{k}.wav"
+            wav.write_bytes(r.audio)
+            clips.append(LineClip(chars[k].name, text, str(wav), r.duration, tuple(r.words)))
+        scenes.append((still, clips))
+    return cast, scenes
+
+
+# --------------------------------------------------------------------------- vidflow side
+
+
+async def vidflow_compose(scenes, cast, s: VideoSettings, out: Path, work: Path, phases: dict) -> float:
+    """What the engine does: segments under a CPU semaphore, concurrently, then the assembly.
+
+    ``phases`` gets (wall s, CPU s) of the segments phase and of the assembly.
+    """
+    cpu = asyncio.Semaphore(os.cpu_count() or 2)
+
+    async def segment(j: int, still: Path, clips: list[LineClip]) -> SceneTimeline:
+        async with cpu:
+            return await render_segment(still, clips, cast, s, work / f"seg{j}.mp4", work / f"seg{j}")
+
+    c0, t0 = _cpu(), time.perf_counter()
+    tls = await asyncio.gather(*(segment(j, st, cl) for j, (st, cl) in enumerate(scenes)))
+    c1, t1 = _cpu(), time.perf_counter()
+    async with cpu:
+        duration = await assemble(
+            [work / f"seg{j}.mp4" for j in range(len(scenes))],
+            [(tl, cl) for tl, (_, cl) in zip(tls, scenes)], s, out, work,
+        )
+    phases.setdefault("segments", []).append((t1 - t0, c1 - c0))
+    phases.setdefault("assemble", []).append((time.perf_counter() - t1, _cpu() - c1))
+    return duration
+
+
+# --------------------------------------------------------------------------- baseline
+
+
+def _frames_within(a: float, b: float, fps: int) -> tuple[int, int]:
+    """First and last frame k with a <= k/fps <= b (the doubles ffmpeg compares in between())."""
+    lo = max(0, math.ceil(a * fps) - 1)
+    while lo / fps < a:
+        lo += 1
+    hi = math.floor(b * fps) + 1
+    while hi / fps > b:
+        hi -= 1
+    return lo, hi
+
+
+def _ms(frame: int, fps: int) -> int:
+    """The time (ms) libass is asked to render a frame at: ffmpeg's ``pts * av_q2d(tb) * 1000``,
+    truncated (1/fps time base, as in a segment)."""
+    return int(frame * (1 / fps) * 1000)
+
+
+def _pick_cs(after_ms: int, upto_ms: int, target_ms: float) -> int:
+    """The centisecond time in (after_ms, upto_ms] (ms) nearest to target_ms."""
+    choices = range(after_ms // 10 + 1, upto_ms // 10 + 1)
+    assert choices, (after_ms, upto_ms)
+    return min(choices, key=lambda cs: abs(cs * 10 - target_ms))
+
+
+def _event_frames(tl: SceneTimeline, offset: int, fps: int) -> list[tuple[str, str]]:
+    """Global ASS (start, end) per line of a scene, covering exactly the frames that the scene's
+    own ASS (times relative to the scene) shows the line on.
+
+    libass shows an event at ``now`` (ms) when ``start <= now < end``. After the concat filter the
+    time base may differ, so a frame's ``now`` is taken as floor(exact ms) or 1 ms less, and the
+    times chosen work for either. Of those, the nearest to the exact shifted time is taken, so
+    the karaoke \\k words (timed from the event start) change on the same frames as far as
+    centiseconds allow.
+    """
+    out = []
+    shift = offset * 1000 / fps
+    for st, en in zip(tl.starts, tl.ends):
+        a_ms, b_ms = _ass_ms(ass_time(st)), _ass_ms(ass_time(en))
+        shown = [k for k in range(tl.frames) if a_ms <= _ms(k, fps) < b_ms]
+        g0, g1 = offset + shown[0], offset + shown[-1]
+        exact = lambda g: g * 1000 // fps  # noqa: E731  floor of the exact ms
+        start_cs = 0 if g0 == 0 else _pick_cs(exact(g0 - 1), exact(g0) - 1, a_ms + shift)
+        end_cs = _pick_cs(exact(g1), exact(g1 + 1) - 1, b_ms + shift)
+        out.append((ass_time(start_cs / 100), ass_time(end_cs / 100)))
+    return out
+
+
+def _ass_ms(t: str) -> int:
+    h, m, sec = t.split(":")
+    return (int(h) * 3600 + int(m) * 60) * 1000 + round(float(sec) * 1000)
+
+
+def _esc(path: Path) -> str:
+    """A path as a filter option value: escaped for the option parser, then the graph parser."""
+    return re.sub(r"([\\'\[\],;])", r"\\\1", re.sub(r"([\\':])", r"\\\1", str(path)))
+
+
+def baseline_argv(ffmpeg: str, scenes, cast, s: VideoSettings, out: Path, work: Path) -> tuple[list[str], int]:
+    """One hand-written ffmpeg command for the whole video; returns (argv, expected frames)."""
+    fps, w, h = s.fps, s.width, s.height
+    tls = [scene_timeline([c.duration for c in clips], s) for _, clips in scenes]
+    offsets = [sum(t.frames for t in tls[:j]) for j in range(len(tls))]
+    total = sum(t.frames for t in tls)
+
+    # One ASS for the whole video: the same karaoke text, event times shifted by the scene start.
+    all_clips = [c for _, clips in scenes for c in clips]
+    starts = [off / fps + st for tl, off in zip(tls, offsets) for st in tl.starts]
+    ends = [off / fps + en for tl, off in zip(tls, offsets) for en in tl.ends]
+    whole = SceneTimeline(tuple(starts), tuple(ends), total, total / fps, ())
+    text = karaoke_ass(all_clips, cast, s, whole)
+    # A scene start is rarely a whole centisecond, so shifted times would show or hide a line
+    # one frame off. Snap each event to the frames its scene's own ASS shows it on.
+    times = iter([t for tl, off in zip(tls, offsets) for t in _event_frames(tl, off, fps)])
+    text = re.sub(r"^Dialogue: 0,[^,]*,[^,]*,", lambda m: "Dialogue: 0,{},{},".format(*next(times)), text, flags=re.M)
+    ass = work / "whole.ass"
+    ass.write_text(text, encoding="utf-8")
+
+    # Each character's "telling" windows, in global time, covering exactly the frames a segment
+    # enables with between(t, start, end) (3 decimals) -- bounds put half-way between frames.
+    speaking: dict[str, list[str]] = {c.name: [] for c in cast}
+    for (_, clips), tl, off in zip(scenes, tls, offsets):
+        for c, st, en in zip(clips, tl.starts, tl.ends):
+            lo, hi = _frames_within(float(f"{st:.3f}"), float(f"{en:.3f}"), fps)
+            if lo <= hi:
+                speaking[c.speaker].append(f"between(t,{(off + lo - 0.5) / fps:.4f},{(off + hi + 0.5) / fps:.4f})")
+
+    inputs: list[str] = []
+    graph: list[str] = []
+    for j, ((still, _), tl) in enumerate(zip(scenes, tls)):
+        inputs += ["-i", str(still)]
+        graph.append(
+            f"[{j}:v]scale={w}:{h}:force_original_aspect_ratio=increase,crop={w}:{h},"
+            f"loop=loop={tl.frames - 1}:size=1,settb=1/{fps},setpts=N[b{j}]"
+        )
+    graph.append("".join(f"[b{j}]" for j in range(len(scenes))) + f"concat=n={len(scenes)}:v=1:a=0[bg]")
+    sprite_w, margin, bottom = round(w * 0.40), round(w * 0.04), round(h * 0.97)
+    last, n_in = "bg", len(scenes)
+    for look in cast:
+        spans = "+".join(speaking[look.name])
+        poses = [(look.telling, spans), (look.hearing, f"not({spans})")] if spans else [(look.hearing, "")]
+        for sprite, enable in poses:
+            inputs += ["-i", sprite]
+            x = str(margin) if look.side == "left" else f"{w - margin}-w"
+            when = f":enable='{enable}'" if enable else ""
+            graph.append(f"[{n_in}:v]scale={sprite_w}:-1,loop=loop=-1:size=1,settb=1/{fps},setpts=N[s{n_in}]")
+            graph.append(f"[{last}][s{n_in}]overlay=x={x}:y={bottom}-h{when}[v{n_in}]")
+            last, n_in = f"v{n_in}", n_in + 1
+    graph.append(f"[{last}]ass=filename={_esc(ass)}:fontsdir={_esc(fonts_dir())},format=yuv420p[vout]")
+
+    # Audio: every line resampled, padded with silence / trimmed to its slot, concatenated.
+    labels = []
+    for (_, clips), tl in zip(scenes, tls):
+        for c, n in zip(clips, tl.slot_samples):
+            inputs += ["-i", c.audio_path]
+            graph.append(
+                f"[{n_in}:a]aresample={s.audio_rate},aformat=sample_fmts=s16:channel_layouts=mono,"
+                f"apad=whole_len={n},atrim=end_sample={n}[a{n_in}]"
+            )
+            labels.append(f"[a{n_in}]")
+            n_in += 1
+    graph.append("".join(labels) + f"concat=n={len(labels)}:v=0:a=1[aout]")
+
+    argv = [
+        ffmpeg, "-hide_banner", "-nostdin", "-y", "-loglevel", "error",
+        *inputs,
+        "-filter_complex", ";".join(graph),
+        "-map", "[vout]", "-map", "[aout]",
+        "-frames:v", str(total), "-r", str(fps),
+        "-c:v", "libx264", "-preset", s.preset, "-crf", str(s.crf), "-pix_fmt", "yuv420p",
+        "-c:a", "aac", "-b:a", s.audio_bitrate, "-ar", str(s.audio_rate),
+        "-movflags", "+faststart",
+        str(out),
+    ]
+    return argv, total
+
+
+# --------------------------------------------------------------------------- measuring
+
+
+def _cpu() -> float:
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def measure(fn) -> tuple[float, float]:
+    """(wall s, CPU s of this process and its waited-for children) of ``fn()``."""
+    c0, t0 = _cpu(), time.perf_counter()
+    fn()
+    return time.perf_counter() - t0, _cpu() - c0
+
+
+def media_facts(ffmpeg: str, path: Path, fps: int) -> dict:
+    """Decoded video frames, container duration and decoded audio samples of ``path``."""
+    r = subprocess.run(
+        [ffmpeg, "-hide_banner", "-nostdin", "-i", str(path), "-map", "0:v:0", "-f", "null", "-",
+         "-map", "0:a:0", "-f", "s16le", "-ac", "1", "pipe:1"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=True,
+    )
+    err = r.stderr.decode("utf-8", "replace")
+    frames = [int(m) for m in re.findall(r"frame=\s*(\d+)", err)]
+    dur = re.search(r"Duration:\s*(\d+):(\d+):([\d.]+)", err)
+    return {
+        "frames": frames[-1] if frames else -1,
+        "duration": int(dur[1]) * 3600 + int(dur[2]) * 60 + float(dur[3]) if dur else -1.0,
+        "audio_samples": len(r.stdout) // 2,
+        "size_mb": path.stat().st_size / 1e6,
+    }
+
+
+def psnr(ffmpeg: str, a: Path, b: Path, stats: Path) -> tuple[str, list[tuple[int, float]]]:
+    """ffmpeg's PSNR summary of video b against video a (all frames), and the frames (0-based)
+    under 40 dB with their PSNR."""
+    r = subprocess.run(
+        [ffmpeg, "-hide_banner", "-nostdin", "-i", str(a), "-i", str(b),
+         "-lavfi", f"[0:v][1:v]psnr=stats_file={stats}", "-f", "null", "-"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=True,
+    )
+    m = re.search(r"PSNR (y:.*)", r.stderr.decode("utf-8", "replace"))
+    low = []
+    for line in stats.read_text().splitlines():
+        n, avg = re.search(r"n:(\d+)", line), re.search(r"psnr_avg:([\d.]+|inf)", line)
+        if n and avg and float(avg[1]) < 40:
+            low.append((int(n[1]) - 1, float(avg[1])))
+    return (m[1].strip() if m else "?"), low
+
+
+def quickstart(d: Path) -> tuple[float, float]:
+    """Wall seconds of the quickstart in a fresh project: first run, then fully cached rerun."""
+    shutil.rmtree(d, ignore_errors=True)
+    (d / "recipes").mkdir(parents=True)
+    shutil.copy(REPO / "recipes" / "quickstart.yaml", d / "recipes" / "quickstart.yaml")
+    shutil.copytree(REPO / "characters", d / "characters")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VIDFLOW_")}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    argv = [sys.executable, "-m", "vidflow", "run", "recipes/quickstart.yaml", "--plain",
+            "--cache", str(d / "cache"), "--runs-dir", str(d / "runs"), "--out-dir", str(d)]
+    times = []
+    for _ in range(2):
+        t0 = time.perf_counter()
+        r = subprocess.run(argv, cwd=d, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        times.append(time.perf_counter() - t0)
+        if r.returncode != 0:
+            sys.exit(f"quickstart failed (exit {r.returncode}):\n{r.stdout.decode()[-3000:]}")
+    last = r.stdout.decode().strip().splitlines()[-1]
+    if " 0 nodes ran" not in last:
+        print(f"  note: the rerun was not fully cached: {last}")
+    return times[0], times[1]
+
+
+# --------------------------------------------------------------------------- main
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--reps", type=int, default=3, help="repetitions of each side, alternating (default 3)")
+    ap.add_argument("--no-check", action="store_true", help="skip the PSNR comparison of the two outputs")
+    ap.add_argument("--no-quickstart", action="store_true", help="skip the quickstart first-run/rerun ratio")
+    ap.add_argument("--keep", metavar="DIR", help="keep inputs and outputs in DIR (default: a temp dir, removed)")
+    args = ap.parse_args()
+    if args.reps < 1:
+        ap.error("--reps must be >= 1")
+
+    import imageio_ffmpeg
+
+    ffmpeg = imageio_ffmpeg.get_ffmpeg_exe()
+    s = VideoSettings()
+    ncpu = os.cpu_count() or 2
+    root = Path(args.keep).resolve() if args.keep else Path(tempfile.mkdtemp(prefix="vidflow-bench-"))
+    root.mkdir(parents=True, exist_ok=True)
+    try:
+        inputs = root / "inputs"
+        inputs.mkdir(exist_ok=True)
+        t0 = time.perf_counter()
+        cast, scenes = asyncio.run(make_inputs(inputs, s))
+        t_inputs = time.perf_counter() - t0
+        subprocess.run([ffmpeg, "-version"], stdout=subprocess.DEVNULL, check=True)  # page the binary in
+
+        results: dict[str, list[tuple[float, float]]] = {"vidflow": [], "baseline": []}
+        outs: dict[str, Path] = {}
+        phases: dict[str, list[tuple[float, float]]] = {}
+        expected = None
+
+        def run_vidflow(i: int) -> None:
+            work = root / f"vidflow{i}"
+            shutil.rmtree(work, ignore_errors=True)
+            work.mkdir()
+            outs["vidflow"] = work / "video.mp4"
+            asyncio.run(vidflow_compose(scenes, cast, s, outs["vidflow"], work, phases))
+
+        def run_baseline(i: int) -> None:
+            nonlocal expected
+            work = root / f"baseline{i}"
+            shutil.rmtree(work, ignore_errors=True)
+            work.mkdir()
+            outs["baseline"] = work / "video.mp4"
+            argv, expected = baseline_argv(ffmpeg, scenes, cast, s, outs["baseline"], work)
+            r = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            if r.returncode != 0:
+                sys.exit(f"baseline ffmpeg failed ({r.returncode}):\n{r.stderr.decode()[-3000:]}")
+
+        sides = {"vidflow": run_vidflow, "baseline": run_baseline}
+        order_log = []
+        for i in range(args.reps):
+            order = ["vidflow", "baseline"] if i % 2 == 0 else ["baseline", "vidflow"]
+            for name in order:
+                wall, cpu = measure(lambda: sides[name](i))
+                results[name].append((wall, cpu))
+                order_log.append(f"{name} {wall:.2f}s/{cpu:.2f}cpu")
+
+        facts = {k: media_facts(ffmpeg, p, s.fps) for k, p in outs.items()}
+        out_s = facts["vidflow"]["frames"] / s.fps
+        n_lines = sum(len(c) for _, c in scenes)
+        print(f"vidflow compose vs one hand-written ffmpeg command: {len(scenes)} scenes, {n_lines} espeak lines, "
+              f"{s.width}x{s.height} @ {s.fps} fps, libx264 {s.preset} crf {s.crf}, aac {s.audio_bitrate}, "
+              f"{s.subtitles} subtitles")
+        print(f"  {ncpu} CPUs, {args.reps} reps per side (alternating order), medians; inputs made in {t_inputs:.1f}s")
+        for k in ("vidflow", "baseline"):
+            f = facts[k]
+            print(f"  output {k:<9} {f['frames']} frames, {f['frames'] / s.fps:.3f} s of video, container "
+                  f"{f['duration']:.2f} s, {f['audio_samples']} audio samples ({f['audio_samples'] / s.audio_rate:.3f} s), "
+                  f"{f['size_mb']:.2f} MB")
+        assert facts["vidflow"]["frames"] == facts["baseline"]["frames"] == expected, (facts, expected)
+        assert abs(facts["vidflow"]["duration"] - facts["baseline"]["duration"]) <= 0.02, facts
+        if not args.no_check:
+            summary, low = psnr(ffmpeg, outs["vidflow"], outs["baseline"], root / "psnr.txt")
+            print(f"  baseline vs vidflow PSNR (all frames): {summary}")
+            shown = ", ".join(f"{n} ({db:.1f} dB)" for n, db in low[:8]) + (" ..." if len(low) > 8 else "")
+            print(f"  frames under 40 dB: {len(low)} of {facts['vidflow']['frames']}{': ' + shown if low else ''}"
+                  f"{' (a karaoke word lighting up a frame apart: ASS times are centiseconds)' if low else ''}")
+        print(f"  runs in order: {', '.join(order_log)}")
+        print()
+        med = {k: (statistics.median(w for w, _ in v), statistics.median(c for _, c in v))
+               for k, v in (*results.items(), *phases.items())}
+        print(f"  {'':<24}{'wall s':>8}{'CPU s':>8}{'CPU s / output s':>18}")
+        rows = (("vidflow", "vidflow compose"), ("segments", f"  {len(scenes)} segments"),
+                ("assemble", "  assemble"), ("baseline", "hand-written ffmpeg"))
+        for k, label in rows:
+            w, c = med[k]
+            print(f"  {label:<24}{w:8.2f}{c:8.2f}{c / out_s:18.3f}")
+        rw = med["vidflow"][0] / med["baseline"][0]
+        rc = med["vidflow"][1] / med["baseline"][1]
+        print(f"  {'ratio vidflow/baseline':<24}{rw:8.2f}{rc:8.2f}{rc:18.2f}")
+        verdict = lambda r: "met" if r <= GOAL else "NOT met"  # noqa: E731
+        print(f"goal: ratio <= {GOAL:.2f}: wall {verdict(rw)} ({rw:.2f}), CPU {verdict(rc)} ({rc:.2f})")
+
+        if not args.no_quickstart:
+            print()
+            first, rerun = quickstart(root / "quickstart")
+            print("quickstart (recipes/quickstart.yaml, fresh project, `python -m vidflow run --plain`):")
+            print(f"  first run       {first:7.2f} s")
+            print(f"  cached rerun    {rerun:7.2f} s")
+            print(f"  ratio rerun/first: {rerun / first:.3f}")
+    finally:
+        if not args.keep:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
