@@ -218,6 +218,7 @@ def segment_argv(
         "-frames:v", str(tl.frames),
         "-r", str(s.fps),
         "-c:v", "libx264",
+        *(["-threads:v", str(s.threads)] if s.threads > 0 else []),
         "-preset", s.preset,
         "-crf", str(s.crf),
         "-pix_fmt", "yuv420p",

@@ -58,6 +58,9 @@ class VideoSettings:
     font_size: int = 72
     audio_rate: int = 48000
     audio_bitrate: str = "128k"
+    # x264 threads per segment (0: ffmpeg's choice). Segments are encoded several at once, so
+    # the engine sets cpu_count // parallel segments; output bytes do not depend on it.
+    threads: int = 0
 
     def __post_init__(self) -> None:
         problems = []

@@ -27,12 +27,16 @@ __all__ = ["compose_topic", "video_settings"]
 COMPOSE_VERSION = "1"
 
 
-def video_settings(spec: Any):
+def video_settings(spec: Any, *, parallel: int = 1):
+    """The media layer's settings for a compose step; ``parallel`` = segments encoded at once."""
+    import os
+
     from ..media.compose import VideoSettings
 
     return VideoSettings(
         width=spec.width, height=spec.height, fps=spec.fps, pause=spec.pause, crf=spec.crf,
         preset=spec.preset, zoom=spec.zoom, subtitles=spec.subtitles, font_size=spec.font_size,
+        threads=max(1, (os.cpu_count() or 1) // max(1, parallel)),
     )
 
 
@@ -209,7 +213,7 @@ async def _render_segment(tr: TopicRun, info: StepInfo, j: int, dialogue: dict, 
                 f.write(data)
         out = os.path.join(workdir, "segment.mp4")
         async with e.cpu:
-            timeline = await render_segment(image_path, clips, _cast(tr), video_settings(info.spec), out, workdir)
+            timeline = await render_segment(image_path, clips, _cast(tr), video_settings(info.spec, parallel=e.settings.max_ffmpeg), out, workdir)
         ref = await e.io(lambda: e.store.put_blob_file(out, media_type="video/mp4", ext="mp4"))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
