@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from vidflow.media.ffmpeg import (
-    assemble_argv,
+    audio_argv,
+    mux_argv,
     assemble_filtergraph,
     concat_list,
     filter_escape,
@@ -102,27 +103,31 @@ def test_assemble_filtergraph_golden():
     fmt = "aformat=sample_fmts=s16:channel_layouts=mono"
     pieces = [("a.wav", 100), (None, 1600), ("b.wav", 200)]
     assert assemble_filtergraph(pieces, SMALL) == ";".join([
-        f"[1:a]aresample=48000,{fmt},apad=whole_len=100,atrim=end_sample=100[a0]",
+        f"[0:a]aresample=48000,{fmt},apad=whole_len=100,atrim=end_sample=100[a0]",
         f"anullsrc=r=48000:cl=mono,{fmt},apad=whole_len=1600,atrim=end_sample=1600[a1]",
-        f"[2:a]aresample=48000,{fmt},apad=whole_len=200,atrim=end_sample=200[a2]",
+        f"[1:a]aresample=48000,{fmt},apad=whole_len=200,atrim=end_sample=200[a2]",
         "[a0][a1][a2]concat=n=3:v=0:a=1[aout]",
     ])
 
 
 @pytest.mark.parametrize("graph_path", [None, "/w/audio.fgraph"])
-def test_assemble_argv_golden(graph_path):
+def test_audio_argv_golden(graph_path):
     pieces = [("a.wav", 100), ("b.wav", 200)]
     graph = assemble_filtergraph(pieces, SMALL)
-    argv = assemble_argv("l.txt", pieces, SMALL, "o.mp4", graph=graph, graph_path=graph_path)
+    argv = audio_argv(pieces, SMALL, "o.m4a", graph=graph, graph_path=graph_path)
     filt = ["-filter_complex", graph] if graph_path is None else ["-/filter_complex", graph_path]
     assert argv == [
-        "-f", "concat", "-safe", "0", "-i", "./l.txt", "-i", "./a.wav", "-i", "./b.wav",
-        *filt,
-        "-map", "0:v:0", "-map", "[aout]", "-c:v", "copy",
-        "-c:a", "aac", "-b:a", "128k", "-ar", "48000", "-movflags", "+faststart",
-        "-f", "mp4", "./o.mp4",
+        "-i", "./a.wav", "-i", "./b.wav", *filt,
+        "-map", "[aout]", "-c:a", "aac", "-b:a", "128k", "-ar", "48000", "-f", "mp4", "./o.m4a",
     ]
     assert "-shortest" not in argv
+
+
+def test_mux_argv_golden():
+    assert mux_argv("l.txt", "a.m4a", "o.mp4") == [
+        "-f", "concat", "-safe", "0", "-i", "./l.txt", "-i", "./a.m4a",
+        "-map", "0:v:0", "-map", "1:a:0", "-c", "copy", "-movflags", "+faststart", "-f", "mp4", "./o.mp4",
+    ]
 
 
 def test_path_arg_protects_relative_paths():

@@ -110,7 +110,7 @@ async def test_paths_with_quotes_colons_and_brackets(tmp_path: Path, monkeypatch
         [weird / "seg 1.mp4", weird / "seg 2.mp4"], [(tl1, lines), (tl2, [])], s,
         weird / "out'.mp4", weird / "work",
     )
-    assert (weird / "work" / "out'.audio.fgraph").exists()
+    assert list((weird / "work").glob("*.fgraph"))  # the audio graph went through a file
     assert count_frames(weird / "out'.mp4") == tl1.frames + tl2.frames == 34
     assert dur == 34 / 30
     assert probe(weird / "out'.mp4").of_type("audio")

@@ -22,8 +22,9 @@ from pathlib import Path
 from ..errors import MediaError
 from .ffmpeg import (
     PathLike,
-    assemble_argv,
     assemble_filtergraph,
+    audio_argv,
+    mux_argv,
     concat_list,
     run_ffmpeg,
     segment_argv,
@@ -126,6 +127,42 @@ def _pieces(
     return pieces
 
 
+async def build_audio(
+    scenes: Sequence[tuple[SceneTimeline, Sequence[LineClip]]],
+    s: VideoSettings,
+    out_path: PathLike,
+    workdir: PathLike,
+) -> float:
+    """Encode the whole audio track once (aac): every line fills its slot exactly.
+
+    It needs only the lines and their timelines, so it runs while the segments encode.
+    Returns the duration, ``sum(frames) / fps``.
+    """
+    out, work = Path(out_path), Path(workdir)
+    work.mkdir(parents=True, exist_ok=True)
+    pieces = _pieces(scenes, s)
+    graph = assemble_filtergraph(pieces, s)
+    graph_path = None
+    if len(graph) > GRAPH_INLINE_MAX:
+        graph_path = work / f"{out.stem}.audio.fgraph"
+        graph_path.write_text(graph, encoding="utf-8")
+    await _publish(lambda tmp: audio_argv(pieces, s, tmp, graph=graph, graph_path=graph_path), out)
+    return sum(tl.frames for tl, _ in scenes) / s.fps
+
+
+async def mux(segment_paths: Sequence[PathLike], audio_path: PathLike, duration: float, s: VideoSettings, out_path: PathLike, workdir: PathLike) -> float:
+    """Join the segments (``-c copy``) with the finished audio track (``-c copy``), +faststart."""
+    if not segment_paths:
+        raise MediaError("no segments to join")
+    out, work = Path(out_path), Path(workdir)
+    work.mkdir(parents=True, exist_ok=True)
+    list_path = work / f"{out.stem}.concat.txt"
+    list_path.write_text(concat_list([Path(p).absolute() for p in segment_paths]), encoding="utf-8")
+    await _publish(lambda tmp: mux_argv(list_path, audio_path, tmp), out)
+    await _check_duration(out, duration, s.fps, "video")
+    return duration
+
+
 async def assemble(
     segment_paths: Sequence[PathLike],
     scenes: Sequence[tuple[SceneTimeline, Sequence[LineClip]]],
@@ -137,7 +174,7 @@ async def assemble(
 
     ``scenes[i]`` is segment i's timeline and lines, as :func:`render_segment` used them. Each
     line's audio fills its slot exactly (padded with silence or trimmed), so the audio lasts
-    ``sum(frames) / fps`` like the video.
+    ``sum(frames) / fps`` like the video. (:func:`build_audio` then :func:`mux`.)
 
     Raises:
         FFmpegError: ffmpeg failed.
@@ -148,23 +185,7 @@ async def assemble(
             f"need one timeline per segment, got {len(segment_paths)} segments "
             f"and {len(scenes)} timelines"
         )
-    out, work = Path(out_path), Path(workdir)
-    work.mkdir(parents=True, exist_ok=True)
-    list_path = work / f"{out.stem}.concat.txt"
-    list_path.write_text(
-        concat_list([Path(p).absolute() for p in segment_paths]), encoding="utf-8"
-    )
-    pieces = _pieces(scenes, s)
-    graph = assemble_filtergraph(pieces, s)
-    graph_path = None
-    if len(graph) > GRAPH_INLINE_MAX:
-        graph_path = work / f"{out.stem}.audio.fgraph"
-        graph_path.write_text(graph, encoding="utf-8")
-
-    def argv(tmp: Path) -> list[str]:
-        return assemble_argv(list_path, pieces, s, tmp, graph=graph, graph_path=graph_path)
-
-    await _publish(argv, out)
-    duration = sum(tl.frames for tl, _ in scenes) / s.fps
-    await _check_duration(out, duration, s.fps, "video")
-    return duration
+    work = Path(workdir)
+    audio = work / f"{Path(out_path).stem}.audio.m4a"
+    duration = await build_audio(scenes, s, audio, work)
+    return await mux(segment_paths, audio, duration, s, out_path, work)

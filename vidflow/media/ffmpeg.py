@@ -25,7 +25,8 @@ from .timeline import CharacterLook, LineClip, SceneTimeline, VideoSettings, rou
 
 __all__ = [
     "COMMON_FLAGS",
-    "assemble_argv",
+    "audio_argv",
+    "mux_argv",
     "assemble_filtergraph",
     "concat_list",
     "ffmpeg_exe",
@@ -231,15 +232,15 @@ def segment_argv(
 # --------------------------------------------------------------------------- assembly
 
 
-def assemble_filtergraph(pieces: Sequence[tuple[PathLike | None, int]], s: VideoSettings) -> str:
+def assemble_filtergraph(pieces: Sequence[tuple[PathLike | None, int]], s: VideoSettings, *, first_input: int = 0) -> str:
     """The audio graph of the assembly: one ``(audio file or None, samples)`` per piece.
 
-    Files are inputs 1, 2, ... in order (input 0 is the video); each is resampled to mono s16
+    Files are inputs ``first_input``, +1, ... in order; each is resampled to mono s16
     at ``s.audio_rate`` and padded/trimmed to exactly its samples. ``None`` is silence (a scene
     without lines). Output label ``[aout]``.
     """
     fmt = "aformat=sample_fmts=s16:channel_layouts=mono"
-    chains, labels, n_in = [], [], 0
+    chains, labels, n_in = [], [], first_input - 1
     for i, (path, n) in enumerate(pieces):
         if path is None:
             src = f"anullsrc=r={s.audio_rate}:cl=mono,{fmt}"
@@ -252,35 +253,26 @@ def assemble_filtergraph(pieces: Sequence[tuple[PathLike | None, int]], s: Video
     return ";".join(chains)
 
 
-def assemble_argv(
-    list_path: PathLike,
-    pieces: Sequence[tuple[PathLike | None, int]],
-    s: VideoSettings,
-    out_path: PathLike,
-    *,
-    graph: str,
-    graph_path: PathLike | None = None,
-) -> list[str]:
-    """argv (after the common flags) joining the segments of ``list_path`` (``-c:v copy``) and
-    muxing the audio of ``pieces`` once (aac). ``graph`` is :func:`assemble_filtergraph`'s
-    text; pass ``graph_path`` (a file holding it) to keep a long graph out of the argv.
+def audio_argv(pieces: Sequence[tuple[PathLike | None, int]], s: VideoSettings, out_path: PathLike, *, graph: str, graph_path: PathLike | None = None) -> list[str]:
+    """argv encoding the whole audio track once (aac in mp4) from ``pieces``.
+
+    ``graph`` is :func:`assemble_filtergraph` with ``first_input=0`` (no video input).
     """
-    argv = ["-f", "concat", "-safe", "0", "-i", path_arg(list_path)]
+    argv: list[str] = []
     for path, _ in pieces:
         if path is not None:
             argv += ["-i", path_arg(path)]
-    if graph_path is None:
-        argv += ["-filter_complex", graph]
-    else:
-        argv += ["-/filter_complex", os.fspath(graph_path)]
+    argv += ["-filter_complex", graph] if graph_path is None else ["-/filter_complex", os.fspath(graph_path)]
+    return [*argv, "-map", "[aout]", "-c:a", "aac", "-b:a", s.audio_bitrate, "-ar", str(s.audio_rate), "-f", "mp4", path_arg(out_path)]
+
+
+def mux_argv(list_path: PathLike, audio_path: PathLike, out_path: PathLike) -> list[str]:
+    """argv joining the segments of ``list_path`` and the finished audio track, both copied."""
     return [
-        *argv,
-        "-map", "0:v:0",
-        "-map", "[aout]",
-        "-c:v", "copy",
-        "-c:a", "aac",
-        "-b:a", s.audio_bitrate,
-        "-ar", str(s.audio_rate),
+        "-f", "concat", "-safe", "0", "-i", path_arg(list_path),
+        "-i", path_arg(audio_path),
+        "-map", "0:v:0", "-map", "1:a:0",
+        "-c", "copy",
         "-movflags", "+faststart",
         "-f", "mp4",
         path_arg(out_path),
