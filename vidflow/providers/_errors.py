@@ -133,4 +133,11 @@ def map_errors(kind: str, *, secrets: Iterable[str | None] = ()) -> Iterator[Non
     except Exception as e:  # the vendor boundary: everything becomes a ProviderError
         mapped = translate(e, kind=kind)
         mapped.args = (redact(str(mapped), secrets),)
+        if secrets:  # the chained vendor exception must not carry the key either
+            e.args = tuple(redact(a, secrets) if isinstance(a, str) else a for a in e.args)
+            if hasattr(e, "message") and isinstance(getattr(e, "message"), str):
+                try:
+                    e.message = redact(e.message, secrets)
+                except AttributeError:
+                    pass
         raise mapped from e

@@ -95,8 +95,8 @@ class ElevenLabsSpeech(Provider):
             r = await self._http().post(url, params={"output_format": o.output_format}, json=body, headers={"xi-api-key": key or ""})
             if r.status_code >= 400:
                 raise error_for_status(r.status_code, _detail(r), kind=self.kind, headers=dict(r.headers))
-            data = r.json()
         try:
+            data = r.json()
             pcm = base64.b64decode(data["audio_base64"])
             align = data.get("alignment") or data.get("normalized_alignment") or {}
             chars = align.get("characters") or []

@@ -100,32 +100,81 @@ async def compose_topic(tr: TopicRun, info: StepInfo) -> Any:
         asyncio.ensure_future(_segment(tr, info, j, dialogue, scene_lines[j], speech_children, art_children))
         for j in scenes
     ]
-    results = await asyncio.gather(*segment_tasks, return_exceptions=True)
+    # The audio track needs only the lines: it encodes while the segments do.
+    audio_task = asyncio.ensure_future(_audio(tr, info, dialogue, scenes, scene_lines, speech_children))
+    results = await asyncio.gather(*segment_tasks, audio_task, return_exceptions=True)
     failed = [r for r in results if isinstance(r, BaseException)]
     if failed:
         e.skipped(video_id, info.name, tr.topic, "compose.video", failed[0])
         raise UpstreamFailedError(video_id, f"a scene of {tr.topic.id} failed") from failed[0]
-    segments = [(j, r) for j, r in zip(scenes, results)]
+    *seg_results, audio = results
+    segments = [(j, r) for j, r in zip(scenes, seg_results)]
     lines_art = await asyncio.gather(*(speech_children[i] for j in scenes for i in scene_lines[j]))
-    known = dialogue is not None and all(a is not UNKNOWN for _, a in segments) and all(a is not UNKNOWN for a in lines_art)
+    known = dialogue is not None and audio is not UNKNOWN and all(a is not UNKNOWN for _, a in segments)
     fields = None
     if known:
         fields = {
             "node": "compose.video",
             "version": COMPOSE_VERSION,
-            "settings": _settings_fields(spec),
             "segments": [a.blobs["video"].digest for _, a in segments],
-            "slots": [a.value["slot_samples"] for _, a in segments],
-            "audio": [a.blobs["audio"].digest for a in lines_art],
+            "audio": audio.blobs["audio"].digest,
         }
 
     async def execute() -> Artifact:
-        return await _assemble(tr, info, dialogue, segments, scene_lines, lines_art)
+        return await _assemble(tr, info, dialogue, segments, scene_lines, lines_art, audio)
 
     node = NodeSpec(
         id=video_id, topic=tr.topic, step=info.name, kind="compose.video", fields=fields, execute=execute,
-        deps=[f"{tr.topic.id}/{info.name}.scene[{j}]" for j in scenes], estimated=dialogue is None,
-        estimate={"latency": 0.5},
+        deps=[f"{tr.topic.id}/{info.name}.scene[{j}]" for j in scenes] + [f"{tr.topic.id}/{info.name}.audio"],
+        estimated=dialogue is None, estimate={"latency": 0.3},
+    )
+    return await e.resolve(node)
+
+
+async def _audio(tr: TopicRun, info: StepInfo, dialogue: dict | None, scenes: list[int], scene_lines: list[list[int]], speech_children: list) -> Any:
+    """The audio track, once: every line padded to its slot, encoded to AAC."""
+    e = tr.e
+    node_id = f"{tr.topic.id}/{info.name}.audio"
+    ids = [i for j in scenes for i in scene_lines[j]]
+    try:
+        lines = await asyncio.gather(*(speech_children[i] for i in ids))
+    except NodeFailedError as exc:
+        e.skipped(node_id, info.name, tr.topic, "compose.audio", exc)
+        raise UpstreamFailedError(node_id, "a line's audio failed") from exc
+    by_id = dict(zip(ids, lines))
+    known = dialogue is not None and all(a is not UNKNOWN for a in lines)
+    fields = None
+    if known:
+        spec = info.spec
+        fields = {
+            "node": "compose.audio",
+            "version": COMPOSE_VERSION,
+            "settings": {"fps": spec.fps, "pause": spec.pause},
+            "scenes": [[[by_id[i].blobs["audio"].digest, by_id[i].value["duration"]] for i in scene_lines[j]] for j in scenes],
+        }
+
+    async def execute() -> Artifact:
+        from ..media.compose import build_audio, scene_timeline
+
+        s = video_settings(info.spec)
+        workdir = tempfile.mkdtemp(prefix="vidflow-audio-", dir=e.workdir)
+        try:
+            scenes_arg = []
+            for j in scenes:
+                arts = [by_id[i] for i in scene_lines[j]]
+                clips = await e.io(_clips, tr, dialogue, scene_lines[j], arts)
+                scenes_arg.append((scene_timeline([a.value["duration"] for a in arts], s), clips))
+            out = os.path.join(workdir, "audio.m4a")
+            async with e.cpu:
+                duration = await build_audio(scenes_arg, s, out, workdir)
+            ref = await e.io(lambda: e.store.put_blob_file(out, media_type="audio/mp4", ext="m4a"))
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+        return Artifact(value={"duration": duration}, blobs={"audio": ref}, meta={"kind": "compose.audio"})
+
+    node = NodeSpec(
+        id=node_id, topic=tr.topic, step=info.name, kind="compose.audio", fields=fields, execute=execute,
+        deps=[f"{tr.topic.id}/{info.speech}[{i}]" for i in ids], estimated=dialogue is None, estimate={"latency": 0.5},
     )
     return await e.resolve(node)
 
@@ -228,25 +277,18 @@ async def _render_segment(tr: TopicRun, info: StepInfo, j: int, dialogue: dict, 
     return Artifact(value=value, blobs={"video": ref}, meta={"kind": "compose.segment"})
 
 
-async def _assemble(tr: TopicRun, info: StepInfo, dialogue: dict, segments: list, scene_lines: list[list[int]], lines_art: list[Artifact]) -> Artifact:
-    from ..media.compose import SceneTimeline, assemble
+async def _assemble(tr: TopicRun, info: StepInfo, dialogue: dict, segments: list, scene_lines: list[list[int]], lines_art: list[Artifact], audio: Artifact) -> Artifact:
+    from ..media.compose import mux
 
     e = tr.e
     workdir = tempfile.mkdtemp(prefix="vidflow-video-", dir=e.workdir)
     try:
         seg_paths = [await e.io(e.store.blob_file, a.blobs["video"]) for _, a in segments]
-        scenes_arg = []
-        k = 0
-        for j, a in segments:
-            ids = scene_lines[j]
-            clips = await e.io(_clips, tr, dialogue, ids, lines_art[k : k + len(ids)])
-            k += len(ids)
-            v = a.value
-            tl = SceneTimeline(tuple(v["starts"]), tuple(v["ends"]), v["frames"], v["duration"], tuple(v["slot_samples"]))
-            scenes_arg.append((tl, clips))
+        audio_path = await e.io(e.store.blob_file, audio.blobs["audio"])
         out = os.path.join(workdir, "video.mp4")
+        duration = sum(a.value["frames"] for _, a in segments) / info.spec.fps
         async with e.cpu:
-            duration = await assemble(seg_paths, scenes_arg, video_settings(info.spec), out, workdir)
+            await mux(seg_paths, audio_path, duration, video_settings(info.spec), out, workdir)
         ref = await e.io(lambda: e.store.put_blob_file(out, media_type="video/mp4", ext="mp4"))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
