@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
+
 
 from tests.engine.util import ran, run_recipe, write
 

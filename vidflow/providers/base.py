@@ -12,15 +12,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, Mapping, Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 Capability = Literal["text", "speech", "image"]
 
 __all__ = [
     "Capability",
+    "EndpointOptions",
     "ImageGenerator",
     "ImageRequest",
     "ImageResult",
+    "PaidProvider",
     "Provider",
     "ProviderOptions",
     "SpeakerInfo",
@@ -41,6 +43,14 @@ class ProviderOptions(BaseModel):
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class EndpointOptions(ProviderOptions):
+    """Options every paid (networked) adapter takes; none of them is part of a cache key."""
+
+    api_base: str | None = None
+    api_key_env: str | None = None
+    timeout: float = Field(default=60.0, gt=0)
 
 
 class Provider:
@@ -111,6 +121,22 @@ class Provider:
     def voice_key(self) -> str:
         """Which entry of a character's ``voices`` map this provider reads (speech only)."""
         return self.kind.split(".", 1)[1]
+
+
+class PaidProvider(Provider):
+    """Base for adapters that call a paid API: key from the environment, endpoint options."""
+
+    paid: ClassVar[bool] = True
+    Options: ClassVar[type[ProviderOptions]] = EndpointOptions
+    non_identity: ClassVar[frozenset[str]] = frozenset({"api_base", "api_key_env", "timeout"})
+
+    def default_key_env(self) -> tuple[str, ...]:
+        """The environment variables that hold this adapter's key when ``api_key_env`` is unset."""
+        return ()
+
+    @property
+    def env_keys(self) -> tuple[str, ...]:  # type: ignore[override]
+        return (self.options.api_key_env,) if self.options.api_key_env else self.default_key_env()
 
 
 # --------------------------------------------------------------------------- text

@@ -21,18 +21,16 @@ from pydantic import Field
 from ..errors import BadOutputError
 from ._errors import map_errors
 from ._litellm import get_litellm, key_env_for
-from .base import ImageRequest, ImageResult, Provider, ProviderOptions
+from .base import EndpointOptions, ImageRequest, ImageResult, PaidProvider, ProviderOptions
 
 __all__ = ["LiteLLMImage", "vendor_size"]
 
 
-class LiteLLMImageOptions(ProviderOptions):
+class LiteLLMImageOptions(EndpointOptions):
     model: str = Field(description="a litellm image model, e.g. openai/gpt-image-1")
     size: str | None = Field(default=None, pattern=r"^(\d{2,5}x\d{2,5}|auto)$", description="force a vendor size")
     quality: str | None = None
     steps: int | None = Field(default=None, ge=1, le=100, description="Together/FLUX sampling steps")
-    api_base: str | None = None
-    api_key_env: str | None = None
     timeout: float = Field(default=180.0, gt=0)
     extra: dict[str, Any] = Field(default_factory=dict)
 
@@ -88,19 +86,16 @@ def _no_retry_client(base_url: str, api_key: str | None, timeout: float):
     return NoRetryAsyncOpenAI(base_url=base_url, api_key=api_key or "missing", timeout=timeout)
 
 
-class LiteLLMImage(Provider):
+class LiteLLMImage(PaidProvider):
     kind: ClassVar[str] = "image.litellm"
     capability: ClassVar[str] = "image"
     version: ClassVar[str] = "1"
     Options: ClassVar[type[ProviderOptions]] = LiteLLMImageOptions
     default_concurrency: ClassVar[int] = 4
-    paid: ClassVar[bool] = True
     typical_latency: ClassVar[float] = 12.0
-    non_identity: ClassVar[frozenset[str]] = frozenset({"api_base", "api_key_env", "timeout"})
 
-    @property
-    def env_keys(self) -> tuple[str, ...]:  # type: ignore[override]
-        return (self.options.api_key_env,) if self.options.api_key_env else key_env_for(self.options.model)
+    def default_key_env(self) -> tuple[str, ...]:
+        return key_env_for(self.options.model)
 
     def _size_params(self, req: ImageRequest) -> dict[str, Any]:
         if self.options.size:

@@ -21,42 +21,37 @@ from pydantic import Field
 from ..errors import BadOutputError
 from ._errors import error_for_status, map_errors
 from ._speech import wav_from_pcm, words_from_alignment
-from .base import Provider, ProviderOptions, SpeechRequest, SpeechResult
+from .base import EndpointOptions, PaidProvider, ProviderOptions, SpeechRequest, SpeechResult
 
 __all__ = ["ElevenLabsSpeech"]
 
 PCM_RATES = {"pcm_16000": 16000, "pcm_22050": 22050, "pcm_24000": 24000, "pcm_44100": 44100, "pcm_48000": 48000}
 
 
-class ElevenLabsOptions(ProviderOptions):
+class ElevenLabsOptions(EndpointOptions):
     model_id: str = "eleven_multilingual_v2"
     output_format: Literal["pcm_16000", "pcm_22050", "pcm_24000", "pcm_44100", "pcm_48000"] = "pcm_24000"
     voice_settings: dict[str, Any] = Field(default_factory=dict, description="stability, similarity_boost, style, speed ...")
     seed: int | None = Field(default=None, ge=0, le=4294967295)
     language_code: str | None = None
     apply_text_normalization: Literal["auto", "on", "off"] | None = None
-    api_base: str = "https://api.elevenlabs.io"
-    api_key_env: str = "ELEVENLABS_API_KEY"
-    timeout: float = Field(default=60.0, gt=0)
+    api_base: str | None = "https://api.elevenlabs.io"
 
 
-class ElevenLabsSpeech(Provider):
+class ElevenLabsSpeech(PaidProvider):
     kind: ClassVar[str] = "speech.elevenlabs"
     capability: ClassVar[str] = "speech"
     version: ClassVar[str] = "1"
     Options: ClassVar[type[ProviderOptions]] = ElevenLabsOptions
     default_concurrency: ClassVar[int] = 2
-    paid: ClassVar[bool] = True
     typical_latency: ClassVar[float] = 2.0
-    non_identity: ClassVar[frozenset[str]] = frozenset({"api_base", "api_key_env", "timeout"})
 
     def __init__(self, options: ProviderOptions | None = None, **kw: Any):
         super().__init__(options, **kw)
         self._client = None
 
-    @property
-    def env_keys(self) -> tuple[str, ...]:  # type: ignore[override]
-        return (self.options.api_key_env,)
+    def default_key_env(self) -> tuple[str, ...]:
+        return ("ELEVENLABS_API_KEY",)
 
     def voice_key(self) -> str:
         return "elevenlabs"
@@ -90,7 +85,7 @@ class ElevenLabsSpeech(Provider):
         if o.apply_text_normalization:
             body["apply_text_normalization"] = o.apply_text_normalization
         key = self.api_key()
-        url = f"{o.api_base.rstrip('/')}/v1/text-to-speech/{req.voice}/with-timestamps"
+        url = f"{(o.api_base or 'https://api.elevenlabs.io').rstrip('/')}/v1/text-to-speech/{req.voice}/with-timestamps"
         with map_errors(self.kind, secrets=[key]):
             r = await self._http().post(url, params={"output_format": o.output_format}, json=body, headers={"xi-api-key": key or ""})
             if r.status_code >= 400:

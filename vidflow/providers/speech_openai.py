@@ -19,33 +19,28 @@ from ..errors import BadOutputError
 from ._errors import map_errors
 from ._litellm import get_litellm
 from ._speech import estimate_word_timings, normalize_wav
-from .base import Provider, ProviderOptions, SpeechRequest, SpeechResult
+from .base import EndpointOptions, PaidProvider, ProviderOptions, SpeechRequest, SpeechResult
 
 __all__ = ["OpenAISpeech"]
 
 
-class OpenAISpeechOptions(ProviderOptions):
+class OpenAISpeechOptions(EndpointOptions):
     model: str = Field(default="openai/tts-1", description="openai/tts-1, openai/tts-1-hd, openai/gpt-4o-mini-tts")
     speed: float | None = Field(default=None, ge=0.25, le=4.0)
     instructions: str | None = Field(default=None, description="voice direction (gpt-4o-mini-tts only)")
-    api_base: str | None = None
-    api_key_env: str = "OPENAI_API_KEY"
     timeout: float = Field(default=60.0, gt=0)
 
 
-class OpenAISpeech(Provider):
+class OpenAISpeech(PaidProvider):
     kind: ClassVar[str] = "speech.openai"
     capability: ClassVar[str] = "speech"
     version: ClassVar[str] = "1"
     Options: ClassVar[type[ProviderOptions]] = OpenAISpeechOptions
     default_concurrency: ClassVar[int] = 4
-    paid: ClassVar[bool] = True
     typical_latency: ClassVar[float] = 2.5
-    non_identity: ClassVar[frozenset[str]] = frozenset({"api_base", "api_key_env", "timeout"})
 
-    @property
-    def env_keys(self) -> tuple[str, ...]:  # type: ignore[override]
-        return (self.options.api_key_env,)
+    def default_key_env(self) -> tuple[str, ...]:
+        return ("OPENAI_API_KEY",)
 
     def voice_key(self) -> str:
         return "openai"

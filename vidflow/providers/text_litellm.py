@@ -20,7 +20,7 @@ from ..errors import BadOutputError
 from ..pricing import estimate_tokens
 from ._errors import map_errors
 from ._litellm import get_litellm, key_env_for
-from .base import Provider, ProviderOptions, TextRequest, TextResult
+from .base import EndpointOptions, PaidProvider, ProviderOptions, TextRequest, TextResult
 
 __all__ = ["LiteLLMText"]
 
@@ -29,30 +29,25 @@ EXPECTED_OUTPUT_TOKENS = {"text": 300, "json": 400}
 TOKENS_PER_DIALOGUE_LINE = 40
 
 
-class LiteLLMTextOptions(ProviderOptions):
+class LiteLLMTextOptions(EndpointOptions):
     model: str = Field(description="a litellm model string, e.g. openai/gpt-4o-mini")
     temperature: float | None = Field(default=None, ge=0, le=2)
     max_tokens: int | None = Field(default=None, ge=1)
     seed: int | None = None
-    api_base: str | None = Field(default=None, description="endpoint override (not part of cache keys)")
-    api_key_env: str | None = Field(default=None, description="environment variable holding the key")
-    timeout: float = Field(default=120.0, gt=0, description="seconds (not part of cache keys)")
+    timeout: float = Field(default=120.0, gt=0)
     extra: dict[str, Any] = Field(default_factory=dict, description="more litellm parameters")
 
 
-class LiteLLMText(Provider):
+class LiteLLMText(PaidProvider):
     kind: ClassVar[str] = "text.litellm"
     capability: ClassVar[str] = "text"
     version: ClassVar[str] = "1"
     Options: ClassVar[type[ProviderOptions]] = LiteLLMTextOptions
     default_concurrency: ClassVar[int] = 8
-    paid: ClassVar[bool] = True
     typical_latency: ClassVar[float] = 6.0
-    non_identity: ClassVar[frozenset[str]] = frozenset({"api_base", "api_key_env", "timeout"})
 
-    @property
-    def env_keys(self) -> tuple[str, ...]:  # type: ignore[override]
-        return (self.options.api_key_env,) if self.options.api_key_env else key_env_for(self.options.model)
+    def default_key_env(self) -> tuple[str, ...]:
+        return key_env_for(self.options.model)
 
     # ------------------------------------------------------------------ estimates
     def expected_output_tokens(self, req: TextRequest) -> int:

@@ -26,7 +26,7 @@ from ..providers.registry import Registry, capability_of, unknown_kind_message
 from .schema import ComposeStep, ImageStep, ProviderSpec, PublishStep, Recipe, SpeechStep, TextStep
 from .templating import TemplateSyntax, template_names
 from .topics import Topic, check_unique, load_topics_file, topics_from_inline
-from .yamlloc import KEY, Locations, dotted, load_yaml_with_locations
+from .yamlloc import Locations, dotted, load_yaml_with_locations
 
 __all__ = ["LoadedRecipe", "ProviderInfo", "StepInfo", "load_recipe", "pydantic_problems"]
 
@@ -548,5 +548,3 @@ def _order(steps: dict[str, StepInfo], locs: Locations, problems: list[Problem])
     problems.append(Problem(locs.at(("steps", first), key=True), f"steps.{first}", f"steps form a cycle: {path}; one of them must not read the other"))
     return []
 
-
-_ = KEY

@@ -74,7 +74,6 @@ async def _await_step(tr: TopicRun, name: str | None, *, items: bool) -> Any:
 
 async def compose_topic(tr: TopicRun, info: StepInfo) -> Any:
     e = tr.e
-    spec = info.spec
     video_id = f"{tr.topic.id}/{info.name}"
     try:
         script = await _await_step(tr, info.script, items=False)

@@ -21,7 +21,6 @@ import os
 import time
 import uuid
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Awaitable, Callable, Literal
 
 import networkx as nx
@@ -31,17 +30,15 @@ from ..errors import (
     BudgetExceededError,
     CacheCorruptError,
     NodeFailedError,
-    PermanentProviderError,
     ProviderError,
     RateLimitedError,
-    TransientProviderError,
     UpstreamFailedError,
     UserError,
     VidflowError,
 )
 from ..plan.keys import node_key
 from ..providers.registry import Registry
-from ..recipe.load import LoadedRecipe, StepInfo
+from ..recipe.load import LoadedRecipe
 from ..recipe.topics import Topic
 from ..settings import Settings
 from .ledger import Event, EventSink, EventType, MemorySink
@@ -354,5 +351,3 @@ def new_run_id() -> str:
 def is_user_error(e: BaseException) -> bool:
     return isinstance(e, UserError)
 
-
-_ = (PermanentProviderError, StepInfo, Path)

@@ -17,11 +17,6 @@ What enters a key (and what does not) is decided here:
 from __future__ import annotations
 
 import asyncio
-import json
-import os
-import posixpath
-import shutil
-import tempfile
 from typing import Any
 
 from ..cache.store import Artifact
@@ -35,7 +30,7 @@ from ..errors import (
 from ..plan.dialogue import check_dialogue, dialogue_schema
 from ..providers.base import ImageRequest, SpeakerInfo, SpeechRequest, TextRequest
 from ..recipe.load import StepInfo
-from ..recipe.templating import render, slug
+from ..recipe.templating import render
 from ..recipe.topics import Topic
 from .engine import UNKNOWN, Engine, NodeSpec
 from .ledger import EventType
@@ -163,7 +158,6 @@ class TopicRun:
     async def _fan_out(self, info: StepInfo) -> None:
         src, fld = info.for_each
         source = self.loaded.steps[src]
-        loop = asyncio.get_running_loop()
         try:
             if source.for_each:
                 parents = await self.items[src]
@@ -185,7 +179,6 @@ class TopicRun:
             raise UpstreamFailedError(e.node, f"upstream `{src}` failed") from e
         self.items[info.name].set_result(children)
         await asyncio.gather(*children, return_exceptions=True)
-        _ = loop
 
     async def _chained_item(self, info: StepInfo, source: StepInfo, i: int, parent: asyncio.Future) -> Any:
         try:
@@ -417,5 +410,3 @@ def _topic_event(e: Engine, topic: Topic, status: str, data: dict[str, Any]):
 
     return Event(e.run_id, EventType.TOPIC_FINISHED, topic=topic.id, data={"status": status, "topic": topic.text, **data})
 
-
-_ = (json, os, posixpath, shutil, tempfile, slug)
