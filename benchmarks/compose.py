@@ -4,7 +4,7 @@ a fully cached quickstart rerun.
 Printed side by side in one run:
 
 * vidflow compose: exactly what the engine does -- ``render_segment`` per scene (at most
-  ``os.cpu_count()`` at once, like the engine's CPU semaphore), then ``assemble``.
+  ``os.cpu_count()`` at once, like the engine's CPU semaphore) beside the audio track, then the mux.
 * baseline: ONE hand-written ffmpeg command encoding the same stills (each decoded once, ``loop``
   filter), sprites (same enable windows), karaoke subtitles (one ASS for the whole video), the
   same padded audio and the same codec settings, in one pass.
@@ -43,7 +43,8 @@ from vidflow.media.compose import (  # noqa: E402
     LineClip,
     SceneTimeline,
     VideoSettings,
-    assemble,
+    build_audio,
+    mux,
     render_segment,
     scene_timeline,
 )
@@ -103,24 +104,31 @@ async def make_inputs(d: Path, s: VideoSettings):
 
 
 async def vidflow_compose(scenes, cast, s: VideoSettings, out: Path, work: Path, phases: dict) -> float:
-    """What the engine does: segments under a CPU semaphore, concurrently, then the assembly.
+    """What the engine does: segments (x264 threads = cores / parallel segments) and the audio
+    track concurrently under a CPU semaphore, then the mux (both streams copied).
 
-    ``phases`` gets (wall s, CPU s) of the segments phase and of the assembly.
+    ``phases`` gets (wall s, CPU s) of the segments+audio phase and of the mux.
     """
-    cpu = asyncio.Semaphore(os.cpu_count() or 2)
+    import dataclasses
+
+    ncpu = os.cpu_count() or 2
+    cpu = asyncio.Semaphore(ncpu)
+    seg_s = dataclasses.replace(s, threads=max(1, ncpu // ncpu))
 
     async def segment(j: int, still: Path, clips: list[LineClip]) -> SceneTimeline:
         async with cpu:
-            return await render_segment(still, clips, cast, s, work / f"seg{j}.mp4", work / f"seg{j}")
+            return await render_segment(still, clips, cast, seg_s, work / f"seg{j}.mp4", work / f"seg{j}")
+
+    async def audio() -> float:
+        timelines = [scene_timeline([c.duration for c in cl], s) for _, cl in scenes]
+        async with cpu:
+            return await build_audio([(tl, cl) for tl, (_, cl) in zip(timelines, scenes)], s, work / "audio.m4a", work / "audio")
 
     c0, t0 = _cpu(), time.perf_counter()
-    tls = await asyncio.gather(*(segment(j, st, cl) for j, (st, cl) in enumerate(scenes)))
+    *tls, duration = await asyncio.gather(*(segment(j, st, cl) for j, (st, cl) in enumerate(scenes)), audio())
     c1, t1 = _cpu(), time.perf_counter()
     async with cpu:
-        duration = await assemble(
-            [work / f"seg{j}.mp4" for j in range(len(scenes))],
-            [(tl, cl) for tl, (_, cl) in zip(tls, scenes)], s, out, work,
-        )
+        duration = await mux([work / f"seg{j}.mp4" for j in range(len(scenes))], work / "audio.m4a", duration, s, out, work)
     phases.setdefault("segments", []).append((t1 - t0, c1 - c0))
     phases.setdefault("assemble", []).append((time.perf_counter() - t1, _cpu() - c1))
     return duration
@@ -425,7 +433,7 @@ def main() -> None:
                for k, v in (*results.items(), *phases.items())}
         print(f"  {'':<24}{'wall s':>8}{'CPU s':>8}{'CPU s / output s':>18}")
         rows = (("vidflow", "vidflow compose"), ("segments", f"  {len(scenes)} segments"),
-                ("assemble", "  assemble"), ("baseline", "hand-written ffmpeg"))
+                ("assemble", "  mux"), ("baseline", "hand-written ffmpeg"))
         for k, label in rows:
             w, c = med[k]
             print(f"  {label:<24}{w:8.2f}{c:8.2f}{c / out_s:18.3f}")

@@ -46,6 +46,8 @@ __all__ = [
     "SceneTimeline",
     "VideoSettings",
     "assemble",
+    "build_audio",
+    "mux",
     "render_segment",
     "scene_timeline",
 ]

@@ -87,6 +87,14 @@ class Provider:
         self.settings = settings
         self.prices = prices
 
+    async def warm_up(self) -> None:
+        """Called once before this provider's first call in a run (never by plan, never when
+        everything is cached): open clients, import SDKs.
+
+        Doing it up front keeps that work (TLS contexts, seconds of imports) out of the first
+        burst of calls, where it would skew rate windows. Default: nothing.
+        """
+
     # ------------------------------------------------------------------ money and keys
     def estimate_cost(self, req: Any) -> float:
         """USD this request will probably cost (budget checks and plan). 0 for free providers."""

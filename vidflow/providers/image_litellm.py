@@ -94,6 +94,21 @@ class LiteLLMImage(PaidProvider):
     default_concurrency: ClassVar[int] = 4
     typical_latency: ClassVar[float] = 12.0
 
+    async def warm_up(self) -> None:
+        import asyncio
+
+        await asyncio.to_thread(get_litellm, self.prices)
+        self._pinned_client()
+
+    def _pinned_client(self):
+        """The no-retry client for OpenAI-compatible routes (None for other routes)."""
+        prefix = self.options.model.split("/", 1)[0]
+        if prefix not in OPENAI_COMPATIBLE:
+            return None
+        if getattr(self, "_client", None) is None:
+            self._client = _no_retry_client(self.options.api_base or OPENAI_COMPATIBLE[prefix], self.api_key(), self.options.timeout)
+        return self._client
+
     def default_key_env(self) -> tuple[str, ...]:
         return key_env_for(self.options.model)
 
@@ -120,11 +135,9 @@ class LiteLLMImage(PaidProvider):
         if req.seed is not None and o.model.startswith("together_ai/"):
             kwargs["seed"] = req.seed
         key = self.api_key()
-        prefix = o.model.split("/", 1)[0]
-        if prefix in OPENAI_COMPATIBLE:
-            if getattr(self, "_client", None) is None:
-                self._client = _no_retry_client(o.api_base or OPENAI_COMPATIBLE[prefix], key, o.timeout)
-            kwargs["client"] = self._client
+        client = self._pinned_client()
+        if client is not None:
+            kwargs["client"] = client
         with map_errors(self.kind, secrets=[key]):
             resp = await litellm.aimage_generation(
                 model=o.model, prompt=req.prompt, n=1, api_base=o.api_base, api_key=key, timeout=o.timeout,

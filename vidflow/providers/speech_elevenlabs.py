@@ -64,6 +64,9 @@ class ElevenLabsSpeech(PaidProvider):
             return 0.0
         return self.prices.speech_cost(self._model(), len(req.text)) or 0.0
 
+    async def warm_up(self) -> None:
+        self._http()
+
     def _http(self):
         if self._client is None:
             import httpx

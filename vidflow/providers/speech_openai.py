@@ -39,6 +39,11 @@ class OpenAISpeech(PaidProvider):
     default_concurrency: ClassVar[int] = 4
     typical_latency: ClassVar[float] = 2.5
 
+    async def warm_up(self) -> None:
+        import asyncio
+
+        await asyncio.to_thread(get_litellm, self.prices)
+
     def default_key_env(self) -> tuple[str, ...]:
         return ("OPENAI_API_KEY",)
 

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from typing import Any, ClassVar
 
 from pydantic import Field
@@ -45,6 +46,11 @@ class LiteLLMText(PaidProvider):
     Options: ClassVar[type[ProviderOptions]] = LiteLLMTextOptions
     default_concurrency: ClassVar[int] = 8
     typical_latency: ClassVar[float] = 6.0
+
+    async def warm_up(self) -> None:
+        import asyncio
+
+        await asyncio.to_thread(get_litellm, self.prices)
 
     def default_key_env(self) -> tuple[str, ...]:
         return key_env_for(self.options.model)
@@ -139,6 +145,17 @@ def _instructions(req: TextRequest) -> str:
     )
 
 
+@lru_cache(maxsize=64)
+def _validator(schema_json: str) -> Any:
+    """A compiled validator per schema (validating the schema itself each call costs ~6 ms)."""
+    import jsonschema
+
+    schema = json.loads(schema_json)
+    cls = jsonschema.validators.validator_for(schema)
+    cls.check_schema(schema)
+    return cls(schema)
+
+
 def _parse(content: str, schema: Any) -> tuple[Any, str | None]:
     text = content.strip()
     if text.startswith("```"):  # some models fence JSON even when asked not to
@@ -152,7 +169,7 @@ def _parse(content: str, schema: Any) -> tuple[Any, str | None]:
         import jsonschema
 
         try:
-            jsonschema.validate(value, schema)
+            _validator(json.dumps(schema, sort_keys=True)).validate(value)
         except jsonschema.ValidationError as e:
             where = "/".join(str(p) for p in e.absolute_path) or "(top level)"
             return None, f"at {where}: {e.message}"

@@ -124,6 +124,7 @@ class Engine:
         self._limiters: dict[str, Limiter] = {}
         self._adapters: dict[str, Any] = {}
         self._cpu: asyncio.Semaphore | None = None
+        self._warm: dict[str, asyncio.Future] = {}
         self.calls: dict[str, int] = {}  # provider name -> calls made (run mode)
         self.retry = retry or RetryPolicy()
         self.imports = imports or {}  # step -> topic id -> value (the stage contract's --input)
@@ -180,6 +181,16 @@ class Engine:
             raise
         finally:
             self.emit(EventType.RUN_FINISHED, data={"interrupted": interrupted})
+
+    async def warm_up(self, provider: str) -> None:
+        """Before a provider's first call (never for a cached run): open clients, import SDKs.
+
+        Every call to that provider waits for the same warm-up, outside the limiter, so the
+        first burst starts with clients ready and its rate window is not skewed.
+        """
+        if provider not in self._warm:
+            self._warm[provider] = asyncio.ensure_future(self.adapter(provider).warm_up())
+        await asyncio.shield(self._warm[provider])
 
     async def resolve(self, node: NodeSpec) -> Any:
         """Cache lookup, single-flight, execution and events for one node."""

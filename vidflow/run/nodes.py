@@ -333,6 +333,7 @@ class TopicRun:
     async def _call(self, info: StepInfo, provider: str, adapter: Any, request: Any) -> Artifact:
         store = self.e.store
         limiter = self.e.limiter(provider)
+        await self.e.warm_up(provider)
         async with limiter:
             estimate = adapter.estimate_cost(request) if adapter.paid else 0.0
             if adapter.paid:
