@@ -67,7 +67,7 @@ def test_golden_keys_of_planned_nodes(project):
 GOLDEN = {
     "speech": "0854e577380647acbec15514bbb6b388205f4f37a0a2cd7e51c031de800d5787",
     "speech_salted": "9b83adea8be97990d9fc6b5b6adf573185a46f4c1545e21bc75fb38ab2b68e95",
-    "text_line": "6580e1f1005fd265f3498e1bbda6ae6d3016e8f8f467723b14bdbd814f2265e5",
+    "text_line": "5a93ffb8e9f8d014cd6a6281111269f305d6462a83fac3570cdffa4a7898c7c7",
 }
 
 # ---------------------------------------------------------------------------- properties

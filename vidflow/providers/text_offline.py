@@ -22,8 +22,8 @@ from .base import Provider, ProviderOptions, SpeakerInfo, TextRequest, TextResul
 __all__ = ["OfflineText"]
 
 _OPENERS = [
-    "So, {topic}",
-    "Okay, here is one I keep wondering about: {topic}",
+    "So, {lower}",
+    "Okay, here is one I keep wondering about: {lower}",
     "Quick question for you. {topic}",
 ]
 _ANSWERS = [
@@ -66,7 +66,7 @@ class OfflineText(Provider):
 
     kind: ClassVar[str] = "text.offline"
     capability: ClassVar[str] = "text"
-    version: ClassVar[str] = "1"
+    version: ClassVar[str] = "2"  # 2: the opener lower-cases the topic's first word
     Options: ClassVar[type[ProviderOptions]] = Options
     default_concurrency: ClassVar[int] = 8
     typical_latency: ClassVar[float] = 0.001
@@ -102,7 +102,7 @@ class OfflineText(Provider):
             last = i == n_lines - 1
             speaker = asker if i % 2 == 0 and not (last and i > 0) else explainers[(i // 2) % len(explainers)]
             if i == 0:
-                text = rng.choice(_OPENERS).format(topic=_clean(topic))
+                text = rng.choice(_OPENERS).format(topic=_clean(topic), lower=_lower_first(_clean(topic)))
             elif last:
                 text = rng.choice(_CLOSERS)
             elif speaker is asker:
@@ -120,6 +120,13 @@ class OfflineText(Provider):
             caption, prompt = _SCENES[j % len(_SCENES)]
             scenes.append({"caption": caption, "image_prompt": prompt.format(topic=_clean(topic))})
         return {"title": _clean(topic), "lines": lines, "scenes": scenes}
+
+
+def _lower_first(text: str) -> str:
+    """"Why is..." -> "why is..." after a comma; acronyms and names ("NASA", "I") stay."""
+    if len(text) > 1 and text[0].isupper() and text[1].islower() and text.split()[0] not in ("I", "I'm"):
+        return text[0].lower() + text[1:]
+    return text
 
 
 def _clean(topic: str) -> str:
