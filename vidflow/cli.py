@@ -48,6 +48,11 @@ def _parser() -> argparse.ArgumentParser:
     common(pl)
     pl.add_argument("--check", action="store_true", help="exit 1 if anything would run, 0 if everything is cached (CI cache-warm check)")
 
+    st = sub.add_parser("status", help="summarise a past run from its event log (the latest by default)")
+    st.add_argument("run_id", nargs="?", help="a run id (a folder under the runs dir); default: the latest")
+    st.add_argument("--runs-dir", metavar="DIR", help="where run records are (default: $VIDFLOW_RUNS_DIR or ./runs)")
+    st.add_argument("--json", action="store_true", help="print the summary as JSON")
+
     c = sub.add_parser("characters", help="list the characters a recipe folder can use")
     c.add_argument("--dir", metavar="DIR", default="characters", help="characters folder (default: ./characters)")
     return p
@@ -84,6 +89,11 @@ def _dispatch(args: argparse.Namespace) -> int:
         from .cli_render import show_characters
 
         return show_characters(args.dir)
+    if args.command == "status":
+        from .cli_render import show_status
+        from .settings import Settings
+
+        return show_status(Settings.from_env().replace(runs_dir=args.runs_dir).runs_dir, args.run_id, as_json=args.json)
     from .api import load_recipe_file, select_topics
     from .settings import Settings
 

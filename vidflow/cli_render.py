@@ -301,3 +301,36 @@ def show_characters(folder: str) -> int:
     for line in problems:
         print(f"error: {line}", file=sys.stderr)
     return 2 if problems else 0
+
+
+# --------------------------------------------------------------------------- status
+
+
+def show_status(runs_dir: str, run_id: str | None, *, as_json: bool = False) -> int:
+    """Print a past run's summary, computed from its events.jsonl. Exit code: the run's own."""
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    from .errors import UserError
+    from .run.ledger import read_events, summarize
+
+    root = Path(runs_dir)
+    runs = sorted((p for p in root.glob("*/events.jsonl")), key=lambda p: p.stat().st_mtime) if root.is_dir() else []
+    if run_id:
+        path = root / run_id / "events.jsonl"
+        if not path.exists():
+            raise UserError(f"no run {run_id!r} in {runs_dir}/ (latest: {runs[-1].parent.name if runs else 'none'})")
+    elif runs:
+        path = runs[-1]
+    else:
+        raise UserError(f"no runs recorded in {runs_dir}/ yet; `vidflow run RECIPE` makes one")
+    events = read_events(str(path))
+    result = SimpleNamespace(run_id=path.parent.name, summary=summarize(events), events_path=str(path))
+    if as_json:
+        print(json.dumps(_summary_dict(result), indent=2))
+    else:
+        steps = list(dict.fromkeys(e.step for e in events if e.step))
+        _print_summary(_console(), result, steps)
+        if not any(e.type is EventType.RUN_FINISHED for e in events):
+            _console().print("[yellow]this run has no end in its log: it is still going, or it was killed[/]")
+    return result.summary.exit_code

@@ -74,3 +74,17 @@ def test_refresh_reruns_only_that_step(project, registry, calls):
     again = run_recipe(recipe, registry, project, refresh=["art"])
     assert {k for k, _ in calls} == {"image.fake"}
     assert ran(again) == {"a-topic/art[0]", "a-topic/art[1]"}
+
+
+def test_status_summarises_the_latest_run_from_its_events(project, registry, calls, capsys):
+    from vidflow.cli import main
+
+    recipe = write(project, BASE.format(topics='["A topic"]'))
+    first = run_recipe(recipe, registry, project)
+    second = run_recipe(recipe, registry, project)
+    assert main(["status", "--runs-dir", str(project / "runs"), "--json"]) == 0
+    latest = json.loads(capsys.readouterr().out)
+    assert latest["run_id"] == second.run_id and latest["nodes"]["cached"] == 7 and latest["nodes"]["ran"] == 0
+    assert main(["status", first.run_id, "--runs-dir", str(project / "runs"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["nodes"]["ran"] == 7
+    assert main(["status", "nope", "--runs-dir", str(project / "runs")]) == 2
