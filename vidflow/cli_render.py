@@ -154,7 +154,8 @@ def do_run(loaded, settings, args) -> int:
         step, source = parse_input_spec(spec, loaded)
         imports[step] = read_document(step, source, loaded)
     err = _console(stderr=True)
-    interactive = err.is_terminal and not args.plain and not args.json and not args.emit
+    # Rich progress only when a person watches both streams; logs and pipes get plain lines.
+    interactive = err.is_terminal and sys.stdout.isatty() and not args.plain and not args.json and not args.emit
     kwargs = dict(settings=settings, refresh=args.refresh, output_root=args.out_dir, imports=imports)
     if interactive:
         with RichProgress(err) as progress:
