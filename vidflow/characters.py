@@ -80,6 +80,7 @@ class Character:
     hearing: str
     telling_digest: str = field(repr=False)
     hearing_digest: str = field(repr=False)
+    voices_at: str = ""  # file:line:col of `voices:` (or of the file's start), for messages
 
     @property
     def name(self) -> str:
@@ -174,6 +175,7 @@ def load_character(ident: str, path: Path) -> Character:
         hearing=sprites["hearing"][0],
         telling_digest=sprites["telling"][1],
         hearing_digest=sprites["hearing"][1],
+        voices_at=locs.at(("voices",), key=True),
     )
 
 

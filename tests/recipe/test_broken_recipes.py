@@ -31,6 +31,8 @@ CASES = {
     "yaml_syntax.yaml": (1, "YAML syntax error", "yaml_syntax.yaml:4"),
     "bad_character.yaml": (2, "colour 'orange' is not #RRGGBB", "badcolour.yaml:2"),
     "several_problems.yaml": (4, "did you mean `style`?", "several_problems.yaml:5"),
+    "missing_sprite.yaml": (2, "sprite nosprite/telling.png not found", "nosprite.yaml:5"),
+    "missing_voice.yaml": (1, "character `novoice` has no voice for `espeak`", "novoice.yaml:3"),
 }
 
 LINE = re.compile(r"^error: (?P<file>[^:]+):(?P<line>\d+)(:\d+)?: .+")

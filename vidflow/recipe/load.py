@@ -487,7 +487,7 @@ def _check_wiring(steps: dict[str, StepInfo], providers: dict[str, ProviderInfo]
             key = providers[pname].cls(providers[pname].options).voice_key()
             for c in characters.values():
                 if c.voice_for(key) is None:
-                    problems.append(Problem(c.file, "voices", f"character `{c.id}` has no voice for `{key}` (used by step `{s.name}` via `{pname}`); add `voices: {{{key}: ...}}`"))
+                    problems.append(Problem(c.voices_at or c.file, "voices", f"character `{c.id}` has no voice for `{key}` (used by step `{s.name}` via `{pname}`); add `voices: {{{key}: ...}}`"))
 
 
 def _pick(kind: str, explicit: str | None, candidates: list[StepInfo], steps: dict[str, StepInfo], s: StepInfo, locs: Locations, problems: list[Problem], *, shape: str, required: bool) -> str | None:
