@@ -523,6 +523,7 @@ def warm_command_project(command_project):
 def test_command_exits_0(cmd, request, monkeypatch):
     project = request.getfixturevalue("warm_command_project" if cmd.needs_cache else "command_project")
     monkeypatch.chdir(project)
+    monkeypatch.setenv("PYTHONPATH", str(REPO))  # processes a command starts (Dask workers) import this checkout
     if cmd.shell:  # pipes and redirections: run the line as a shell would, `vidflow` on PATH
         import subprocess
 

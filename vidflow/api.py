@@ -110,11 +110,13 @@ async def run(
     store: CacheStore | None = None,
     record: bool = True,
     imports: dict[str, dict] | None = None,
+    limiter_factory: Callable[..., object] | None = None,
+    run_id: str | None = None,
 ) -> RunResult:
     """Run the recipe: cached nodes are skipped, the rest run; events go to the run record."""
     _check_refresh(loaded, refresh)
     check_credentials(loaded, settings)
-    run_id = new_run_id()
+    run_id = run_id or new_run_id()
     memory = MemorySink()
     jsonl = None
     events_path = None
@@ -125,7 +127,7 @@ async def run(
     engine = Engine(
         loaded, settings=settings, registry=registry or default_registry(), store=store,
         sink=MultiSink(memory, jsonl, sink), mode="run", refresh=set(refresh), run_id=run_id,
-        output_root=output_root, clock=clock, imports=imports,
+        output_root=output_root, clock=clock, imports=imports, limiter_factory=limiter_factory,
     )
     try:
         await engine.run()

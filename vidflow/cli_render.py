@@ -147,6 +147,12 @@ def do_run(loaded, settings, args) -> int:
 
     if args.emit and not args.until:
         raise UserError("--emit json needs --until STEP (which step's outputs to print)")
+    if args.executor == "dask" and (args.until or args.input or args.emit):
+        raise UserError("--until, --emit and --input run in this process; drop --executor dask for them")
+    if args.executor != "dask" and args.address:
+        raise UserError("--address goes with --executor dask")
+    if args.workers < 1:
+        raise UserError("--workers must be at least 1")
     if args.until:
         loaded = loaded.until(args.until)
     imports = {}
@@ -157,7 +163,12 @@ def do_run(loaded, settings, args) -> int:
     # Rich progress only when a person watches both streams; logs and pipes get plain lines.
     interactive = err.is_terminal and sys.stdout.isatty() and not args.plain and not args.json and not args.emit
     kwargs = dict(settings=settings, refresh=args.refresh, output_root=args.out_dir, imports=imports)
-    if interactive:
+    if args.executor == "dask":
+        from .run.dask import run_on_dask
+
+        result = run_on_dask(loaded, settings=settings, address=args.address, workers=args.workers, refresh=args.refresh,
+                             output_root=args.out_dir, sink=PlainProgress(), topics_file=args.topics)
+    elif interactive:
         with RichProgress(err) as progress:
             result = asyncio.run(run(loaded, sink=progress, **kwargs))
     else:

@@ -106,6 +106,7 @@ class Engine:
         workdir: str | None = None,
         retry: RetryPolicy | None = None,
         imports: dict[str, dict[str, Any]] | None = None,
+        limiter_factory: Callable[..., Any] | None = None,
     ):
         self.loaded = loaded
         self.settings = settings
@@ -128,6 +129,8 @@ class Engine:
         self.calls: dict[str, int] = {}  # provider name -> calls made (run mode)
         self.retry = retry or RetryPolicy()
         self.imports = imports or {}  # step -> topic id -> value (the stage contract's --input)
+        # Limiter by default; on a Dask cluster, leases that hold across machines (run/dask.py)
+        self.limiter_factory = limiter_factory or Limiter
         self.topic_runs: list[Any] = []
         self.prices = PriceTable.load(settings.prices_file)
         budget = loaded.recipe.budget
@@ -138,7 +141,7 @@ class Engine:
         if provider not in self._limiters:
             info = self.loaded.providers[provider]
             conc = info.spec.concurrency or info.cls.default_concurrency
-            self._limiters[provider] = Limiter(provider, concurrency=conc, rate=info.spec.rate, clock=self.clock)
+            self._limiters[provider] = self.limiter_factory(provider, concurrency=conc, rate=info.spec.rate, clock=self.clock)
         return self._limiters[provider]
 
     def adapter(self, provider: str) -> Any:
@@ -292,6 +295,8 @@ class Engine:
             latency = float(art.meta.get("seconds") or (self.clock.now() - t0))
             cost = float(art.meta.get("cost_usd") or 0.0)
             data = {"key": key[:16]} if key else {}
+            if "started_at" in art.meta:  # when the provider call itself began (wall clock)
+                data["call_start"] = art.meta["started_at"]
             if i:
                 data["fallback"] = provider
             self._status(node, "ran", art)

@@ -17,6 +17,7 @@ What enters a key (and what does not) is decided here:
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 from ..cache.store import Artifact
@@ -341,6 +342,7 @@ class TopicRun:
             actual = 0.0
             try:
                 self.e.calls[provider] = self.e.calls.get(provider, 0) + 1
+                started_at = time.time()
                 t0 = self.e.clock.now()
                 if info.shape == "text":
                     res = await adapter.generate(request)
@@ -353,7 +355,7 @@ class TopicRun:
             finally:
                 if adapter.paid:
                     self.e.budget.settle(self.topic.id, estimate, actual)
-        meta = {"provider": provider, "kind": adapter.kind, "model": getattr(res, "model", ""), "cost_usd": actual, "seconds": round(seconds, 4)}
+        meta = {"provider": provider, "kind": adapter.kind, "model": getattr(res, "model", ""), "cost_usd": actual, "seconds": round(seconds, 4), "started_at": started_at}
         if info.shape == "text":
             value = res.value
             if info.spec.output == "dialogue":
