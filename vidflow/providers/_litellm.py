@@ -11,7 +11,9 @@ import os
 import threading
 from typing import Any
 
-__all__ = ["KEY_ENV", "get_litellm", "key_env_for"]
+from .base import PaidProvider
+
+__all__ = ["KEY_ENV", "LiteLLMProvider", "get_litellm", "key_env_for"]
 
 _lock = threading.Lock()
 _registered: set[int] = set()
@@ -54,3 +56,15 @@ def get_litellm(prices: Any = None) -> Any:
                 pass
             _registered.add(id(prices))
         return litellm
+
+
+class LiteLLMProvider(PaidProvider):
+    """Base for adapters that call through litellm: key by model prefix, import before use."""
+
+    def default_key_env(self) -> tuple[str, ...]:
+        return key_env_for(self.options.model)
+
+    async def warm_up(self) -> None:
+        import asyncio
+
+        await asyncio.to_thread(get_litellm, self.prices)

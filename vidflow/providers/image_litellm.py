@@ -20,8 +20,8 @@ from pydantic import Field
 
 from ..errors import BadOutputError
 from ._errors import map_errors
-from ._litellm import get_litellm, key_env_for
-from .base import EndpointOptions, ImageRequest, ImageResult, PaidProvider, ProviderOptions
+from ._litellm import LiteLLMProvider, get_litellm
+from .base import EndpointOptions, ImageRequest, ImageResult, ProviderOptions
 
 __all__ = ["LiteLLMImage", "vendor_size"]
 
@@ -86,7 +86,7 @@ def _no_retry_client(base_url: str, api_key: str | None, timeout: float):
     return NoRetryAsyncOpenAI(base_url=base_url, api_key=api_key or "missing", timeout=timeout)
 
 
-class LiteLLMImage(PaidProvider):
+class LiteLLMImage(LiteLLMProvider):
     kind: ClassVar[str] = "image.litellm"
     capability: ClassVar[str] = "image"
     version: ClassVar[str] = "1"
@@ -95,9 +95,7 @@ class LiteLLMImage(PaidProvider):
     typical_latency: ClassVar[float] = 12.0
 
     async def warm_up(self) -> None:
-        import asyncio
-
-        await asyncio.to_thread(get_litellm, self.prices)
+        await super().warm_up()
         self._pinned_client()
 
     def _pinned_client(self):
@@ -109,8 +107,6 @@ class LiteLLMImage(PaidProvider):
             self._client = _no_retry_client(self.options.api_base or OPENAI_COMPATIBLE[prefix], self.api_key(), self.options.timeout)
         return self._client
 
-    def default_key_env(self) -> tuple[str, ...]:
-        return key_env_for(self.options.model)
 
     def _size_params(self, req: ImageRequest) -> dict[str, Any]:
         if self.options.size:

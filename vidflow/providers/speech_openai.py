@@ -17,9 +17,9 @@ from pydantic import Field
 
 from ..errors import BadOutputError
 from ._errors import map_errors
-from ._litellm import get_litellm
+from ._litellm import LiteLLMProvider, get_litellm
 from ._speech import estimate_word_timings, normalize_wav
-from .base import EndpointOptions, PaidProvider, ProviderOptions, SpeechRequest, SpeechResult
+from .base import EndpointOptions, ProviderOptions, SpeechRequest, SpeechResult
 
 __all__ = ["OpenAISpeech"]
 
@@ -31,7 +31,7 @@ class OpenAISpeechOptions(EndpointOptions):
     timeout: float = Field(default=60.0, gt=0)
 
 
-class OpenAISpeech(PaidProvider):
+class OpenAISpeech(LiteLLMProvider):
     kind: ClassVar[str] = "speech.openai"
     capability: ClassVar[str] = "speech"
     version: ClassVar[str] = "1"
@@ -39,13 +39,6 @@ class OpenAISpeech(PaidProvider):
     default_concurrency: ClassVar[int] = 4
     typical_latency: ClassVar[float] = 2.5
 
-    async def warm_up(self) -> None:
-        import asyncio
-
-        await asyncio.to_thread(get_litellm, self.prices)
-
-    def default_key_env(self) -> tuple[str, ...]:
-        return ("OPENAI_API_KEY",)
 
     def voice_key(self) -> str:
         return "openai"

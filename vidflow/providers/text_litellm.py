@@ -20,8 +20,8 @@ from pydantic import Field
 from ..errors import BadOutputError
 from ..pricing import estimate_tokens
 from ._errors import map_errors
-from ._litellm import get_litellm, key_env_for
-from .base import EndpointOptions, PaidProvider, ProviderOptions, TextRequest, TextResult
+from ._litellm import LiteLLMProvider, get_litellm
+from .base import EndpointOptions, ProviderOptions, TextRequest, TextResult
 
 __all__ = ["LiteLLMText"]
 
@@ -39,7 +39,7 @@ class LiteLLMTextOptions(EndpointOptions):
     extra: dict[str, Any] = Field(default_factory=dict, description="more litellm parameters")
 
 
-class LiteLLMText(PaidProvider):
+class LiteLLMText(LiteLLMProvider):
     kind: ClassVar[str] = "text.litellm"
     capability: ClassVar[str] = "text"
     version: ClassVar[str] = "1"
@@ -47,13 +47,6 @@ class LiteLLMText(PaidProvider):
     default_concurrency: ClassVar[int] = 8
     typical_latency: ClassVar[float] = 6.0
 
-    async def warm_up(self) -> None:
-        import asyncio
-
-        await asyncio.to_thread(get_litellm, self.prices)
-
-    def default_key_env(self) -> tuple[str, ...]:
-        return key_env_for(self.options.model)
 
     # ------------------------------------------------------------------ estimates
     def expected_output_tokens(self, req: TextRequest) -> int:
