@@ -86,3 +86,27 @@ steps:
     [failure] = result.summary.failures
     assert failure["node"] == "escaped/publish" and "leaves its root" in failure["message"]
     assert not (project / "escaped.mp4").exists() and not list(project.parent.glob("escaped*"))
+
+
+@pytest.mark.ffmpeg
+def test_two_topics_publishing_to_one_file_is_an_error_not_an_overwrite(project, registry, calls):
+    recipe = write(project, """
+vidflow: 1
+name: clash
+topics: ["first", "second"]
+characters: [nova, pip]
+providers:
+  writer: {kind: text.offline}
+  voice: {kind: speech.fake}
+steps:
+  script: {uses: writer, output: dialogue, lines: 2, scenes: 1, prompt: "Say {{ topic }}"}
+  speech: {for_each: script.lines, uses: voice, text: "{{ item.text }}", voice: "{{ item.speaker }}"}
+  video: {compose: vertical, width: 270, height: 480, preset: ultrafast, subtitles: none}
+  publish: {to: "out/video.mp4"}
+""")
+    result = run_recipe(recipe, registry, project)
+    assert result.exit_code == 1
+    statuses = {t: d["status"] for t, d in result.summary.topics.items()}
+    assert sorted(statuses.values()) == ["failed", "published"]
+    [failure] = result.summary.failures
+    assert "both publish to" in failure["message"] and "topic | slug" in failure["message"]

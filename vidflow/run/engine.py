@@ -126,6 +126,7 @@ class Engine:
         self._adapters: dict[str, Any] = {}
         self._cpu: asyncio.Semaphore | None = None
         self._warm: dict[str, asyncio.Future] = {}
+        self.outputs_claimed: dict[str, str] = {}  # destination -> topic id (two topics, one file: an error)
         self.calls: dict[str, int] = {}  # provider name -> calls made (run mode)
         self.retry = retry or RetryPolicy()
         self.imports = imports or {}  # step -> topic id -> value (the stage contract's --input)

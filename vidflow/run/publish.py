@@ -77,6 +77,11 @@ async def publish_topic(tr: TopicRun, info: StepInfo) -> Any:
     ctx = {**tr.base_ctx, info.source: {} if video is UNKNOWN else dict(video.value)}
     rendered = render(info.spec.to, ctx, where=f"{tr.loaded.loc('steps', info.name, 'to')}: steps.{info.name}.to (topic {tr.topic.id!r})")
     dest = resolve_destination(info.spec.to, rendered, e.output_root)
+    other = e.outputs_claimed.setdefault(dest, tr.topic.id)
+    if other != tr.topic.id:
+        raise TemplateError(
+            f"topics `{other}` and `{tr.topic.id}` both publish to {dest}; put a per-topic part in `to:` such as {{{{ topic | slug }}}}"
+        )
     side = sidecar_path(dest)
     opts = e.settings.storage_options(dest)
 
