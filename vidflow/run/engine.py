@@ -33,7 +33,6 @@ from ..errors import (
     ProviderError,
     RateLimitedError,
     UpstreamFailedError,
-    UserError,
     VidflowError,
 )
 from ..plan.keys import node_key
@@ -357,14 +356,6 @@ class Engine:
                 out[tr.topic.id] = out_value
         return out
 
-    def topic_statuses(self, topic: Topic) -> dict[str, str]:
-        return {n: d.get("status", "") for n, d in self.graph.nodes(data=True) if d.get("topic") == topic.id}
-
 
 def new_run_id() -> str:
     return time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:6]
-
-
-def is_user_error(e: BaseException) -> bool:
-    return isinstance(e, UserError)
-

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections import defaultdict
 from dataclasses import dataclass, field, fields
 from enum import Enum
 from typing import Any, Iterable, Protocol
@@ -201,10 +200,3 @@ def summarize(events: Iterable[Event]) -> Summary:
     if start is not None and end is not None:
         s.elapsed = end - start
     return s
-
-
-def group_counts(nodes: dict[str, str]) -> dict[str, int]:
-    out: dict[str, int] = defaultdict(int)
-    for v in nodes.values():
-        out[v] += 1
-    return dict(out)

@@ -62,15 +62,10 @@ class Limiter:
         self._paused_until = 0.0
         self._gate = asyncio.Lock()  # one waiter at a time checks the window (FIFO fairness)
         self._margin = window_margin(rate.period) if rate is not None else 0.0
-        self.in_flight = 0
 
     def pause(self, seconds: float) -> None:
         """Start no call for ``seconds`` from now (keeps the longest pause asked for)."""
         self._paused_until = max(self._paused_until, self.clock.now() + seconds)
-
-    @property
-    def paused_until(self) -> float:
-        return self._paused_until
 
     async def acquire(self) -> None:
         await self._sem.acquire()
@@ -80,7 +75,6 @@ class Limiter:
         except BaseException:
             self._sem.release()
             raise
-        self.in_flight += 1
 
     async def _wait_for_slot(self) -> None:
         while True:
@@ -98,7 +92,6 @@ class Limiter:
             await self.clock.sleep(wait)
 
     def release(self) -> None:
-        self.in_flight -= 1
         self._sem.release()
 
     async def __aenter__(self) -> Limiter:

@@ -49,7 +49,6 @@ class TopicRun:
         self.loaded = engine.loaded
         self.single: dict[str, asyncio.Future] = {}
         self.items: dict[str, asyncio.Future] = {}
-        self.node_ids: dict[str, list[str]] = {}
         loop = asyncio.get_running_loop()
         for name in self.loaded.order:
             info = self.loaded.steps[name]
