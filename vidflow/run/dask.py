@@ -28,7 +28,7 @@ from typing import Any
 from ..errors import RateLimitedError
 from ..recipe.schema import Rate
 from .ledger import Event, EventSink, EventType, JsonlSink, MemorySink, MultiSink, summarize
-from .limits import DEFAULT_429_PAUSE, MonotonicClock
+from .limits import DEFAULT_429_PAUSE, MonotonicClock, window_margin
 
 __all__ = ["DistributedLimiter", "run_on_dask"]
 
@@ -57,8 +57,9 @@ class DistributedLimiter:
                 await self.clock.sleep(wait)
             if self._window is not None:
                 await asyncio.to_thread(self._window.acquire)
-                # the lease is the call's place in the rate window: give it back one period later
-                timer = threading.Timer(self.rate.period, self._window.release)
+                # the lease is the call's place in the rate window: give it back one period later,
+                # plus the same skew margin as a local window (the call starts a moment after this)
+                timer = threading.Timer(self.rate.period + window_margin(self.rate.period), self._window.release)
                 timer.daemon = True
                 timer.start()
         except BaseException:
