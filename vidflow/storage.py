@@ -9,13 +9,14 @@ and renamed; object stores get one PUT (an object appears whole or not at all).
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
-from typing import Any
+from typing import Any, Callable
 
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
-__all__ = ["atomic_write", "is_local", "join", "put_remote", "url_to_fs"]
+__all__ = ["atomic_put_file", "atomic_write", "is_local", "join", "url_to_fs"]
 
 
 def url_to_fs(url: str, **options: Any) -> tuple[fsspec.AbstractFileSystem, str]:
@@ -35,39 +36,59 @@ def join(*parts: str) -> str:
 _MADE_DIRS: set[str] = set()
 
 
+def _replace_local(path: str, fill: Callable[[str], None]) -> None:
+    """Make ``path`` by filling a temp file beside it and renaming it into place."""
+    parent = os.path.dirname(path)
+    if parent and parent not in _MADE_DIRS:
+        os.makedirs(parent, exist_ok=True)
+        _MADE_DIRS.add(parent)
+    tmp = f"{path}.tmp-{uuid.uuid4().hex}"
+    try:
+        try:
+            fill(tmp)
+        except FileNotFoundError:  # the folder went away since we made it
+            os.makedirs(parent, exist_ok=True)
+            fill(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
 def atomic_write(fs: fsspec.AbstractFileSystem, path: str, data: bytes, *, content_type: str | None = None) -> None:
     """Write ``data`` to ``path`` so readers see the old object or the whole new one."""
-    parent = path.rsplit("/", 1)[0] if "/" in path else ""
     if is_local(fs):
-        if parent and parent not in _MADE_DIRS:
-            os.makedirs(parent, exist_ok=True)
-            _MADE_DIRS.add(parent)
-        tmp = f"{path}.tmp-{uuid.uuid4().hex}"
-        try:
-            try:
-                f = open(tmp, "wb")
-            except FileNotFoundError:  # the folder went away since we made it
-                os.makedirs(parent, exist_ok=True)
-                f = open(tmp, "wb")
-            with f:
+
+        def fill(tmp: str) -> None:
+            with open(tmp, "wb") as f:
                 f.write(data)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+
+        _replace_local(path, fill)
         return
-    kwargs = {"ContentType": content_type} if content_type and _is_s3(fs) else {}
-    fs.pipe_file(path, data, **kwargs)
+    fs.pipe_file(path, data, **_content_type(fs, content_type))
 
 
-def put_remote(fs: fsspec.AbstractFileSystem, local_path: str, path: str, content_type: str | None = None) -> None:
-    """Upload a local file (one PUT, or a multipart upload that appears only when complete)."""
-    if content_type and _is_s3(fs):
-        fs.put_file(local_path, path, ContentType=content_type)
-    else:
-        fs.put_file(local_path, path)
+def atomic_put_file(fs: fsspec.AbstractFileSystem, local_path: str, path: str, *, content_type: str | None = None) -> None:
+    """Copy a local file to ``path`` so that no reader ever sees part of it there.
+
+    Local: a temp file beside it, renamed. Object stores: an upload to a temporary key, copied
+    into place (one server-side copy), then the temporary key removed: an upload killed partway
+    leaves nothing at ``path``.
+    """
+    if is_local(fs):
+        _replace_local(path, lambda tmp: shutil.copyfile(local_path, tmp))
+        return
+    tmp = f"{path}.tmp-{uuid.uuid4().hex}"
+    try:
+        fs.put_file(local_path, tmp, **_content_type(fs, content_type))
+        fs.copy(tmp, path)
+    finally:
+        try:
+            fs.rm_file(tmp)
+        except (OSError, FileNotFoundError):
+            pass
 
 
-def _is_s3(fs: fsspec.AbstractFileSystem) -> bool:
+def _content_type(fs: fsspec.AbstractFileSystem, content_type: str | None) -> dict[str, str]:
     protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
-    return protocol in ("s3", "s3a")
+    return {"ContentType": content_type} if content_type and protocol in ("s3", "s3a") else {}

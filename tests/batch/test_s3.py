@@ -9,7 +9,7 @@ import shutil
 import pytest
 
 from tests.conftest import REPO
-from tests.engine.util import BASE
+from tests.engine.util import run_recipe
 
 pytestmark = [pytest.mark.ffmpeg]
 
@@ -39,15 +39,13 @@ def _workdir(tmp_path, name):
     return d
 
 
-def _run(d, registry, cache="s3://vidflow-test/cache"):
-    import asyncio
-
-    from vidflow.api import load_recipe_file, run
+def _run(d, registry):
+    """Run from folder ``d`` with the cache on S3 (endpoint from VIDFLOW_S3_ENDPOINT_URL)."""
     from vidflow.settings import Settings
 
     os.chdir(d)
-    settings = Settings.from_env().replace(cache_url=cache, runs_dir=str(d / "runs"))
-    return asyncio.run(run(load_recipe_file(d / "recipe.yaml", registry=registry), settings=settings, output_root=str(d)))
+    settings = Settings.from_env().replace(cache_url="s3://vidflow-test/cache", runs_dir=str(d / "runs"))
+    return run_recipe(d / "recipe.yaml", registry, d, settings=settings)
 
 
 def test_second_run_from_another_folder_with_no_local_cache_is_free(tmp_path, s3, registry, calls, monkeypatch):
@@ -112,4 +110,3 @@ def test_upload_killed_partway_leaves_no_object_at_the_final_key(tmp_path, s3, r
     assert s3.size("vidflow-test/videos/why-is-the-sky-blue.mp4") == meta["size"]
     # the rerun only published: everything upstream was cached
     assert {n.split("/")[1] for n, s in second.summary.nodes.items() if s == "ran"} == {"publish"}
-    _ = BASE

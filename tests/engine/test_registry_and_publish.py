@@ -63,22 +63,25 @@ def test_outputs_cannot_leave_their_root(tmp_path, template, rendered, ok):
             resolve_destination(template, rendered, str(tmp_path))
 
 
-@pytest.mark.ffmpeg
-def test_a_topic_that_would_escape_fails_its_own_publish_only(project, registry, calls):
-    recipe = write(project, """
+PUBLISH = """
 vidflow: 1
-name: escape
-topics: ["fine", "../../escaped"]
+name: publish
+topics: {topics}
 characters: [nova, pip]
 providers:
-  writer: {kind: text.offline}
-  voice: {kind: speech.fake}
+  writer: {{kind: text.offline}}
+  voice: {{kind: speech.fake}}
 steps:
-  script: {uses: writer, output: dialogue, lines: 2, scenes: 1, prompt: "Say {{ topic }}"}
-  speech: {for_each: script.lines, uses: voice, text: "{{ item.text }}", voice: "{{ item.speaker }}"}
-  video: {compose: vertical, width: 270, height: 480, preset: ultrafast, subtitles: none}
-  publish: {to: "site/out/{{ topic }}.mp4"}
-""")
+  script: {{uses: writer, output: dialogue, lines: 2, scenes: 1, prompt: "Say {{{{ topic }}}}"}}
+  speech: {{for_each: script.lines, uses: voice, text: "{{{{ item.text }}}}", voice: "{{{{ item.speaker }}}}"}}
+  video: {{compose: vertical, width: 270, height: 480, preset: ultrafast, subtitles: none}}
+  publish: {{to: "{to}"}}
+"""
+
+
+@pytest.mark.ffmpeg
+def test_a_topic_that_would_escape_fails_its_own_publish_only(project, registry, calls):
+    recipe = write(project, PUBLISH.format(topics='["fine", "../../escaped"]', to="site/out/{{ topic }}.mp4"))
     result = run_recipe(recipe, registry, project)
     assert result.exit_code == 1
     assert result.summary.topics["fine"]["status"] == "published"
@@ -90,20 +93,7 @@ steps:
 
 @pytest.mark.ffmpeg
 def test_two_topics_publishing_to_one_file_is_an_error_not_an_overwrite(project, registry, calls):
-    recipe = write(project, """
-vidflow: 1
-name: clash
-topics: ["first", "second"]
-characters: [nova, pip]
-providers:
-  writer: {kind: text.offline}
-  voice: {kind: speech.fake}
-steps:
-  script: {uses: writer, output: dialogue, lines: 2, scenes: 1, prompt: "Say {{ topic }}"}
-  speech: {for_each: script.lines, uses: voice, text: "{{ item.text }}", voice: "{{ item.speaker }}"}
-  video: {compose: vertical, width: 270, height: 480, preset: ultrafast, subtitles: none}
-  publish: {to: "out/video.mp4"}
-""")
+    recipe = write(project, PUBLISH.format(topics='["first", "second"]', to="out/video.mp4"))
     result = run_recipe(recipe, registry, project)
     assert result.exit_code == 1
     statuses = {t: d["status"] for t, d in result.summary.topics.items()}

@@ -42,18 +42,20 @@ def write(project: Path, text: str, name: str = "recipe.yaml") -> Path:
     return p
 
 
-def settings(project: Path, **kw) -> Settings:
+def project_settings(project: Path, **kw) -> Settings:
     return Settings(cache_url=str(project / "cache"), runs_dir=str(project / "runs"), **kw)
 
 
-def run_recipe(path: Path, registry, project: Path, **kw):
+
+def run_recipe(path: Path, registry, project: Path, *, settings: Settings | None = None, **kw):
+    """Run a recipe in the project (its cache and runs folder unless ``settings`` says otherwise)."""
     loaded = load_recipe_file(path, registry=registry)
-    return asyncio.run(run(loaded, settings=settings(project), registry=registry, output_root=str(project), **kw))
+    return asyncio.run(run(loaded, settings=settings or project_settings(project), registry=registry, output_root=str(project), **kw))
 
 
-def plan_recipe(path: Path, registry, project: Path):
+def plan_recipe(path: Path, registry, project: Path, *, settings: Settings | None = None):
     loaded = load_recipe_file(path, registry=registry)
-    return asyncio.run(plan(loaded, settings=settings(project), registry=registry))
+    return asyncio.run(plan(loaded, settings=settings or project_settings(project), registry=registry))
 
 
 def statuses(result) -> dict[str, str]:

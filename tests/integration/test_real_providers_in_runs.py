@@ -4,17 +4,15 @@ plan estimates against actual cost, and the budget.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import shutil
 import textwrap
 
 import pytest
 
-from tests.conftest import REPO
 from tests.servers import ElevenLabsServer, OpenAIServer
 from tests.servers.dialogue import dialogue_responder
-from vidflow.api import load_recipe_file, plan, run
+from tests.engine.util import plan_recipe, project_settings, run_recipe
+from vidflow.providers.registry import default_registry
 from vidflow.settings import Settings
 
 ENV = {"OPENAI_API_KEY": "test-key", "ELEVENLABS_API_KEY": "test-key", "TOGETHERAI_API_KEY": "test-key"}
@@ -81,15 +79,15 @@ def _recipe(project, oai, xi, *, topics, lines=4, scenes=2, compose=False, budge
 
 def _settings(project) -> Settings:
     (project / "prices.yaml").write_text(PRICES)
-    return Settings(cache_url=str(project / "cache"), runs_dir=str(project / "runs"), prices_file=str(project / "prices.yaml"), env=ENV)
+    return project_settings(project, prices_file=str(project / "prices.yaml"), env=ENV)
 
 
 def _run(path, settings, project):
-    return asyncio.run(run(load_recipe_file(path), settings=settings, output_root=str(project)))
+    return run_recipe(path, default_registry(), project, settings=settings)
 
 
 def _plan(path, settings):
-    return asyncio.run(plan(load_recipe_file(path), settings=settings))
+    return plan_recipe(path, default_registry(), path.parent, settings=settings)
 
 
 def test_429_pauses_that_provider_for_retry_after_while_others_keep_working(project):
@@ -173,8 +171,3 @@ def test_budget_below_full_cost_stops_before_the_cap(project):
     assert any(f["error"] == "BudgetExceededError" for f in result.summary.failures)
     assert "budget reached" in next(f["message"] for f in result.summary.failures if f["error"] == "BudgetExceededError")
 
-
-def test_characters_are_copied(project):
-    # the project fixture gives these tests the repo's characters (with ElevenLabs voice ids)
-    assert (project / "characters" / "nova.yaml").exists()
-    _ = (shutil, REPO)

@@ -129,7 +129,7 @@ def test_karaoke_ass_events_follow_the_timeline_and_sum_exactly():
     events = [ln for ln in karaoke_ass(lines, CAST, s).splitlines() if ln.startswith("Dialogue:")]
     assert len(events) == 2
     assert events[0].startswith("Dialogue: 0,0:00:00.00,0:00:01.50,Nova,,0,0,0,,")
-    assert events[1].startswith(f"Dialogue: 0,0:00:01.80,0:00:03.85,Pip,,0,0,0,,")
+    assert events[1].startswith("Dialogue: 0,0:00:01.80,0:00:03.85,Pip,,0,0,0,,")
     assert tl.starts[1] == pytest.approx(1.8)
     assert sum(k_values(events[0])) == 150
     assert sum(k_values(events[1])) == 205  # round(2.047 * 100)

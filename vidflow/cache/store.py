@@ -25,7 +25,7 @@ from typing import Any
 
 from ..errors import CacheCorruptError, CacheError
 from ..plan.keys import canonical_bytes
-from ..storage import atomic_write, is_local, join, put_remote, url_to_fs
+from ..storage import atomic_put_file, atomic_write, is_local, join, url_to_fs
 
 __all__ = ["Artifact", "BlobRef", "CacheStore"]
 
@@ -111,17 +111,7 @@ class CacheStore:
         digest, size = _file_digest(local_path)
         path = self.blob_path(digest)
         if not self._blob_ok(digest, path, size):
-            if is_local(self.fs):
-                os.makedirs(os.path.dirname(path), exist_ok=True)
-                tmp = f"{path}.tmp-{os.getpid()}-{threading.get_ident()}"
-                try:
-                    shutil.copyfile(local_path, tmp)
-                    os.replace(tmp, path)
-                finally:
-                    if os.path.exists(tmp):
-                        os.unlink(tmp)
-            else:
-                put_remote(self.fs, local_path, path, media_type)
+            atomic_put_file(self.fs, local_path, path, content_type=media_type)
         self._verified.add(digest)
         return BlobRef(digest=digest, size=size, media_type=media_type, ext=ext)
 

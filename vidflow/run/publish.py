@@ -16,16 +16,14 @@ import asyncio
 import json
 import os
 import posixpath
-import shutil
 import time
-import uuid
 from typing import TYPE_CHECKING, Any
 
 from ..cache.store import Artifact
 from ..errors import NodeFailedError, TemplateError, UpstreamFailedError
 from ..recipe.load import StepInfo
 from ..recipe.templating import render
-from ..storage import is_local, put_remote, url_to_fs
+from ..storage import atomic_put_file, atomic_write, url_to_fs
 from .engine import UNKNOWN, NodeSpec
 
 if TYPE_CHECKING:
@@ -119,31 +117,12 @@ def _already_published(dest: str, side: str, digest: str, opts: dict) -> Artifac
 
 
 def _write(local: str, dest: str, side: str, manifest: dict, opts: dict, with_manifest: bool) -> None:
-    from ..storage import atomic_write
-
+    """The video, then the manifest beside it: each appears whole or not at all."""
     fs, path = url_to_fs(dest, **opts)
-    body = json.dumps(manifest, indent=2, ensure_ascii=False).encode()
-    if is_local(fs):
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        tmp = f"{path}.tmp-{uuid.uuid4().hex}"
-        try:
-            shutil.copyfile(local, tmp)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-    else:
-        tmp = f"{path}.tmp-{uuid.uuid4().hex}"
-        try:
-            put_remote(fs, local, tmp, "video/mp4")
-            fs.copy(tmp, path)
-        finally:
-            try:
-                fs.rm_file(tmp)
-            except (OSError, FileNotFoundError):
-                pass
+    atomic_put_file(fs, local, path, content_type="video/mp4")
     if with_manifest:
         _, side_path = url_to_fs(side, **opts)
+        body = json.dumps(manifest, indent=2, ensure_ascii=False).encode()
         atomic_write(fs, side_path, body, content_type="application/json")
 
 
