@@ -99,10 +99,7 @@ def read_document(step: str, source: str, loaded: LoadedRecipe, *, stdin=None) -
         problems.append(Problem(where, "step", f"the document holds step `{doc.step}`, not `{step}`; use --input {doc.step}=..."))
     info = loaded.steps[step]
     output = info.spec.output
-    speakers = {}
-    for c in loaded.characters.values():
-        speakers[c.name.lower()] = c.name
-        speakers[c.id.lower()] = c.name
+    speakers = loaded.speaker_names()
     values: dict[str, Any] = {}
     for i, t in enumerate(doc.topics):
         field = f"topics[{i}].value"

@@ -98,11 +98,13 @@ class LoadedRecipe:
     def loc(self, *path: Any) -> str:
         return self.locs.at(tuple(path))
 
-    def var_names(self) -> set[str]:
-        names = set(self.recipe.vars)
-        for t in self.topics:
-            names.update(t.vars)
-        return names
+    def speaker_names(self) -> dict[str, str]:
+        """Lower-cased character names and ids -> display name (how dialogue speakers are matched)."""
+        out: dict[str, str] = {}
+        for c in self.characters.values():
+            out[c.name.lower()] = c.name
+            out[c.id.lower()] = c.name
+        return out
 
     def until(self, step: str) -> LoadedRecipe:
         """The recipe cut after ``step``: that step and what it depends on (``--until``)."""

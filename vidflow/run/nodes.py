@@ -55,10 +55,7 @@ class TopicRun:
             target = self.items if info.for_each else self.single
             target[name] = loop.create_future()
         chars = list(self.loaded.characters.values())
-        self.speakers = {}
-        for c in chars:
-            self.speakers[c.name.lower()] = c.name
-            self.speakers[c.id.lower()] = c.name
+        self.speakers = self.loaded.speaker_names()
         self.by_name = {c.name: c for c in chars}
         variables = {**self.loaded.recipe.vars, **topic.vars}
         self.base_ctx = {
