@@ -60,8 +60,8 @@ def test_plan_expands_fan_out_exactly_when_the_script_is_cached(project, registr
     # Drop the cached speech lines only: the script stays cached, so the plan knows its 4 lines.
     _, graph = plan_recipe(recipe, registry, project)
     for node, d in graph.nodes(data=True):
-        if d["step"] == "speech":
-            (project / "cache" / "actions" / f"{d['key']}.json").unlink()
+        if d["task"].step == "speech":
+            (project / "cache" / "actions" / f"{d['task'].key}.json").unlink()
     report, _ = plan_recipe(recipe, registry, project)
     speech = next(r for r in report.rows if r.step == "speech")
     assert (speech.nodes, speech.cached, speech.to_run, speech.estimated) == (4, 0, 4, False)

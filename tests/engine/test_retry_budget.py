@@ -157,7 +157,7 @@ def test_fallback_provider_makes_the_artifact_and_the_manifest_says_so(project, 
     kinds = [k for k, _ in calls]
     assert kinds.count("speech.denied") == 12  # permanent: one attempt each, no retries
     assert kinds.count("speech.fake") == 12
-    made_by = {n: d.get("made_by") for n, d in result.graph.nodes(data=True) if d["step"] == "speech"}
+    made_by = {n: o.provider for n, o in result.outcomes.items() if result.graph.nodes[n]["task"].step == "speech"}
     assert set(made_by.values()) == {"backup"}
 
 

@@ -57,7 +57,7 @@ def test_golden_keys_of_planned_nodes(project):
     )
     loaded = load_recipe_file(recipe)
     _, graph = asyncio.run(plan(loaded, settings=Settings(cache_url=str(project / "cache"))))
-    keys = {n: d["key"] for n, d in graph.nodes(data=True)}
+    keys = {n: d["task"].key for n, d in graph.nodes(data=True)}
     # The characters' catchphrases are part of the script's key; the golden value assumes the
     # committed characters/nova.yaml and pip.yaml.
     assert keys["why-is-the-sky-blue/line"] == GOLDEN["text_line"]

@@ -1,8 +1,9 @@
 """Events of a run, where they go, and the summary computed from them.
 
 Every node attempt appends an :class:`Event`; ``JsonlSink`` writes them to
-``<runs_dir>/<run-id>/events.jsonl`` as they happen (one line each, flushed), so a crashed or
-interrupted run still leaves its record. The run summary and the CLI's progress are computed
+``<runs_dir>/<run-id>/events.jsonl`` as they happen (one line each, flushed at least every
+quarter second and at the end), so a crashed or interrupted run still leaves its record; a run
+whose record has no ``run_finished`` was killed, and its summary says so. The run summary and the CLI's progress are computed
 from events, never from a second set of counters. Events never carry secrets: messages come
 from vidflow's own errors, which never include keys.
 """
@@ -43,6 +44,7 @@ class EventType(str, Enum):
 
 
 TERMINAL = {EventType.NODE_CACHED, EventType.NODE_SUCCEEDED, EventType.NODE_FAILED, EventType.NODE_SKIPPED}
+_FLUSH_NOW = {EventType.RUN_STARTED, EventType.RUN_FINISHED, EventType.TOPIC_FINISHED, EventType.NODE_FAILED}
 
 
 @dataclass(frozen=True)
@@ -91,19 +93,29 @@ class MemorySink:
 
 
 class JsonlSink:
-    """Appends events to ``path`` (a local file), one JSON object per line."""
+    """Appends events to ``path`` (a local file), one JSON object per line.
 
-    def __init__(self, path: str):
+    Lines are flushed to the OS at least every ``flush_every`` seconds and on close: a flush
+    per event costs a system call each, and a run writes thousands (benchmarks/overhead.py).
+    """
+
+    def __init__(self, path: str, *, flush_every: float = 0.25):
         self.path = path
         os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
         self._f = open(path, "a", encoding="utf-8")
+        self._flush_every = flush_every
+        self._flushed = time.monotonic()
 
     def emit(self, event: Event) -> None:
         self._f.write(json.dumps(event.as_dict(), ensure_ascii=False, default=str) + "\n")
-        self._f.flush()
+        now = time.monotonic()
+        if now - self._flushed >= self._flush_every or event.type in _FLUSH_NOW:
+            self._f.flush()
+            self._flushed = now
 
     def close(self) -> None:
-        self._f.close()
+        if not self._f.closed:
+            self._f.close()
 
 
 class MultiSink:
@@ -149,6 +161,7 @@ class Summary:
     topics: dict[str, dict[str, Any]] = field(default_factory=dict)
     placeholders: list[str] = field(default_factory=list)
     interrupted: bool = False
+    finished: bool = False  # the record has its run_finished (False: the run was killed)
     elapsed: float = 0.0
 
     @property
@@ -160,9 +173,9 @@ class Summary:
 
     @property
     def exit_code(self) -> int:
-        if self.interrupted:
+        if self.interrupted or not self.finished:
             return 130
-        failed_topics = [t for t, d in self.topics.items() if d.get("status") != "published"]
+        failed_topics = [t for t, d in self.topics.items() if d.get("status") == "failed"]
         return 1 if failed_topics or self.failures else 0
 
 
@@ -175,6 +188,7 @@ def summarize(events: Iterable[Event]) -> Summary:
             start = e.ts
         elif e.type is EventType.RUN_FINISHED:
             end = e.ts
+            s.finished = True
             s.interrupted = bool(e.data.get("interrupted"))
         elif e.type is EventType.TOPIC_FINISHED:
             s.topics[e.topic] = dict(e.data)

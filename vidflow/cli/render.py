@@ -1,5 +1,8 @@
 """Everything the CLI shows: plan tables, run progress, the summary. The only module using rich.
 
+No decisions are taken here: flags are checked by ``vidflow.options``, reports are built by
+``vidflow.report``, stage documents by ``vidflow.stage``; this module calls and prints.
+
 Progress is fed by events (the same ones the ledger records). On a terminal it is a rich
 progress display, one bar per step (done/total, cached); otherwise plain lines, one per node
 that ran, failed or was skipped, and one per published topic, so CI logs stay readable.
@@ -15,9 +18,9 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from .run.ledger import Event, EventType, StepCounts
+from ..run.ledger import Event, EventType, StepCounts
 
-__all__ = ["do_plan", "do_run", "show_characters"]
+__all__ = ["do_plan", "do_run", "show_characters", "show_status"]
 
 
 def _console(stderr: bool = False) -> Console:
@@ -41,12 +44,12 @@ def _secs(x: float) -> str:
 # --------------------------------------------------------------------------- plan
 
 
-def do_plan(loaded, settings, args) -> int:
-    from .api import plan
+def do_plan(loaded, settings, *, refresh=(), check: bool = False, as_json: bool = False) -> int:
+    from ..api import plan
 
-    report, _graph = asyncio.run(plan(loaded, settings=settings, refresh=args.refresh))
-    status = 1 if args.check and report.to_run else 0
-    if args.json:
+    report, _graph = asyncio.run(plan(loaded, settings=settings, refresh=refresh))
+    status = 2 if report.problems else (1 if check and report.to_run else 0)
+    if as_json:
         print(json.dumps(report.as_dict(), indent=2))
         return status
     con = _console()
@@ -61,12 +64,14 @@ def do_plan(loaded, settings, args) -> int:
     if report.cost_by_provider:
         con.print("est. cost by provider: " + ", ".join(f"{k} {_money(v)}" for k, v in sorted(report.cost_by_provider.items())))
         con.print("est. cost by topic:    " + ", ".join(f"{k} {_money(v)}" for k, v in sorted(report.cost_by_topic.items())))
-    if report.to_run == 0:
+    if report.to_run == 0 and not report.problems:
         con.print("Everything is cached: `vidflow run` would make no provider call.")
     elif report.estimated:
         con.print("Counts marked [bold]estimated[/] depend on outputs that do not exist yet (e.g. lines of a script).")
-    if args.check and report.to_run:
+    if check and report.to_run:
         con.print(f"check: {report.to_run} node(s) would run")
+    for p in report.problems:
+        print(f"error: {p}", file=sys.stderr)
     return status
 
 
@@ -91,8 +96,8 @@ class PlainProgress:
         elif e.type is EventType.TOPIC_FINISHED:
             if e.data.get("status") == "published":
                 line = f"published {e.topic} -> {e.data.get('output')}"
-            else:
-                line = f"topic FAILED {e.topic}"
+            elif e.data.get("status") == "failed":
+                line = f"topic FAILED {e.topic}: {e.data.get('error', '')}"
         if line:
             print(line, file=self.stream, flush=True)
 
@@ -119,7 +124,7 @@ class RichProgress:
 
     def emit(self, e: Event) -> None:
         if not e.node:
-            if e.type is EventType.TOPIC_FINISHED and e.data.get("status") != "published":
+            if e.type is EventType.TOPIC_FINISHED and e.data.get("status") == "failed":
                 self.progress.console.print(f"[red]topic failed:[/] {e.topic}")
             return
         c = self.counts.setdefault(e.step, StepCounts())
@@ -140,122 +145,37 @@ class RichProgress:
         self.progress.update(self.tasks[e.step], total=c.total, completed=c.done, note=note)
 
 
-def do_run(loaded, settings, args) -> int:
-    from .api import run
-    from .errors import UserError
-    from .stage import emit_document, parse_input_spec, read_document
+def do_run(loaded, settings, options, *, plain: bool = False, as_json: bool = False, report: str | None = None) -> int:
+    from ..api import run
+    from ..options import prepare_run
+    from ..report import summary_dict, write_report
+    from ..stage import emit_document
 
-    if args.emit and not args.until:
-        raise UserError("--emit json needs --until STEP (which step's outputs to print)")
-    if args.executor == "dask" and (args.until or args.input or args.emit):
-        raise UserError("--until, --emit and --input run in this process; drop --executor dask for them")
-    if args.executor != "dask" and args.address:
-        raise UserError("--address goes with --executor dask")
-    if args.workers < 1:
-        raise UserError("--workers must be at least 1")
-    if args.until:
-        loaded = loaded.until(args.until)
-    imports = {}
-    for spec in args.input:
-        step, source = parse_input_spec(spec, loaded)
-        imports[step] = read_document(step, source, loaded)
+    prepared = prepare_run(loaded, options)
+    loaded = prepared.loaded
     err = _console(stderr=True)
     # Rich progress only when a person watches both streams; logs and pipes get plain lines.
-    interactive = err.is_terminal and sys.stdout.isatty() and not args.plain and not args.json and not args.emit
-    kwargs = dict(settings=settings, refresh=args.refresh, output_root=args.out_dir, imports=imports)
-    if args.executor == "dask":
-        from .run.dask import run_on_dask
-
-        result = run_on_dask(loaded, settings=settings, address=args.address, workers=args.workers, refresh=args.refresh,
-                             output_root=args.out_dir, sink=PlainProgress(), topics_file=args.topics)
-    elif interactive:
+    interactive = err.is_terminal and sys.stdout.isatty() and not plain and not as_json and not options.emit and prepared.executor == "local"
+    kwargs = dict(settings=settings, refresh=options.refresh, output_root=options.out_dir, imports=prepared.imports, executor=prepared.executor)
+    if interactive:
         with RichProgress(err) as progress:
             result = asyncio.run(run(loaded, sink=progress, **kwargs))
     else:
         result = asyncio.run(run(loaded, sink=PlainProgress(), **kwargs))
-    s = result.summary
-    if args.report:
-        _write_report(args.report, result, loaded, settings)
-    if args.emit:
-        sys.stdout.write(emit_document(loaded, args.until, result.outputs(args.until)))
-        _print_summary(err, result, loaded.order)
-    elif args.json:
-        print(json.dumps(_summary_dict(result), indent=2))
+    if report:
+        write_report(report, result, loaded, settings)
+    if options.emit:
+        sys.stdout.write(emit_document(loaded, options.until, result.outputs(options.until)))
+        _print_summary(err, result.run_id, result.summary, result.events_path, loaded.order)
+    elif as_json:
+        print(json.dumps(summary_dict(result.run_id, result.summary, result.events_path), indent=2))
     else:
-        _print_summary(err, result, loaded.order)
-    return s.exit_code
+        _print_summary(err, result.run_id, result.summary, result.events_path, loaded.order)
+    return result.summary.exit_code
 
 
-def run_report(result, loaded) -> dict[str, Any]:
-    """The --report document: per topic, and totals. Computed from the run's events."""
-    s = result.summary
-    topics = []
-    for t in loaded.topics:
-        prefix = f"{t.id}/"
-        nodes = {n: st for n, st in s.nodes.items() if n.startswith(prefix)}
-        info = s.topics.get(t.id, {})
-        failed = [f for f in s.failures if f["topic"] == t.id]
-        status = info.get("status") or ("failed" if failed or any(v == "skipped" for v in nodes.values()) else "done")
-        topics.append({
-            "id": t.id,
-            "topic": t.text,
-            "status": status,
-            "output": info.get("output"),
-            "manifest": info.get("manifest"),
-            "duration": info.get("duration"),
-            "cost_usd": round(s.cost_by_topic.get(t.id, 0.0), 6),
-            "nodes": {"cached": sum(1 for v in nodes.values() if v == "cached"), "ran": sum(1 for v in nodes.values() if v == "ran"),
-                      "failed": sum(1 for v in nodes.values() if v == "failed"), "skipped": sum(1 for v in nodes.values() if v == "skipped")},
-            "failed_nodes": [{"node": f["node"], "step": f["step"], "error": f["error"], "message": f["message"]} for f in failed],
-        })
-    return {
-        "vidflow_report": 1,
-        "run_id": result.run_id,
-        "recipe": loaded.name,
-        "exit_code": s.exit_code,
-        "events": result.events_path,
-        "topics": topics,
-        "totals": {
-            "topics": len(topics),
-            "published": sum(1 for t in topics if t["status"] == "published"),
-            "failed": sum(1 for t in topics if t["status"] == "failed"),
-            "nodes": {"total": len(s.nodes), "cached": s.count("cached"), "ran": s.count("ran"), "failed": s.count("failed"), "skipped": s.count("skipped")},
-            "cost_usd": round(s.cost_usd, 6),
-            "cost_by_step": s.cost_by_step,
-            "cost_by_provider": s.cost_by_provider,
-            "seconds": round(s.elapsed, 3),
-        },
-    }
-
-
-def _write_report(path: str, result, loaded, settings) -> None:
-    from .storage import atomic_write, url_to_fs
-
-    fs, p = url_to_fs(path, **settings.storage_options(path))
-    atomic_write(fs, p, (json.dumps(run_report(result, loaded), indent=2) + "\n").encode(), content_type="application/json")
-
-
-def _summary_dict(result) -> dict[str, Any]:
-    s = result.summary
-    return {
-        "run_id": result.run_id,
-        "events": result.events_path,
-        "exit_code": s.exit_code,
-        "nodes": {"total": len(s.nodes), "cached": s.count("cached"), "ran": s.count("ran"), "failed": s.count("failed"), "skipped": s.count("skipped")},
-        "steps": {k: vars(v) for k, v in s.steps.items()},
-        "cost_usd": s.cost_usd,
-        "cost_by_topic": s.cost_by_topic,
-        "cost_by_step": s.cost_by_step,
-        "cost_by_provider": s.cost_by_provider,
-        "topics": s.topics,
-        "failures": s.failures,
-        "placeholders": s.placeholders,
-    }
-
-
-def _print_summary(con: Console, result, order: list[str]) -> None:
-    s = result.summary
-    t = Table(title=f"run {result.run_id}")
+def _print_summary(con: Console, run_id: str, s, events_path: str | None, order: list[str]) -> None:
+    t = Table(title=f"run {run_id}")
     for col in ("step", "nodes", "cached", "ran", "failed", "skipped", "cost"):
         t.add_column(col, justify="left" if col == "step" else "right")
     for step in order:
@@ -268,7 +188,7 @@ def _print_summary(con: Console, result, order: list[str]) -> None:
         con.print(f"published {d.get('output')} ({d.get('duration', 0):.1f}s)")
     for node in s.placeholders:
         con.print(f"[yellow]placeholder image used for {node}[/]")
-    failed_topics = [t for t, d in s.topics.items() if d.get("status") != "published"]
+    failed_topics = [t for t, d in s.topics.items() if d.get("status") == "failed"]
     for t in failed_topics:
         why = next((f"{f['node']}: {f['error']}: {f['message']}" for f in s.failures if f["topic"] == t), s.topics[t].get("error", ""))
         con.print(f"[red]topic failed:[/] {t} — {why}")
@@ -279,7 +199,7 @@ def _print_summary(con: Console, result, order: list[str]) -> None:
         con.print(f"[red]failed[/] {f['node']}: {f['error']}: {f['message']}")
     con.print(
         f"{len(published)} published, {len(failed_topics)} failed · {s.count('ran')} nodes ran, {s.count('cached')} cached"
-        f" · cost {_money(s.cost_usd)} · {_secs(s.elapsed)} · record: {result.events_path}"
+        f" · cost {_money(s.cost_usd)} · {_secs(s.elapsed)} · record: {events_path}"
     )
 
 
@@ -289,8 +209,8 @@ def _print_summary(con: Console, result, order: list[str]) -> None:
 def show_characters(folder: str) -> int:
     from pathlib import Path
 
-    from .characters import find_characters, load_character
-    from .errors import RecipeError
+    from ..errors import RecipeError
+    from ..recipe.characters import find_characters, load_character
 
     found = find_characters([Path(folder)])
     if not found:
@@ -320,29 +240,13 @@ def show_characters(folder: str) -> int:
 
 def show_status(runs_dir: str, run_id: str | None, *, as_json: bool = False) -> int:
     """Print a past run's summary, computed from its events.jsonl. Exit code: the run's own."""
-    from pathlib import Path
-    from types import SimpleNamespace
+    from ..report import load_past_run, summary_dict
 
-    from .errors import UserError
-    from .run.ledger import read_events, summarize
-
-    root = Path(runs_dir)
-    runs = sorted((p for p in root.glob("*/events.jsonl")), key=lambda p: p.stat().st_mtime) if root.is_dir() else []
-    if run_id:
-        path = root / run_id / "events.jsonl"
-        if not path.exists():
-            raise UserError(f"no run {run_id!r} in {runs_dir}/ (latest: {runs[-1].parent.name if runs else 'none'})")
-    elif runs:
-        path = runs[-1]
-    else:
-        raise UserError(f"no runs recorded in {runs_dir}/ yet; `vidflow run RECIPE` makes one")
-    events = read_events(str(path))
-    result = SimpleNamespace(run_id=path.parent.name, summary=summarize(events), events_path=str(path))
+    past = load_past_run(runs_dir, run_id)
     if as_json:
-        print(json.dumps(_summary_dict(result), indent=2))
+        print(json.dumps(summary_dict(past.run_id, past.summary, past.events_path), indent=2))
     else:
-        steps = list(dict.fromkeys(e.step for e in events if e.step))
-        _print_summary(_console(), result, steps)
-        if not any(e.type is EventType.RUN_FINISHED for e in events):
-            _console().print("[yellow]this run has no end in its log: it is still going, or it was killed[/]")
-    return result.summary.exit_code
+        _print_summary(_console(), past.run_id, past.summary, past.events_path, past.steps)
+        if not past.summary.finished:
+            _console().print("[yellow]this run has no end in its log: it is still going, or it was killed (interrupted)[/]")
+    return past.summary.exit_code

@@ -12,7 +12,7 @@ import argparse
 import sys
 from typing import Sequence
 
-from . import __version__
+from .. import __version__
 
 __all__ = ["main"]
 
@@ -73,7 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("vidflow: interrupted; nothing half-written was kept (rerun to resume)", file=sys.stderr)
         return 130
     except Exception as e:  # the CLI boundary: user errors are one clean message, bugs a traceback
-        from .errors import UserError, VidflowError
+        from ..errors import UserError, VidflowError
 
         if isinstance(e, UserError):
             for line in e.lines():
@@ -88,28 +88,33 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
+    from ..settings import Settings
+
     if args.command == "characters":
-        from .cli_render import show_characters
+        from .render import show_characters
 
         return show_characters(args.dir)
     if args.command == "status":
-        from .cli_render import show_status
-        from .settings import Settings
+        from .render import show_status
 
         return show_status(Settings.from_env().replace(runs_dir=args.runs_dir).runs_dir, args.run_id, as_json=args.json)
-    from .api import load_recipe_file, select_topics
-    from .settings import Settings
+    from ..api import load_recipe_file, select_topics
 
     settings = Settings.from_env().replace(cache_url=args.cache, runs_dir=getattr(args, "runs_dir", None))
     loaded = load_recipe_file(args.recipe, topics_file=args.topics)
     loaded = select_topics(loaded, only=args.only, limit=args.limit)
     if args.command == "plan":
-        from .cli_render import do_plan
+        from .render import do_plan
 
-        return do_plan(loaded, settings, args)
-    from .cli_render import do_run
+        return do_plan(loaded, settings, refresh=args.refresh, check=args.check, as_json=args.json)
+    from ..options import RunOptions
+    from .render import do_run
 
-    return do_run(loaded, settings, args)
+    options = RunOptions(
+        refresh=tuple(args.refresh), until=args.until, emit=args.emit, inputs=tuple(args.input), executor=args.executor,
+        address=args.address, workers=args.workers, out_dir=args.out_dir, topics_file=args.topics,
+    )
+    return do_run(loaded, settings, options, plain=args.plain, as_json=args.json, report=args.report)
 
 
 if __name__ == "__main__":  # pragma: no cover

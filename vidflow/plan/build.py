@@ -1,0 +1,68 @@
+"""Pure builders: a recipe's steps -> frozen Tasks, one topic and one step at a time.
+
+A step's nodes can be named once what it needs upstream is known (Hamilton's parameterized
+groups, realised at run time): a ``for_each`` over ``script.lines`` needs the script's output,
+a chained ``for_each`` needs its source's nodes, a plain step only its inputs' node ids. The
+scheduler (``run/scheduler.py``) awaits those and calls :func:`expand_step`; a dry run calls it
+with what the cache holds and estimates what it does not (those nodes are marked estimated).
+
+Nothing here does I/O: no provider call, no subprocess, no cache access.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping
+
+import networkx as nx
+
+from ..capabilities.base import Expansion
+from ..recipe.load import LoadedRecipe, StepInfo
+from .task import Estimate, Task
+
+__all__ = ["add_tasks", "expand_step", "expansion_needs"]
+
+
+def expansion_needs(loaded: LoadedRecipe, step: StepInfo) -> dict[str, str]:
+    """Upstream step -> ``"nodes"`` (their ids) or ``"value"`` (their output) to name ``step``'s nodes."""
+    return loaded.capability(step).expand_needs(step)
+
+
+def expand_step(
+    loaded: LoadedRecipe,
+    step: StepInfo,
+    topic_id: str,
+    *,
+    values: Mapping[str, Any],
+    results: Mapping[str, tuple[str, ...]],
+    estimated: Mapping[str, bool],
+    adapters: Callable[[str], Any],
+) -> list[Task]:
+    """The Tasks of ``step`` for one topic. May raise BadOutputError (a for_each over a non-list)."""
+    cap = loaded.capability(step)
+    x = Expansion(topic_id=topic_id, values=values, results=results, estimated=estimated, loaded=loaded, adapters=adapters)
+    tasks = []
+    upstream_estimated = any(estimated.get(n, False) for n in results)
+    for spec in cap.expand(step, x):
+        task = Task(
+            id=f"{topic_id}/{spec.name}", topic=topic_id, step=step.name, capability=cap.name, role=spec.role,
+            provider=spec.provider, item=spec.item, deps=spec.deps, inputs=spec.inputs, item_from=spec.item_from,
+            params=spec.params, estimated=spec.estimated or upstream_estimated, result=spec.result,
+        )
+        adapter = adapters(task.provider) if task.provider else None
+        e = cap.estimate(task, step, loaded, adapter)
+        tasks.append(_with_estimate(task, Estimate(e.cost, e.seconds, dict(e.units))))
+    return tasks
+
+
+def _with_estimate(task: Task, estimate: Estimate) -> Task:
+    # dataclasses.replace re-runs __init__ for every field; this is on the path of every node
+    object.__setattr__(task, "estimate", estimate)
+    return task
+
+
+def add_tasks(graph: nx.DiGraph, tasks: list[Task]) -> None:
+    """Add Tasks and their dependency edges to a plan graph (node attribute ``task``)."""
+    for t in tasks:
+        graph.add_node(t.id, task=t)
+        for d in t.deps:
+            graph.add_edge(d, t.id)
