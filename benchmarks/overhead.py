@@ -67,12 +67,12 @@ def main() -> None:
         path.write_text(_recipe(topics))
         settings = Settings(cache_url=os.path.join(d, "cache"), runs_dir=os.path.join(d, "runs"))
         loaded, t_load, _ = _timed(lambda: load_recipe_file(path, registry=reg))
-        (_, _), t_plan_cold, _ = _timed(lambda: asyncio.run(plan(loaded, settings=settings, registry=reg)))
-        cold, t_cold, c_cold = _timed(lambda: asyncio.run(run(loaded, settings=settings, registry=reg, output_root=d)))
+        (_, _), t_plan_cold, _ = _timed(lambda: asyncio.run(plan(loaded, settings=settings)))
+        cold, t_cold, c_cold = _timed(lambda: asyncio.run(run(loaded, settings=settings, output_root=d)))
         assert cold.summary.count("ran") == nodes, cold.summary.count("ran")
-        warm, t_warm, c_warm = _timed(lambda: asyncio.run(run(loaded, settings=settings, registry=reg, output_root=d)))
+        warm, t_warm, c_warm = _timed(lambda: asyncio.run(run(loaded, settings=settings, output_root=d)))
         assert warm.summary.count("cached") == nodes
-        (_, _), t_plan_warm, _ = _timed(lambda: asyncio.run(plan(loaded, settings=settings, registry=reg)))
+        (_, _), t_plan_warm, _ = _timed(lambda: asyncio.run(plan(loaded, settings=settings)))
 
     async def baseline():
         p = InstantText()

@@ -304,10 +304,22 @@ class Capability:
         return None
 
 
-def template_where(loaded: LoadedRecipe, step: StepInfo, ctx: Mapping[str, Any]) -> Callable[[str], str]:
-    """``where(field)``: where a template error points (recipe line, step field, topic)."""
+def template_where(loaded: LoadedRecipe, step: StepInfo, ctx: Mapping[str, Any]) -> Callable[[str], Any]:
+    """``where(field)``: where a template error points (recipe line, step field, topic).
 
-    def where(field_name: str) -> str:
-        return f"{loaded.loc('steps', step.name, field_name)}: steps.{step.name}.{field_name} (topic {ctx.get('topic_id')!r})"
+    The text is made only if an error is reported (templates render on every node).
+    """
+    return lambda field_name: _Where(loaded, step.name, field_name, ctx.get("topic_id"))
 
-    return where
+
+class _Where:
+    __slots__ = ("loaded", "step", "field", "topic")
+
+    def __init__(self, loaded: LoadedRecipe, step: str, field_name: str, topic: Any):
+        self.loaded, self.step, self.field, self.topic = loaded, step, field_name, topic
+
+    def __str__(self) -> str:
+        return f"{self.loaded.loc('steps', self.step, self.field)}: steps.{self.step}.{self.field} (topic {self.topic!r})"
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self), spec)

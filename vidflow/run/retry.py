@@ -45,17 +45,33 @@ class RetryPolicy:
         sleep: Callable[[float], Awaitable[None]],
         on_retry: Callable[[BaseException, int, float], None] | None = None,
     ) -> Any:
-        """Run ``fn`` until it succeeds, fails permanently, or attempts run out (re-raises)."""
+        """Run ``fn`` until it succeeds, fails permanently, or attempts run out (re-raises).
+
+        The first attempt runs directly: most calls succeed, and a tenacity loop costs more than
+        the rest of a node's scheduling. Only after a transient failure does tenacity take over
+        the remaining attempts, with the same waits and callbacks.
+        """
+        try:
+            return await fn()
+        except TransientProviderError as e:
+            if self.attempts <= 1:
+                raise
+            first = e
+        delay = self.delay_for(first, 1)
+        if on_retry is not None:
+            on_retry(first, 1, delay)
+        await sleep(delay)
 
         def wait(state: RetryCallState) -> float:
             exc = state.outcome.exception() if state.outcome else None
-            delay = self.delay_for(exc, state.attempt_number) if exc else 0.0
+            n = state.attempt_number + 1  # attempt 1 ran above
+            delay = self.delay_for(exc, n) if exc else 0.0
             if on_retry is not None and exc is not None:
-                on_retry(exc, state.attempt_number, delay)
+                on_retry(exc, n, delay)
             return delay
 
         retrying = AsyncRetrying(
-            stop=stop_after_attempt(self.attempts),
+            stop=stop_after_attempt(self.attempts - 1),
             wait=wait,
             retry=retry_if_exception_type(TransientProviderError),
             sleep=sleep,

@@ -91,7 +91,7 @@ class _TopicState:
     ctx: dict[str, Any]
     expanded: dict[str, asyncio.Future] = field(default_factory=dict)
     runners: list[asyncio.Task] = field(default_factory=list)
-    output: dict[str, Any] | None = None
+    nodes: list[str] = field(default_factory=list)  # this topic's node ids, in the order named
 
 
 class _Inputs:
@@ -196,6 +196,7 @@ class Scheduler:
         self._futures: dict[str, asyncio.Future] = {}
         self._inflight: dict[str, asyncio.Future] = {}
         self._topics: dict[str, _TopicState] = {}
+        self._by_step: dict[str, list[str]] = {}
         self._claims: dict[str, str] = {}
         self._adapters: dict[str, Any] = {}
         self._limiters: dict[str, Any] = {}
@@ -335,6 +336,8 @@ class Scheduler:
         add_tasks(self.graph, tasks)
         loop = asyncio.get_running_loop()
         for t in tasks:
+            ts.nodes.append(t.id)
+            self._by_step.setdefault(t.step, []).append(t.id)
             self._futures[t.id] = loop.create_future()
             self.emit(EventType.NODE_QUEUED, t, data={"estimated": True} if t.estimated else {})
         for t in tasks:
@@ -346,6 +349,7 @@ class Scheduler:
         node = f"{topic_id}/{step.name}"
         task = Task(id=node, topic=topic_id, step=step.name, capability=step.capability, provider=step.provider)
         self.graph.add_node(node, task=task)
+        self._topics[topic_id].nodes.append(node)
         self.outcomes[node] = Outcome(status, error=f"{type(cause).__name__}: {cause}")
         self.emit(EventType.NODE_QUEUED, task)
         if status == "skipped":
@@ -478,8 +482,7 @@ class Scheduler:
 
     def _topic_finished(self, ts: _TopicState) -> None:
         topic_id = ts.topic.id
-        prefix = topic_id + "/"
-        mine = [(n, o) for n, o in self.outcomes.items() if n.startswith(prefix)]
+        mine = [(n, self.outcomes[n]) for n in ts.nodes if n in self.outcomes]
         bad = [(n, o) for n, o in mine if o.status in ("failed", "skipped")]
         if self.executor.dry:
             return
@@ -550,9 +553,8 @@ class Scheduler:
         self.emit(EventType.NODE_RETRY, task, attempt=self._attempts.get(task.id, 0), provider=provider, error=type(error).__name__, message=str(error), data={"fallback_to": next_provider})
 
     def topic_record(self, topic_id: str) -> dict[str, Any]:
-        prefix = topic_id + "/"
         ts = self._topics[topic_id]
-        mine = {n: o for n, o in self.outcomes.items() if n.startswith(prefix) and self.graph.nodes[n]["task"].capability != "publish"}
+        mine = {n: self.outcomes[n] for n in ts.nodes if n in self.outcomes and self.graph.nodes[n]["task"].capability != "publish"}
         return {
             "topic": ts.topic.text,
             "ran": sorted(n for n, o in mine.items() if o.status == "ran"),
@@ -569,9 +571,9 @@ class Scheduler:
         info = self.loaded.steps[step]
         out: dict[str, Any] = {}
         by_topic: dict[str, list[Task]] = {}
-        for n in self.graph:
+        for n in self._by_step.get(step, ()):
             task = self.graph.nodes[n]["task"]
-            if task.step == step and task.result:
+            if task.result:
                 by_topic.setdefault(task.topic, []).append(task)
         for topic_id, tasks in by_topic.items():
             values = []
