@@ -26,7 +26,7 @@ from .plan.estimate import PlanReport, build_report
 from .providers.registry import Registry, default_registry
 from .recipe.load import LoadedRecipe, load_recipe
 from .run.executors import DryRunExecutor, LocalExecutor
-from .run.ledger import EventSink, JsonlSink, MemorySink, MultiSink, Summary, summarize
+from .run.ledger import EventSink, JsonlSink, MemorySink, MultiSink, NullSink, summarize
 from .run.limits import Clock
 from .run.result import RunResult
 from .run.scheduler import Scheduler
@@ -108,7 +108,7 @@ async def plan(loaded: LoadedRecipe, *, settings: Settings, refresh: Iterable[st
     own = store is None
     store = store or open_store(settings)
     try:
-        async with Scheduler(loaded, settings=settings, store=store, executor=DryRunExecutor(), sink=MemorySink(), run_id="plan",
+        async with Scheduler(loaded, settings=settings, store=store, executor=DryRunExecutor(), sink=NullSink(), run_id="plan",
                              refresh=refresh, output_root=output_root, redact=_redactor(settings)) as s:
             await s.run()
     finally:

@@ -42,15 +42,18 @@ def expand_step(
     x = Expansion(topic_id=topic_id, values=values, results=results, estimated=estimated, loaded=loaded, adapters=adapters)
     tasks = []
     upstream_estimated = any(estimated.get(n, False) for n in results)
+    estimates: dict[tuple[str, str | None], Estimate] = {}  # one per role and provider: nodes of a step share it
     for spec in cap.expand(step, x):
         task = Task(
             id=f"{topic_id}/{spec.name}", topic=topic_id, step=step.name, capability=cap.name, role=spec.role,
             provider=spec.provider, item=spec.item, deps=spec.deps, inputs=spec.inputs, item_from=spec.item_from,
             params=spec.params, estimated=spec.estimated or upstream_estimated, result=spec.result,
         )
-        adapter = adapters(task.provider) if task.provider else None
-        e = cap.estimate(task, step, loaded, adapter)
-        tasks.append(_with_estimate(task, Estimate(e.cost, e.seconds, dict(e.units))))
+        est = estimates.get((task.role, task.provider))
+        if est is None:
+            e = cap.estimate(task, step, loaded, adapters(task.provider) if task.provider else None)
+            est = estimates[(task.role, task.provider)] = Estimate(e.cost, e.seconds, dict(e.units))
+        tasks.append(_with_estimate(task, est))
     return tasks
 
 

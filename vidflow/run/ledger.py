@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, fields
 from enum import Enum
 from typing import Any, Iterable, Protocol
 
-__all__ = ["Event", "EventSink", "EventType", "JsonlSink", "MemorySink", "MultiSink", "Summary", "summarize"]
+__all__ = ["Event", "EventSink", "EventType", "JsonlSink", "MemorySink", "MultiSink", "NullSink", "Summary", "read_events", "summarize"]
 
 
 class EventType(str, Enum):
@@ -65,10 +65,14 @@ class Event:
     data: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        # Shallow on purpose (dataclasses.asdict deep-copies; events are written by the thousand).
-        d = {f: getattr(self, f) for f in _EVENT_FIELDS}
-        d["type"] = self.type.value
-        return {k: v for k, v in d.items() if v not in ("", 0, 0.0, {}) or k in ("run_id", "type", "ts")}
+        # Shallow on purpose (dataclasses.asdict deep-copies; events are written by the thousand);
+        # empty fields are left out.
+        d = {"run_id": self.run_id, "type": self.type.value, "ts": self.ts}
+        for f in _OPTIONAL_FIELDS:
+            v = getattr(self, f)
+            if v:
+                d[f] = v
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Event:
@@ -77,11 +81,18 @@ class Event:
         return cls(**d)
 
 
-_EVENT_FIELDS = tuple(f.name for f in fields(Event))
+_OPTIONAL_FIELDS = tuple(f.name for f in fields(Event) if f.name not in ("run_id", "type", "ts"))
 
 
 class EventSink(Protocol):
     def emit(self, event: Event) -> None: ...
+
+
+class NullSink:
+    """Drops every event (a dry run records none)."""
+
+    def emit(self, event: Event) -> None:
+        pass
 
 
 class MemorySink:

@@ -53,7 +53,7 @@ from ..recipe.topics import Topic
 from ..settings import Settings
 from ..storage import is_local
 from .budget import Budget
-from .ledger import Event, EventSink, EventType
+from .ledger import Event, EventSink, EventType, NullSink
 from .limits import Clock, Limiter, MonotonicClock
 from .retry import RetryPolicy
 
@@ -205,6 +205,7 @@ class Scheduler:
         self._cpu: asyncio.Semaphore | None = None
         self._scratch: str | None = None
         self._local_store = is_local(store.fs)
+        self._silent = isinstance(sink, NullSink)
 
     # ------------------------------------------------------------------ resources
     async def __aenter__(self) -> Scheduler:
@@ -259,6 +260,8 @@ class Scheduler:
 
     # ------------------------------------------------------------------ events
     def emit(self, type: EventType, task: Task | None = None, **kw: Any) -> None:
+        if self._silent:
+            return
         if task is not None:
             kw.setdefault("node", task.id)
             kw.setdefault("step", task.step)
