@@ -92,11 +92,6 @@ def _check_refresh(loaded: LoadedRecipe, refresh: Iterable[str]) -> None:
         raise UserError(f"--refresh {', '.join(bad)}: no such step (steps: {', '.join(loaded.order)})")
 
 
-def _redactor(settings: Settings) -> Callable[[str], str] | None:
-    r = getattr(settings, "redactor", None)
-    return getattr(r, "redact", None)
-
-
 async def plan(loaded: LoadedRecipe, *, settings: Settings, refresh: Iterable[str] = (), store: CacheStore | None = None, output_root: str | None = None) -> tuple[PlanReport, nx.DiGraph]:
     """The dry run: every node named, looked up in the cache, priced and timed; nothing made.
 
@@ -109,7 +104,7 @@ async def plan(loaded: LoadedRecipe, *, settings: Settings, refresh: Iterable[st
     store = store or open_store(settings)
     try:
         async with Scheduler(loaded, settings=settings, store=store, executor=DryRunExecutor(), sink=NullSink(), run_id="plan",
-                             refresh=refresh, output_root=output_root, redact=_redactor(settings)) as s:
+                             refresh=refresh, output_root=output_root) as s:
             await s.run()
     finally:
         if own:
@@ -154,7 +149,6 @@ async def run(
         async with Scheduler(
             loaded, settings=settings, store=store, executor=LocalExecutor(), sink=MultiSink(memory, jsonl, sink), run_id=run_id,
             clock=clock, refresh=refresh, output_root=output_root, imports=imports, limiter_factory=limiter_factory,
-            redact=_redactor(settings),
         ) as s:
             await s.run()
     finally:
@@ -162,5 +156,7 @@ async def run(
             jsonl.close()
         if own:
             store.close()
+    if s.bugs:  # every topic that could finish has; now the bug surfaces (exit 3, with a traceback)
+        raise s.bugs[0]
     values = {step: s.outputs(step) for step in loaded.order}
     return RunResult(run_id, summarize(memory.events), jsonl.path if jsonl else None, s.graph, dict(s.calls), s.outcomes, values)

@@ -12,6 +12,9 @@ import dataclasses
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
+
+from .redact import Redactor
 
 __all__ = ["Settings"]
 
@@ -70,6 +73,15 @@ class Settings:
 
     def replace(self, **changes) -> Settings:
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    @cached_property
+    def redactor(self) -> Redactor:
+        """Masks the secrets of :attr:`env` (and credential headers) in any text vidflow records.
+
+        Apply it to every error message before it reaches an event, a report, a manifest, stderr
+        or ``vidflow status``. Built once per Settings (``replace`` makes a new one).
+        """
+        return Redactor.from_env(self.env)
 
     def secret(self, name: str) -> str | None:
         """An API key from the environment, or None. Never store what this returns."""

@@ -73,17 +73,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("vidflow: interrupted; nothing half-written was kept (rerun to resume)", file=sys.stderr)
         return 130
     except Exception as e:  # the CLI boundary: user errors are one clean message, bugs a traceback
-        from ..errors import UserError, VidflowError
+        import os
 
+        from ..errors import UserError, VidflowError
+        from ..redact import Redactor
+
+        redact = Redactor.from_env(os.environ).redact  # whatever an error says, no secret is printed
         if isinstance(e, UserError):
             for line in e.lines():
-                print(f"error: {line}", file=sys.stderr)
+                print(redact(f"error: {line}"), file=sys.stderr)
             return 2
         import traceback
 
-        traceback.print_exc()
+        print(redact(traceback.format_exc()), file=sys.stderr, end="")
         kind = "error" if isinstance(e, VidflowError) else "internal error (this is a bug in vidflow, please report it)"
-        print(f"vidflow: {kind}: {e}", file=sys.stderr)
+        print(redact(f"vidflow: {kind}: {e}"), file=sys.stderr)
         return 3
 
 

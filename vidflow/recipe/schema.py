@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ..limits import Rate, parse_rate
 
-__all__ = ["Budget", "ProviderSpec", "Recipe", "StepModel", "TopicSpec"]
+__all__ = ["Budget", "ProviderSpec", "Recipe", "RetrySpec", "StepModel", "TopicSpec"]
 
 
 class _Strict(BaseModel):
@@ -29,14 +29,39 @@ class StepModel(_Strict):
     needs: list[str] = []
 
 
+class RetrySpec(_Strict):
+    """How a provider's transient failures (429, 5xx, timeouts, lost connections) are retried.
+
+    The wait before attempt n+1 is a random time up to ``min(max_backoff, backoff * 2**(n-1))``
+    (full jitter), and at least the provider's Retry-After after a 429.
+    """
+
+    attempts: int = Field(default=5, ge=1, le=100, description="calls in all, the first one included")
+    backoff: float = Field(default=0.5, ge=0, le=3600, description="seconds: the first wait's upper bound")
+    max_backoff: float = Field(default=30.0, ge=0, le=86_400, description="seconds: no wait is longer")
+
+    @model_validator(mode="after")
+    def _order(self) -> RetrySpec:
+        if self.max_backoff < self.backoff:
+            raise ValueError(f"max_backoff ({self.max_backoff:g}) is shorter than backoff ({self.backoff:g}); make it at least as long")
+        return self
+
+
 class ProviderSpec(BaseModel):
-    """A named provider instance. Keys other than vidflow's own are the adapter's options."""
+    """A named provider instance. Keys other than vidflow's own are the adapter's options.
+
+    vidflow's own keys: ``kind``, ``concurrency``, ``rate``, ``latency``, ``retry`` and
+    ``timeout``. ``timeout`` is also handed to the adapter (it is every adapter's option), so a
+    networked adapter uses the same seconds as its HTTP timeout: one knob per provider.
+    """
 
     model_config = ConfigDict(extra="allow", frozen=True)
     kind: str
     concurrency: int | None = Field(default=None, ge=1, le=10_000)
     rate: Rate | None = None
     latency: float | None = Field(default=None, ge=0, description="seconds per call, for plan estimates")
+    retry: RetrySpec | None = None
+    timeout: float | None = Field(default=None, gt=0, le=86_400, description="seconds one attempt may take")
 
     @field_validator("rate", mode="before")
     @classmethod
@@ -49,7 +74,11 @@ class ProviderSpec(BaseModel):
 
     @property
     def options(self) -> dict[str, Any]:
-        return dict(self.model_extra or {})
+        """The adapter's options: the keys that are not vidflow's, plus ``timeout`` when set."""
+        opts = dict(self.model_extra or {})
+        if self.timeout is not None:
+            opts["timeout"] = self.timeout
+        return opts
 
 
 class Budget(_Strict):

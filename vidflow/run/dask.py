@@ -156,12 +156,14 @@ def _topic_task(recipe_path: str, topic_id: str, topics_file: str | None, settin
 
     async def go() -> Any:
         async with Scheduler(loaded, settings=s, store=store, executor=LocalExecutor(), sink=memory, run_id=run_id, refresh=refresh,
-                             output_root=output_root, limiter_factory=limiter, redact=getattr(getattr(s, "redactor", None), "redact", None)) as sched:
+                             output_root=output_root, limiter_factory=limiter) as sched:
             await sched.run()
         return sched
 
     try:
         sched = asyncio.run(go())
+        if sched.bugs:
+            raise sched.bugs[0]
     finally:
         for lim in limiters:
             lim.close()

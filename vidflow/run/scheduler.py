@@ -171,7 +171,6 @@ class Scheduler:
         imports: Mapping[str, Mapping[str, Any]] | None = None,
         limiter_factory: Callable[..., Any] | None = None,
         retry: RetryPolicy | None = None,
-        redact: Callable[[str], str] | None = None,
     ):
         self.loaded = loaded
         self.settings = settings
@@ -184,8 +183,9 @@ class Scheduler:
         self.output_root = os.path.abspath(output_root or os.getcwd())
         self.imports = imports or {}
         self.limiter_factory = limiter_factory or Limiter
-        self.retry = retry or RetryPolicy()
-        self.redact = redact or (lambda text: text)
+        self.retry = retry  # one policy for every provider (tests); else each provider's own
+        self.redactor = settings.redactor
+        self.bugs: list[BaseException] = []  # exceptions no capability expected: the run exits 3
         self.salt = "\0".join(s for s in (settings.cache_salt, loaded.recipe.cache_salt) if s)
         self.prices = PriceTable.load(settings.prices_file)
         budget = loaded.recipe.budget
@@ -200,6 +200,7 @@ class Scheduler:
         self._claims: dict[str, str] = {}
         self._adapters: dict[str, Any] = {}
         self._limiters: dict[str, Any] = {}
+        self._policies: dict[str, RetryPolicy] = {}
         self._warm: dict[str, asyncio.Future] = {}
         self._attempts: dict[str, int] = {}
         self._cpu: asyncio.Semaphore | None = None
@@ -243,6 +244,19 @@ class Scheduler:
             lim = self._limiters[provider] = self.limiter_factory(provider, limits=self.limits(provider), clock=self.clock)
         return lim
 
+    def retry_policy(self, provider: str) -> RetryPolicy:
+        """The provider's retry policy: its recipe block's ``retry:`` and ``timeout:``."""
+        if self.retry is not None:
+            return self.retry
+        policy = self._policies.get(provider)
+        if policy is None:
+            spec = self.loaded.providers[provider].spec
+            policy = self._policies[provider] = RetryPolicy.from_spec(spec, timeout=getattr(self.adapter(provider).options, "timeout", None))
+        return policy
+
+    def redact(self, text: str) -> str:
+        return self.redactor.redact(text)
+
     def cpu(self) -> asyncio.Semaphore:
         if self._cpu is None:
             self._cpu = asyncio.Semaphore(self.settings.max_ffmpeg)
@@ -268,8 +282,11 @@ class Scheduler:
             kw.setdefault("topic", task.topic)
             kw.setdefault("kind", self._kind(task))
             kw.setdefault("provider", task.provider or "")
+        # A second layer: provider errors arrive redacted, but any text may hold a secret.
         if kw.get("message"):
-            kw["message"] = self.redact(kw["message"])
+            kw["message"] = self.redactor.redact(kw["message"])
+        if kw.get("data"):
+            kw["data"] = self.redactor.redact_data(kw["data"])
         self.sink.emit(Event(self.run_id, type, **kw))
 
     def _kind(self, task: Task) -> str:
@@ -353,7 +370,7 @@ class Scheduler:
         task = Task(id=node, topic=topic_id, step=step.name, capability=step.capability, provider=step.provider)
         self.graph.add_node(node, task=task)
         self._topics[topic_id].nodes.append(node)
-        self.outcomes[node] = Outcome(status, error=f"{type(cause).__name__}: {cause}")
+        self.outcomes[node] = Outcome(status, error=self.redact(f"{type(cause).__name__}: {cause}"))
         self.emit(EventType.NODE_QUEUED, task)
         if status == "skipped":
             self.emit(EventType.NODE_SKIPPED, task, message=str(cause))
@@ -368,8 +385,16 @@ class Scheduler:
         except NodeFailedError as e:
             fut.set_exception(e)
             fut.exception()  # retrieved: dependents re-raise it themselves
-        except BaseException as e:
-            fut.set_exception(e if isinstance(e, Exception) else asyncio.CancelledError())
+        except Exception as e:  # no capability expected it: a bug. Its topic fails, the run exits 3.
+            self.bugs.append(e)
+            with contextlib.suppress(NodeFailedError):
+                self._fail(task, e)
+            failed = NodeFailedError(task.id, f"internal error: {type(e).__name__}")
+            failed.__cause__ = e
+            fut.set_exception(failed)
+            fut.exception()
+        except BaseException:
+            fut.set_exception(asyncio.CancelledError())
             fut.exception()
             raise
         else:
@@ -478,10 +503,10 @@ class Scheduler:
         return art
 
     def _fail(self, task: Task, e: BaseException, *, latency: float = 0.0) -> Any:
-        self.outcomes[task.id] = Outcome("failed", error=f"{type(e).__name__}: {e}")
+        self.outcomes[task.id] = Outcome("failed", error=self.redact(f"{type(e).__name__}: {e}"))
         data = {"status": e.status} if isinstance(e, ProviderError) and e.status else {}
         self.emit(EventType.NODE_FAILED, task, attempt=self._attempts.get(task.id, 0), error=type(e).__name__, message=str(e), latency=latency, data=data)
-        raise NodeFailedError(task.id, f"{type(e).__name__}: {e}") from e
+        raise NodeFailedError(task.id, self.redact(f"{type(e).__name__}: {e}")) from e
 
     def _topic_finished(self, ts: _TopicState) -> None:
         topic_id = ts.topic.id
@@ -520,6 +545,7 @@ class Scheduler:
         await self.warm_up(provider)
         adapter = self.adapter(provider)
         limiter = self.limiter(provider)
+        policy = self.retry_policy(provider)
         t0 = self.clock.now()
 
         async def attempt() -> CallResult:
@@ -535,7 +561,7 @@ class Scheduler:
                     self.calls[provider] = self.calls.get(provider, 0) + 1
                     started_at = time.time()
                     c0 = self.clock.now()
-                    value = await fn()
+                    value = await policy.bounded(fn, kind=adapter.kind)
                     seconds = self.clock.now() - c0
                     actual = float(getattr(value, "cost_usd", 0.0) or 0.0)
                 finally:
@@ -550,7 +576,7 @@ class Scheduler:
             data = {"status": status, "wait": round(delay, 3)} if status else {"wait": round(delay, 3)}
             self.emit(EventType.NODE_RETRY, task, attempt=self._attempts.get(task.id, 0), provider=provider, error=type(exc).__name__, message=str(exc), latency=self.clock.now() - t0, data=data)
 
-        return await self.retry.call(attempt, sleep=self.clock.sleep, on_retry=on_retry)
+        return await policy.call(attempt, sleep=self.clock.sleep, on_retry=on_retry)
 
     def fallback(self, task: Task, provider: str, error: BaseException, next_provider: str) -> None:
         self.emit(EventType.NODE_RETRY, task, attempt=self._attempts.get(task.id, 0), provider=provider, error=type(error).__name__, message=str(error), data={"fallback_to": next_provider})
