@@ -14,8 +14,7 @@ import pytest
 from tests.servers import ElevenLabsServer
 from vidflow.errors import ProviderTimeoutError, ProviderUnavailableError, RecipeError
 from vidflow.providers.base import SpeechRequest
-from vidflow.providers.registry import default_registry
-from vidflow.recipe.load import load_recipe
+from vidflow.api import load_recipe_file
 from vidflow.run.retry import RetryPolicy
 from vidflow.settings import Settings
 
@@ -49,7 +48,7 @@ def _load(project: Path, writer: str = "", voice: str = "", api_base: str = "htt
     indent = lambda block: textwrap.indent(textwrap.dedent(block).strip("\n"), "    ") if block else ""  # noqa: E731
     path = project / "recipe.yaml"
     path.write_text(RECIPE.format(writer=indent(writer), voice=indent(voice), api_base=api_base))
-    return load_recipe(path, registry=default_registry())
+    return load_recipe_file(path)
 
 
 def test_retry_and_timeout_reach_the_policy_and_the_adapter(project):
