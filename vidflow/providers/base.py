@@ -102,6 +102,10 @@ class Provider:
         burst of calls, where it would skew rate windows. Default: nothing.
         """
 
+    async def aclose(self) -> None:
+        """Close what the adapter opened (HTTP clients). Called once when a run ends; the
+        adapter is not used again. Default: nothing."""
+
     # ------------------------------------------------------------------ money and keys
     def estimate_cost(self, req: Any) -> float:
         """USD this request will probably cost (budget checks and plan). 0 for free providers."""

@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 from pydantic import Field
 
 from ._errors import bad_reply, excerpt, map_errors
-from ._litellm import LiteLLMProvider, get_litellm
+from ._litellm import LiteLLMProvider
 from .base import EndpointOptions, ImageRequest, ImageResult, ProviderOptions
 
 __all__ = ["LiteLLMImage", "vendor_size"]
@@ -98,6 +98,12 @@ class LiteLLMImage(LiteLLMProvider):
         await super().warm_up()
         self._pinned_client()
 
+    async def aclose(self) -> None:
+        client, self._client = getattr(self, "_client", None), None
+        if client is not None:
+            await client.close()
+        await super().aclose()
+
     def _pinned_client(self):
         """The no-retry client for OpenAI-compatible routes (None for other routes)."""
         prefix = self.options.model.split("/", 1)[0]
@@ -120,7 +126,7 @@ class LiteLLMImage(LiteLLMProvider):
         return self.prices.image_cost(self.options.model, w, h) or 0.0
 
     async def generate_image(self, req: ImageRequest) -> ImageResult:
-        litellm = get_litellm(self.prices)
+        litellm = self.litellm()
         o = self.options
         params = self._size_params(req)
         kwargs: dict[str, Any] = {**o.extra, **params}

@@ -67,6 +67,11 @@ class ElevenLabsSpeech(PaidProvider):
     async def warm_up(self) -> None:
         self._http()
 
+    async def aclose(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            await client.aclose()
+
     def _http(self):
         if self._client is None:
             import httpx

@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 from pydantic import Field
 
 from ._errors import bad_reply, excerpt, map_errors
-from ._litellm import LiteLLMProvider, get_litellm
+from ._litellm import LiteLLMProvider
 from ._speech import estimate_word_timings, normalize_wav
 from .base import EndpointOptions, ProviderOptions, SpeechRequest, SpeechResult
 
@@ -50,7 +50,7 @@ class OpenAISpeech(LiteLLMProvider):
         return self.prices.speech_cost(self.options.model, len(req.text)) or 0.0
 
     async def synthesize(self, req: SpeechRequest) -> SpeechResult:
-        litellm = get_litellm(self.prices)
+        litellm = self.litellm()
         o = self.options
         kwargs: dict[str, Any] = {}
         speed = req.params.get("speed", o.speed)

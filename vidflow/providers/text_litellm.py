@@ -19,7 +19,7 @@ from pydantic import Field
 
 from ..pricing import estimate_tokens
 from ._errors import bad_reply, excerpt, map_errors
-from ._litellm import LiteLLMProvider, get_litellm
+from ._litellm import LiteLLMProvider
 from .base import EndpointOptions, ProviderOptions, TextRequest, TextResult
 
 __all__ = ["LiteLLMText"]
@@ -88,7 +88,7 @@ class LiteLLMText(LiteLLMProvider):
         return TextResult(value=value, model=model, input_tokens=in_tok, output_tokens=out_tok, cost_usd=cost)
 
     async def _complete(self, messages: list[dict], req: TextRequest) -> tuple[str, int, int, float, str]:
-        litellm = get_litellm(self.prices)
+        litellm = self.litellm()
         o = self.options
         kwargs: dict[str, Any] = {**o.extra}
         for name in ("temperature", "max_tokens", "seed"):
