@@ -35,7 +35,7 @@ from ..errors import (
     UpstreamFailedError,
     VidflowError,
 )
-from ..plan.keys import node_key
+from ..cache.fingerprint import node_key
 from ..providers.registry import Registry
 from ..recipe.load import LoadedRecipe
 from ..recipe.topics import Topic
