@@ -62,7 +62,7 @@ def select_topics(loaded: LoadedRecipe, *, only: Iterable[str] = (), limit: int 
 
 
 def open_store(settings: Settings) -> CacheStore:
-    return CacheStore(settings.cache_url, storage_options=settings.storage_options(settings.cache_url))
+    return CacheStore(settings.cache_url, storage_options=settings.storage_options(settings.cache_url), scratch=settings.scratch_dir)
 
 
 def new_run_id() -> str:

@@ -47,6 +47,8 @@ class Settings:
         s3_endpoint_url: custom S3 endpoint (MinIO, R2, a local S3); AWS_* vars do the rest.
         prices_file: a YAML price table merged over vidflow's own (``VIDFLOW_PRICES``).
         max_ffmpeg: ffmpeg processes at once (default: CPU count).
+        scratch_dir: root of vidflow's temporary folders (``VIDFLOW_SCRATCH_DIR``; None:
+            ``$TMPDIR/vidflow-scratch``, see :mod:`vidflow.scratch`).
         env: the environment secrets are read from (a copy; never logged).
     """
 
@@ -56,6 +58,7 @@ class Settings:
     s3_endpoint_url: str | None = None
     max_ffmpeg: int = field(default_factory=lambda: os.cpu_count() or 2)
     prices_file: str | None = None
+    scratch_dir: str | None = None
     env: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -68,6 +71,7 @@ class Settings:
             s3_endpoint_url=env.get("VIDFLOW_S3_ENDPOINT_URL") or None,
             max_ffmpeg=_int(env, "VIDFLOW_MAX_FFMPEG", os.cpu_count() or 2),
             prices_file=env.get("VIDFLOW_PRICES") or None,
+            scratch_dir=env.get("VIDFLOW_SCRATCH_DIR") or None,
             env=env,
         )
 

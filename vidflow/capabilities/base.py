@@ -41,6 +41,7 @@ __all__ = [
     "Runtime",
     "TaskInputs",
     "TaskSpec",
+    "require",
     "template_where",
 ]
 
@@ -299,6 +300,11 @@ class Capability:
         """What templates of later steps see of this output."""
         return artifact.value
 
+    def cached_value_check(self, step: StepInfo, task: Any) -> Callable[[Artifact], Any] | None:
+        """A check of a cached output's shape before it is used (raises ValueError, TypeError,
+        KeyError or AttributeError: the entry is then an invalid manifest, rebuilt). None: none."""
+        return None
+
     def topic_output(self, task: Any, artifact: Artifact) -> dict[str, Any] | None:
         """If this node delivers the topic's result (publish), what to report about it."""
         return None
@@ -323,3 +329,15 @@ class _Where:
 
     def __format__(self, spec: str) -> str:
         return format(str(self), spec)
+
+
+def require(value: Any, shape: Mapping[str, type | tuple[type, ...]], *, blobs: Mapping[str, Any] | None = None, blob: str | None = None) -> None:
+    """Raise ValueError unless ``value`` is a mapping whose keys have these types (and the
+    artifact's ``blobs`` name ``blob``): a cached output of the wrong shape is rebuilt, not used."""
+    if not isinstance(value, Mapping):
+        raise ValueError(f"the output is {type(value).__name__}, not a mapping")
+    for k, t in shape.items():
+        if not isinstance(value.get(k), t) or isinstance(value.get(k), bool) and bool not in (t if isinstance(t, tuple) else (t,)):
+            raise ValueError(f"`{k}` is {type(value.get(k)).__name__}")
+    if blob is not None and (blobs is None or blob not in blobs):
+        raise ValueError(f"no `{blob}` blob")

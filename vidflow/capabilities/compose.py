@@ -28,7 +28,7 @@ from ..cache.store import Artifact
 from ..errors import Problem
 from ..providers.base import WordTiming
 from ..recipe.schema import StepModel
-from .base import UNKNOWN, Capability, Expansion, Prepared, Runtime, TaskInputs, TaskSpec
+from .base import UNKNOWN, Capability, Expansion, Prepared, Runtime, TaskInputs, TaskSpec, require
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..recipe.load import LoadedRecipe, StepInfo
@@ -186,6 +186,15 @@ class ComposeCapability(Capability):
             return await run(task, step, prepared.payload, rt, workdir)
         finally:
             await asyncio.to_thread(shutil.rmtree, workdir, True)
+
+    def cached_value_check(self, step: StepInfo, task: Any):
+        shapes = {
+            "segment": ({"frames": int, "duration": (int, float), "starts": list, "ends": list, "slot_samples": list, "durations": list}, "video"),
+            "audio": ({"duration": (int, float)}, "audio"),
+            "video": ({"duration": (int, float), "scenes": list}, "video"),
+        }
+        shape, blob = shapes[task.role]
+        return lambda art: require(art.value, shape, blobs=art.blobs, blob=blob)
 
     def view(self, step: StepInfo, artifact: Artifact) -> Any:
         return dict(artifact.value or {})

@@ -16,7 +16,7 @@ from ..cache.store import Artifact
 from ..providers.base import ImageRequest
 from ..recipe.templating import render
 from ._provider import ProviderCapability, ProviderStep
-from .base import Runtime, template_where
+from .base import Runtime, require, template_where
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..recipe.load import LoadedRecipe, StepInfo
@@ -86,6 +86,9 @@ class ImageCapability(ProviderCapability):
             blobs={"image": ref},
             meta={"placeholder": True, "cause": f"{type(error).__name__}: {error}", "provider": "placeholder"},
         )
+
+    def cached_value_check(self, step: StepInfo, task: Any):
+        return lambda art: require(art.value, {"width": int, "height": int}, blobs=art.blobs, blob="image")
 
     def view(self, step: StepInfo, artifact: Artifact) -> Any:
         return dict(artifact.value or {})

@@ -13,7 +13,7 @@ from ..errors import Problem, TemplateError
 from ..providers.base import SpeechRequest
 from ..recipe.templating import render
 from ._provider import ProviderCapability, ProviderStep
-from .base import Runtime, template_where
+from .base import Runtime, require, template_where
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..recipe.load import LoadedRecipe, StepInfo
@@ -81,6 +81,15 @@ class SpeechCapability(ProviderCapability):
         words = [[w.word, round(w.start, 4), round(w.end, 4), w.char_start, w.char_end] for w in result.words]
         value = {"text": request.text, "duration": result.duration, "words": words, "estimated_timings": result.timings_estimated}
         return Artifact(value=value, blobs={"audio": ref}, meta=meta)
+
+    def cached_value_check(self, step: StepInfo, task: Any):
+        def check(art: Artifact) -> None:
+            require(art.value, {"text": str, "duration": (int, float), "words": list}, blobs=art.blobs, blob="audio")
+            for w in art.value["words"]:
+                if not isinstance(w, list) or len(w) != 5:
+                    raise ValueError("a word timing is not [word, start, end, char_start, char_end]")
+
+        return check
 
     def view(self, step: StepInfo, artifact: Artifact) -> Any:
         v = artifact.value or {}

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from pydantic import Field
 
 from ..cache.store import Artifact
+from ..errors import BadOutputError
 from ..providers.base import SpeakerInfo, TextRequest
 from ._provider import ProviderCapability, ProviderStep
 from .base import DEFAULT_LIST_ESTIMATE, Runtime, template_where
@@ -83,6 +84,23 @@ class TextCapability(ProviderCapability):
 
     def sketch(self, step: StepInfo, adapter: Any, loaded: LoadedRecipe) -> TextRequest:
         return TextRequest(prompt="x" * 400, output=step.spec.output)
+
+    def cached_value_check(self, step: StepInfo, task: Any):
+        output = step.spec.output
+        if output == "json":
+            return None
+
+        def check(art: Artifact) -> None:
+            if output == "text":
+                if not isinstance(art.value, str):
+                    raise ValueError(f"the text is {type(art.value).__name__}")
+                return
+            try:
+                check_dialogue(art.value, None)
+            except BadOutputError as e:
+                raise ValueError(str(e)) from None
+
+        return check
 
     def units(self, request: TextRequest) -> dict[str, float]:
         return {"prompt_chars": float(len(request.prompt) + len(request.system))}

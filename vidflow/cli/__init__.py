@@ -56,6 +56,12 @@ def _parser() -> argparse.ArgumentParser:
     st.add_argument("--runs-dir", metavar="DIR", help="where run records are (default: $VIDFLOW_RUNS_DIR or ./runs)")
     st.add_argument("--json", action="store_true", help="print the summary as JSON")
 
+    ca = sub.add_parser("cache", help="check the cache: `vidflow cache verify [--repair]`")
+    cv = ca.add_subparsers(dest="cache_command", metavar="ACTION", required=True).add_parser("verify", help="hash every blob and check every manifest; --repair removes what is bad")
+    cv.add_argument("--cache", metavar="URL", help="cache location: a path or s3://bucket/prefix (default: $VIDFLOW_CACHE or ./cache)")
+    cv.add_argument("--repair", action="store_true", help="remove corrupt blobs, invalid manifests and leftovers (their nodes rebuild on the next run)")
+    cv.add_argument("--json", action="store_true", help="print the report as JSON")
+
     c = sub.add_parser("characters", help="list the characters a recipe folder can use")
     c.add_argument("--dir", metavar="DIR", default="characters", help="characters folder (default: ./characters)")
     return p
@@ -102,6 +108,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from .render import show_status
 
         return show_status(Settings.from_env().replace(runs_dir=args.runs_dir).runs_dir, args.run_id, as_json=args.json)
+    if args.command == "cache":
+        from .render import show_cache_verify
+
+        return show_cache_verify(args.cache, repair=args.repair, as_json=args.json)
     from ..api import load_recipe_file, select_topics
 
     settings = Settings.from_env().replace(cache_url=args.cache, runs_dir=getattr(args, "runs_dir", None))

@@ -250,3 +250,22 @@ def show_status(runs_dir: str, run_id: str | None, *, as_json: bool = False) -> 
         if not past.summary.finished:
             _console().print("[yellow]this run has no end in its log: it is still going, or it was killed (interrupted)[/]")
     return past.summary.exit_code
+
+
+# --------------------------------------------------------------------------- cache
+
+
+def show_cache_verify(cache: str | None, *, repair: bool = False, as_json: bool = False) -> int:
+    """The ``vidflow cache verify`` command: 0 clean (or all repaired), 1 problems left, 2 no cache."""
+    from ..cache.store import CacheStore
+    from ..cache.verify import format_report, verify_cache
+    from ..errors import UserError
+    from ..settings import Settings
+
+    settings = Settings.from_env().replace(cache_url=cache)
+    with CacheStore(settings.cache_url, storage_options=settings.storage_options(settings.cache_url)) as store:
+        if not store.fs.exists(store.root):
+            raise UserError(f"{settings.cache_url}: there is no cache there (set --cache or VIDFLOW_CACHE)")
+        report = verify_cache(store, repair=repair)
+    print(json.dumps(report.as_dict(), indent=2) if as_json else format_report(report))
+    return 0 if report.ok else 1

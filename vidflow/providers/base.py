@@ -177,6 +177,8 @@ class PaidProvider(Provider):
 class SpeakerInfo:
     """What a text provider may know about a character when it writes a dialogue."""
 
+    __key_tag__ = "text.speaker"  # names this record in cache keys; never change it
+
     name: str
     catchphrases: tuple[str, ...] = ()
     persona: str = ""
@@ -192,6 +194,8 @@ class TextRequest:
     ``hints`` carries sizes the step asks for (``lines``, ``scenes``) and extra parameters.
     ``schema`` is the JSON schema the answer must satisfy (dialogues and ``json`` with a schema).
     """
+
+    __key_tag__ = "text.request"  # names this record in cache keys; never change it
 
     prompt: str
     system: str = ""
@@ -237,6 +241,8 @@ class WordTiming:
     subtitles show exactly the words of the line, punctuation included.
     """
 
+    __key_tag__ = "speech.word_timing"  # names this record in cache keys; never change it
+
     word: str
     start: float
     end: float
@@ -247,6 +253,8 @@ class WordTiming:
 @dataclass(frozen=True)
 class SpeechRequest:
     """``voice`` is already resolved to the vendor's voice id (from the character profile)."""
+
+    __key_tag__ = "speech.request"  # names this record in cache keys; never change it
 
     text: str
     voice: str
@@ -286,6 +294,8 @@ class SpeechSynthesizer(Protocol):
 @dataclass(frozen=True)
 class ImageRequest:
     """``caption`` is optional text the image may show; ``seed`` makes sampling repeatable."""
+
+    __key_tag__ = "image.request"  # names this record in cache keys; never change it
 
     prompt: str
     width: int = 1080

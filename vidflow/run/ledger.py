@@ -37,6 +37,9 @@ class EventType(str, Enum):
     """The node failed for good."""
     NODE_SKIPPED = "node_skipped"
     """The node did not run because an input failed."""
+    CACHE_REJECTED = "cache_rejected"
+    """The cache held an entry for the node's key that failed verification (an invalid
+    manifest, a corrupt or missing blob): treated as a miss and rebuilt. data: status, detail."""
     TOPIC_FINISHED = "topic_finished"
     """A topic's outputs were published (or it failed); data says which."""
     RUN_FINISHED = "run_finished"

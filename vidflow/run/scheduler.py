@@ -23,15 +23,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass, field, replace
 from typing import Any, Awaitable, Callable, Iterable, Mapping
 
 import networkx as nx
 
-from ..cache.store import Artifact, CacheStore
+from ..cache.store import Artifact, CacheStore, LookupStatus
 from ..capabilities.base import UNKNOWN
 from ..errors import (
     BadOutputError,
@@ -45,11 +43,12 @@ from ..errors import (
 )
 from ..limits import Limits
 from ..plan.build import add_tasks, expand_step, expansion_needs
-from ..plan.keys import node_key
+from ..cache.fingerprint import node_key
 from ..plan.task import Estimate, Task
 from ..pricing import PriceTable
 from ..recipe.load import LoadedRecipe, StepInfo
 from ..recipe.topics import Topic
+from ..scratch import Scratch
 from ..settings import Settings
 from ..storage import is_local
 from .budget import Budget
@@ -204,7 +203,7 @@ class Scheduler:
         self._warm: dict[str, asyncio.Future] = {}
         self._attempts: dict[str, int] = {}
         self._cpu: asyncio.Semaphore | None = None
-        self._scratch: str | None = None
+        self._scratch: Scratch | None = None
         self._local_store = is_local(store.fs)
         self._silent = isinstance(sink, NullSink)
 
@@ -224,7 +223,7 @@ class Scheduler:
                 with contextlib.suppress(Exception):
                     await close()
         if self._scratch is not None:
-            await asyncio.to_thread(shutil.rmtree, self._scratch, True)
+            await asyncio.to_thread(self._scratch.close)
             self._scratch = None
 
     def adapter(self, provider: str) -> Any:
@@ -264,8 +263,8 @@ class Scheduler:
 
     def scratch(self, prefix: str) -> str:
         if self._scratch is None:
-            self._scratch = tempfile.mkdtemp(prefix="vidflow-run-")
-        return tempfile.mkdtemp(prefix=prefix, dir=self._scratch)
+            self._scratch = Scratch.open(self.settings.scratch_dir)
+        return self._scratch.mkdtemp(prefix)
 
     async def io(self, fn: Callable[..., Any], *args: Any) -> Any:
         if self._local_store:
@@ -433,7 +432,12 @@ class Scheduler:
             except (UserError, BadOutputError) as e:
                 return self._fail(task, e)
             if art is None and key:
-                art = await self.io(self.store.load, key)
+                check = cap.cached_value_check(step, task)
+                found = await self.io(lambda: self.store.lookup(key, check=check))
+                art = found.artifact
+                if found.status not in (LookupStatus.HIT, LookupStatus.MISSING):
+                    reason = found.status.value
+                    self.emit(EventType.CACHE_REJECTED, task, message=found.detail, data={"status": found.status.value, "key": key[:16]})
             if art is not None:
                 meta = art.meta or {}
                 self.outcomes[task.id] = Outcome("cached", art, provider=meta.get("provider", ""), cost_recorded=float(meta.get("cost_usd") or 0.0))

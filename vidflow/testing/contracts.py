@@ -16,7 +16,7 @@ from pydantic import BaseModel
 
 from ..capabilities.base import Capability
 from ..capabilities.dialogue import check_dialogue, dialogue_schema
-from ..plan.keys import canonical_bytes
+from ..cache.fingerprint import canonical_bytes
 from ..providers.base import ImageRequest, ProviderOptions, SpeakerInfo, SpeechRequest, TextRequest
 from ..recipe.schema import StepModel
 

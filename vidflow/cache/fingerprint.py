@@ -1,4 +1,4 @@
-"""Cache keys: a canonical encoding of a node's inputs, hashed with sha256.
+"""Cache keys (the cache's own hashing): a canonical encoding of a node's inputs, hashed with sha256.
 
 Keys are an API. The encoding is type-tagged JSON with sorted keys, so ``1``, ``1.0``,
 ``True`` and ``"1"`` never collide, dict order never matters, strings are NFC-normalised and
@@ -6,7 +6,11 @@ floats use the shortest repr that round-trips. NaN and infinities are rejected, 
 value without an encoder (a path, an object, a set): silently dropping an input would make two
 different nodes share a key. Add an encoder with :func:`encode.register`.
 
-What goes into a key is decided by the planner (plan/graph.py), never here: this module only
+Records (dataclasses and pydantic models) are encoded by an explicit, stable tag that the class
+declares itself (``__key_tag__ = "text.request"``), never by its Python name: renaming or moving
+a class must not invalidate every cache. A record class without its own tag is an error.
+
+What goes into a key is decided by the planner (the node's key fields), never here: this module only
 turns values into bytes and bytes into a digest. It never sees secrets, limits or timeouts.
 """
 
@@ -16,6 +20,7 @@ import dataclasses
 import hashlib
 import json
 import math
+import re
 import unicodedata
 from collections.abc import Mapping
 from functools import singledispatch
@@ -23,24 +28,47 @@ from typing import Any
 
 from ..errors import KeyEncodingError
 
-__all__ = ["KEY_SCHEME", "canonical_bytes", "digest_bytes", "encode", "node_key"]
+__all__ = ["KEY_SCHEME", "canonical_bytes", "digest_bytes", "encode", "key_tag", "node_key"]
 
 #: Bumping this invalidates every key (and is a changelog entry).
-KEY_SCHEME = "vidflow-key-v1"
+KEY_SCHEME = "vidflow-key-v2"
+
+# Lower-case dotted names ("text.request", "acme.video_request"): readable in a dump, and
+# nothing a class rename could produce by accident.
+_TAG = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$")
+
+
+def key_tag(cls: type) -> str:
+    """The stable tag a record class declares for keys (``__key_tag__`` in its own body).
+
+    Looked up on the class itself, not inherited: a subclass is a different record and must
+    say what it is, or two meanings could share one tag without anyone deciding they should.
+    """
+    tag = vars(cls).get("__key_tag__")
+    if tag is None:
+        raise KeyEncodingError(
+            f"cannot put a {cls.__name__} into a cache key: its class declares no __key_tag__ "
+            f'(add a stable name such as __key_tag__ = "myplugin.{cls.__name__.lower()}" to the class body)'
+        )
+    if not isinstance(tag, str) or not _TAG.match(tag):
+        raise KeyEncodingError(f"{cls.__name__}.__key_tag__ = {tag!r} is not a lower-case dotted name like 'text.request'")
+    return tag
 
 
 @singledispatch
 def encode(value: Any) -> Any:
     """Turn ``value`` into type-tagged, JSON-ready data. Unknown types are an error.
 
-    Dataclasses and pydantic models encode as their fields; register other types here.
+    Dataclasses and pydantic models encode as their tag and their fields (one record form for
+    both, so a request may change from one to the other without changing its keys); register
+    other types here.
     """
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         fields = {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
-        return ["d", type(value).__name__, encode(fields)]
+        return ["r", key_tag(type(value)), encode(fields)]
     dump = getattr(value, "model_dump", None)  # pydantic models
-    if callable(dump):
-        return ["p", type(value).__name__, encode(dump(mode="python"))]
+    if callable(dump) and not isinstance(value, type):
+        return ["r", key_tag(type(value)), encode(dump(mode="python"))]
     raise KeyEncodingError(
         f"cannot put a value of type {type(value).__name__} into a cache key: {value!r:.80}"
     )
