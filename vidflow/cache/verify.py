@@ -14,7 +14,6 @@ Run ``--repair`` when no run is writing to the cache: a temporary file younger t
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import time
 from dataclasses import asdict, dataclass, field

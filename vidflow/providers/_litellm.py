@@ -9,8 +9,8 @@ Each adapter registers its run's price table with litellm once, when it first ta
 
 from __future__ import annotations
 
+import functools
 import os
-import sys
 import threading
 from typing import Any
 
@@ -43,10 +43,10 @@ def key_env_for(model: str) -> tuple[str, ...]:
     return KEY_ENV.get(prefix, ())
 
 
+@functools.cache
 def _import_litellm() -> Any:
-    lib = sys.modules.get("litellm")
-    if lib is not None:
-        return lib
+    # Under the lock: another thread may be halfway through the import, and a module in
+    # sys.modules is not a finished one. Cached afterwards (cache_clear() resets it).
     with _lock:
         had = os.environ.get("LITELLM_LOCAL_MODEL_COST_MAP")
         os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
