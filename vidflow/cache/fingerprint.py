@@ -23,7 +23,7 @@ import math
 import re
 import unicodedata
 from collections.abc import Mapping
-from functools import singledispatch
+from functools import cache, singledispatch
 from typing import Any
 
 from ..errors import KeyEncodingError
@@ -38,6 +38,7 @@ KEY_SCHEME = "vidflow-key-v2"
 _TAG = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$")
 
 
+@cache
 def key_tag(cls: type) -> str:
     """The stable tag a record class declares for keys (``__key_tag__`` in its own body).
 
@@ -64,8 +65,8 @@ def encode(value: Any) -> Any:
     other types here.
     """
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        fields = {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
-        return ["r", key_tag(type(value)), encode(fields)]
+        fields = {name: getattr(value, name) for name in _field_names(type(value))}
+        return ["r", key_tag(type(value)), _encode(fields)]
     dump = getattr(value, "model_dump", None)  # pydantic models
     if callable(dump) and not isinstance(value, type):
         return ["r", key_tag(type(value)), encode(dump(mode="python"))]
@@ -110,7 +111,7 @@ def _(value: bytes) -> Any:
 @encode.register(list)
 @encode.register(tuple)
 def _(value: list | tuple) -> Any:
-    return ["l", [encode(v) for v in value]]
+    return ["l", [_encode(v) for v in value]]
 
 
 @encode.register(Mapping)
@@ -122,15 +123,56 @@ def _(value: Mapping) -> Any:
         nk = unicodedata.normalize("NFC", k)
         if nk in out:
             raise KeyEncodingError(f"two keys normalise to the same string: {k!r}")
-        out[nk] = encode(v)
+        out[nk] = _encode(v)
     return ["m", out]
+
+
+@cache
+def _field_names(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(cls))
+
+
+def _encode(value: Any) -> Any:
+    """:func:`encode`, with the plain JSON types done here: keys are computed for every node,
+    and singledispatch costs more than the encoding itself. Same output, by construction: the
+    branches below only handle exact built-in types, everything else goes to ``encode``."""
+    t = type(value)
+    if t is str:
+        return ["s", value if value.isascii() else unicodedata.normalize("NFC", value)]
+    if t is dict:
+        out: dict[str, Any] = {}
+        for k, v in value.items():
+            if type(k) is not str:
+                return encode(value)  # the registered Mapping encoder reports the bad key
+            nk = k if k.isascii() else unicodedata.normalize("NFC", k)
+            if nk in out:
+                raise KeyEncodingError(f"two keys normalise to the same string: {k!r}")
+            out[nk] = _encode(v)
+        return ["m", out]
+    if t is list or t is tuple:
+        return ["l", [_encode(v) for v in value]]
+    if t is int:
+        return ["i", str(value)]
+    if value is None:
+        return None
+    names = _record_fields(t)
+    if names is not None:  # a dataclass record: tag and fields (as ``encode`` does)
+        return ["r", key_tag(t), _encode({n: getattr(value, n) for n in names})]
+    return encode(value)
+
+
+@cache
+def _record_fields(cls: type) -> tuple[str, ...] | None:
+    return tuple(f.name for f in dataclasses.fields(cls)) if dataclasses.is_dataclass(cls) else None
 
 
 def canonical_bytes(value: Any) -> bytes:
     """The canonical encoding of ``value`` (sorted keys, compact, UTF-8)."""
-    return json.dumps(
-        encode(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    ).encode("utf-8")
+    return _CANONICAL.encode(_encode(value)).encode("utf-8")
+
+
+# One encoder for every key (json.dumps with options builds a new one per call).
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
 def digest_bytes(data: bytes) -> str:

@@ -119,6 +119,7 @@ class CacheStore:
     def __init__(self, url: str, *, storage_options: dict | None = None, scratch: Scratch | str | None = None):
         self.url = url
         self.fs, self.root = url_to_fs(url, **(storage_options or {}))
+        self._local = is_local(self.fs)
         self.records = VerificationRecords(self.fs, join(self.root, "verified"))
         # digest -> the blob's state when this process last verified (or wrote) it
         self._trusted: dict[str, tuple] = {}
@@ -265,7 +266,7 @@ class CacheStore:
         (CacheError).
         """
         try:
-            raw = self.fs.cat_file(self.action_path(key))
+            raw = self._read_manifest(key)
         except FileNotFoundError:
             return CacheLookup(None, LookupStatus.MISSING)
         except IsADirectoryError:
@@ -291,6 +292,13 @@ class CacheStore:
             if status is not LookupStatus.HIT:
                 return CacheLookup(None, status, detail)
         return CacheLookup(art, LookupStatus.HIT)
+
+    def _read_manifest(self, key: str) -> bytes:
+        path = self.action_path(key)
+        if self._local:  # plain open: fsspec's local layer costs more than the read itself
+            with open(path, "rb") as f:
+                return f.read()
+        return self.fs.cat_file(path)
 
     def load(self, key: str) -> Artifact | None:
         """The verified artifact under ``key``, or None (see :meth:`lookup` for why not)."""

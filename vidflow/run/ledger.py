@@ -50,7 +50,7 @@ TERMINAL = {EventType.NODE_CACHED, EventType.NODE_SUCCEEDED, EventType.NODE_FAIL
 _FLUSH_NOW = {EventType.RUN_STARTED, EventType.RUN_FINISHED, EventType.TOPIC_FINISHED, EventType.NODE_FAILED}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Event:
     run_id: str
     type: EventType
@@ -84,6 +84,7 @@ class Event:
         return cls(**d)
 
 
+_LINE = json.JSONEncoder(ensure_ascii=False, default=str)  # one encoder for every event line
 _OPTIONAL_FIELDS = tuple(f.name for f in fields(Event) if f.name not in ("run_id", "type", "ts"))
 
 
@@ -121,7 +122,7 @@ class JsonlSink:
         self._flushed = time.monotonic()
 
     def emit(self, event: Event) -> None:
-        self._f.write(json.dumps(event.as_dict(), ensure_ascii=False, default=str) + "\n")
+        self._f.write(_LINE.encode(event.as_dict()) + "\n")
         now = time.monotonic()
         if now - self._flushed >= self._flush_every or event.type in _FLUSH_NOW:
             self._f.flush()

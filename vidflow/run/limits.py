@@ -69,6 +69,8 @@ class Limiter:
 
     async def acquire(self) -> None:
         await self._sem.acquire()
+        if self._window is None and self._paused_until <= self.clock.now() and not self._gate.locked():
+            return  # no window to keep and no pause: the semaphore is the whole limit
         try:
             async with self._gate:
                 await self._wait_for_slot()

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import os
 import time
 from dataclasses import dataclass, field, replace
@@ -58,6 +59,9 @@ from .retry import RetryPolicy
 
 __all__ = ["CallResult", "Outcome", "Scheduler"]
 
+#: Events whose data may hold text from outside vidflow (vendor messages, errors).
+_TEXT_EVENTS = frozenset({EventType.NODE_FAILED, EventType.NODE_RETRY, EventType.CACHE_REJECTED, EventType.TOPIC_FINISHED})
+
 
 @dataclass(slots=True)
 class Outcome:
@@ -91,6 +95,23 @@ class _TopicState:
     expanded: dict[str, asyncio.Future] = field(default_factory=dict)
     runners: list[asyncio.Task] = field(default_factory=list)
     nodes: list[str] = field(default_factory=list)  # this topic's node ids, in the order named
+
+
+@contextlib.contextmanager
+def _fewer_collections():
+    """Run with the cyclic GC's thresholds raised, then put them back.
+
+    A run keeps every node's Task, outcome and event alive until it ends, so each full
+    collection re-scans all of them and the cost per node grows with the batch; with the
+    default thresholds that made a 10,000-node run ~40% slower (benchmarks/overhead.py).
+    Collections still happen, only less often.
+    """
+    old = gc.get_threshold()
+    gc.set_threshold(max(old[0], 50_000), max(old[1], 50), max(old[2], 100))
+    try:
+        yield
+    finally:
+        gc.set_threshold(*old)
 
 
 class _Inputs:
@@ -281,10 +302,13 @@ class Scheduler:
             kw.setdefault("topic", task.topic)
             kw.setdefault("kind", self._kind(task))
             kw.setdefault("provider", task.provider or "")
-        # A second layer: provider errors arrive redacted, but any text may hold a secret.
+        # A second layer: provider errors arrive redacted, but any text may hold a secret. Only
+        # events that carry text from outside (errors, messages) need it.
         if kw.get("message"):
             kw["message"] = self.redactor.redact(kw["message"])
-        if kw.get("data"):
+            if kw.get("data"):
+                kw["data"] = self.redactor.redact_data(kw["data"])
+        elif type in _TEXT_EVENTS and kw.get("data"):
             kw["data"] = self.redactor.redact_data(kw["data"])
         self.sink.emit(Event(self.run_id, type, **kw))
 
@@ -298,13 +322,14 @@ class Scheduler:
         topics = topics if topics is not None else self.loaded.topics
         self.emit(EventType.RUN_STARTED, data={"recipe": self.loaded.name, "mode": "plan" if self.executor.dry else "run", "topics": [t.id for t in topics], "cache": self.store.url})
         interrupted = False
-        try:
-            await asyncio.gather(*(self._topic(t) for t in topics))
-        except (asyncio.CancelledError, KeyboardInterrupt):
-            interrupted = True
-            raise
-        finally:
-            self.emit(EventType.RUN_FINISHED, data={"interrupted": interrupted})
+        with _fewer_collections():
+            try:
+                await asyncio.gather(*(self._topic(t) for t in topics))
+            except (asyncio.CancelledError, KeyboardInterrupt):
+                interrupted = True
+                raise
+            finally:
+                self.emit(EventType.RUN_FINISHED, data={"interrupted": interrupted})
 
     async def _topic(self, topic: Topic) -> None:
         loop = asyncio.get_running_loop()
@@ -448,7 +473,7 @@ class Scheduler:
             return UNKNOWN
         if key:
             shared = self._inflight.get(key)
-            if shared is not None:
+            if shared is not None:  # an identical node is being made: its output is ours
                 try:
                     art = await asyncio.shield(shared)
                 except NodeFailedError as e:
@@ -456,20 +481,14 @@ class Scheduler:
                 self.outcomes[task.id] = Outcome("cached", art, provider=(art.meta or {}).get("provider", ""))
                 self.emit(EventType.NODE_CACHED, task, data={"key": key[:16], "shared": True})
                 return art
-            flight = self._inflight[key] = asyncio.get_running_loop().create_future()
-        try:
-            art = await self._execute(task, step, cap, prepared, key)
-        except BaseException as e:
-            if key:
-                flight.set_exception(e if isinstance(e, Exception) else NodeFailedError(task.id, "interrupted"))
-                flight.exception()
-            raise
-        finally:
-            if key:
+            # The node's own future (resolved by _run_task with this node's outcome) is what an
+            # identical node waits for.
+            self._inflight[key] = self._futures[task.id]
+            try:
+                return await self._execute(task, step, cap, prepared, key)
+            finally:
                 self._inflight.pop(key, None)
-        if key:
-            flight.set_result(art)
-        return art
+        return await self._execute(task, step, cap, prepared, key)
 
     def _imported(self, task: Task) -> Artifact:
         """A node whose output comes from a stage document (``--input``)."""
