@@ -17,6 +17,7 @@ import base64
 import binascii
 import os
 import shutil
+import stat
 import sys
 import uuid
 from dataclasses import dataclass
@@ -168,7 +169,7 @@ def object_state(fs: fsspec.AbstractFileSystem, path: str) -> ObjectState:
     """One stat or HEAD of ``path`` (FileNotFoundError if it is not there)."""
     if is_local(fs):
         st = os.stat(path)
-        if not os.path.isfile(path):
+        if not stat.S_ISREG(st.st_mode):
             raise FileNotFoundError(path)
         return ObjectState(st.st_size, (st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev))
     if is_s3(fs):
