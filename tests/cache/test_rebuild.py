@@ -6,6 +6,7 @@ verify`) on a recipe of offline providers (text.offline, real espeak, image.proc
 
 from __future__ import annotations
 
+from pathlib import Path
 import asyncio
 import json
 import os
@@ -79,7 +80,7 @@ def test_wrong_shape_manifests_are_misses_and_one_run_rebuilds_them(project, reg
     second = run_recipe(recipe, registry, project)
     assert second.exit_code == 0, second.summary.failures
     assert ran(second) == broken  # the same script comes back: its lines stay cached
-    rejected = [json.loads(line) for line in open(second.events_path) if '"cache_rejected"' in line]
+    rejected = [json.loads(line) for line in Path(second.events_path).read_text().splitlines() if '"cache_rejected"' in line]
     assert {e["node"] for e in rejected} == broken and all(e["data"]["status"] == "invalid_manifest" for e in rejected)
     for node in broken:
         assert CacheStore(str(project / "cache")).lookup(keys[node]).hit  # overwritten, valid

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 import json
 
 from tests.engine.util import BASE, plan_recipe, ran, run_recipe, write
@@ -23,7 +24,7 @@ def test_second_run_makes_zero_provider_calls_and_reports_all_cached(project, re
     assert set(second.summary.nodes.values()) == {"cached"}
     assert len(second.summary.nodes) == n_first
     # the run record says the same
-    events = [json.loads(l) for l in open(second.events_path)]
+    events = [json.loads(l) for l in Path(second.events_path).read_text().splitlines()]
     cached = {e["node"] for e in events if e["type"] == "node_cached"}
     assert cached == set(second.summary.nodes)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 import random
 
 import pytest
@@ -102,7 +103,7 @@ def test_transient_failures_are_retried_and_every_attempt_is_an_event(project, r
     assert result.summary.steps["speech"].retries == 12  # every line failed once, then worked
     import json
 
-    events = [json.loads(l) for l in open(result.events_path)]
+    events = [json.loads(l) for l in Path(result.events_path).read_text().splitlines()]
     retries = [e for e in events if e["type"] == "node_retry"]
     assert all(e["error"] == "ProviderUnavailableError" and e["data"]["status"] == 503 for e in retries)
     started = [e for e in events if e["type"] == "node_started" and e["step"] == "speech"]
