@@ -95,11 +95,18 @@ def _check_refresh(loaded: LoadedRecipe, refresh: Iterable[str]) -> None:
 async def plan(loaded: LoadedRecipe, *, settings: Settings, refresh: Iterable[str] = (), store: CacheStore | None = None, output_root: str | None = None) -> tuple[PlanReport, nx.DiGraph]:
     """The dry run: every node named, looked up in the cache, priced and timed; nothing made.
 
-    Templates that cannot render and outputs that cannot be written are reported in
-    ``report.problems`` (the CLI exits 2 on them), with everything that could be planned.
+    Each node that would run says why (``report.nodes``: new, changed and which key fields,
+    refresh, missing, a corrupt cache entry, inputs not made yet). Templates that cannot render
+    and outputs that cannot be written are reported in ``report.problems`` (the CLI exits 2 on
+    them), with everything that could be planned. Missing API keys are warnings: only ``run``
+    needs them.
     """
     _check_refresh(loaded, refresh)
-    check_credentials(loaded, settings)
+    warnings = []
+    try:
+        check_credentials(loaded, settings)
+    except RecipeError as e:
+        warnings = [f"{line} (needed by `vidflow run`, not by the plan)" for line in e.lines()]
     own = store is None
     store = store or open_store(settings)
     try:
@@ -114,6 +121,12 @@ async def plan(loaded: LoadedRecipe, *, settings: Settings, refresh: Iterable[st
     limits = {name: s.limits(name) for name in loaded.providers}
     report = build_report(s.graph, status, recipe=loaded.name, topics=len(loaded.topics), step_order=loaded.order,
                           limits=limits, cpu_slots=settings.max_ffmpeg, problems=problems)
+    report.warnings = warnings
+    for n in s.graph:
+        o = s.outcomes.get(n)
+        if o is not None and o.status in ("run", "estimated"):
+            task = s.graph.nodes[n]["task"]
+            report.nodes.append({"id": n, "topic": task.topic, "step": task.step, "reason": o.reason, "changed": list(o.changed)})
     return report, s.graph
 
 

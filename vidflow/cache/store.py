@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import threading
 from dataclasses import dataclass, field
@@ -294,7 +295,39 @@ class CacheStore:
         return CacheLookup(art, LookupStatus.HIT)
 
     def _read_manifest(self, key: str) -> bytes:
-        path = self.action_path(key)
+        return self._read_file(self.action_path(key))
+
+    def manifest_meta(self, key: str) -> dict[str, Any] | None:
+        """The metadata a manifest recorded (its fields, attempts...), unverified; None if none.
+
+        For explanations only (which field changed since): never a reason to use an output.
+        """
+        try:
+            return dict(parse_manifest(self._read_manifest(key), key).meta)
+        except (OSError, ManifestError):
+            return None
+
+    # ------------------------------------------------------------------ node index
+    def index_path(self, recipe: str, topic_id: str) -> str:
+        return join(self.root, "nodes", _safe_name(recipe), f"{_safe_name(topic_id)}.json")
+
+    def read_index(self, recipe: str, topic_id: str) -> dict[str, str]:
+        """Node name -> the key it had when it was last made or used (by any run of the recipe)."""
+        try:
+            raw = self._read_file(self.index_path(recipe, topic_id))
+            data = json.loads(raw)
+        except (OSError, ValueError):
+            return {}
+        if not isinstance(data, dict):
+            return {}
+        return {k: v for k, v in data.items() if isinstance(k, str) and isinstance(v, str)}
+
+    def write_index(self, recipe: str, topic_id: str, keys: dict[str, str]) -> None:
+        """Record the keys a run used for a topic's nodes (merged over the previous record)."""
+        merged = {**self.read_index(recipe, topic_id), **keys}
+        atomic_write(self.fs, self.index_path(recipe, topic_id), _json_bytes(merged), content_type="application/json")
+
+    def _read_file(self, path: str) -> bytes:
         if self._local:  # plain open: fsspec's local layer costs more than the read itself
             with open(path, "rb") as f:
                 return f.read()
@@ -356,3 +389,11 @@ def _file_digest(path: str) -> tuple[str, int]:
             h.update(chunk)
             size += len(chunk)
     return h.hexdigest(), size
+
+
+def _safe_name(name: str) -> str:
+    """A file name for a recipe or topic id: readable, and distinct for distinct names."""
+    clean = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.")[:60] or "x"
+    if clean == name:
+        return clean
+    return f"{clean}-{hashlib.sha256(name.encode('utf-8', 'surrogatepass')).hexdigest()[:12]}"

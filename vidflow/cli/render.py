@@ -68,11 +68,33 @@ def do_plan(loaded, settings, *, refresh=(), check: bool = False, as_json: bool 
         con.print("Everything is cached: `vidflow run` would make no provider call.")
     elif report.estimated:
         con.print("Counts marked [bold]estimated[/] depend on outputs that do not exist yet (e.g. lines of a script).")
+    _print_reasons(con, report.nodes)
     if check and report.to_run:
         con.print(f"check: {report.to_run} node(s) would run")
+    for w in report.warnings:
+        print(f"warning: {w}", file=sys.stderr)
     for p in report.problems:
         print(f"error: {p}", file=sys.stderr)
     return status
+
+
+#: Lines of "what would run and why" printed before the rest is summarised.
+MAX_REASON_LINES = 40
+
+
+def _print_reasons(con: Console, nodes: list[dict]) -> None:
+    """Which nodes would run and why, one line each (terraform plan style), then counts."""
+    if not nodes:
+        return
+    from collections import Counter
+
+    con.print("would run:")
+    for n in nodes[:MAX_REASON_LINES]:
+        why = n["reason"] + (f" ({', '.join(n['changed'])})" if n.get("changed") else "")
+        con.print(f"  + {n['id']}  [dim]{why}[/]")
+    if len(nodes) > MAX_REASON_LINES:
+        counts = Counter(n["reason"] for n in nodes[MAX_REASON_LINES:])
+        con.print(f"  ... and {len(nodes) - MAX_REASON_LINES} more: " + ", ".join(f"{v} {k}" for k, v in counts.most_common()) + " (--json lists them all)")
 
 
 # --------------------------------------------------------------------------- run

@@ -44,7 +44,7 @@ from ..errors import (
 )
 from ..limits import Limits
 from ..plan.build import add_tasks, expand_step, expansion_needs
-from ..cache.fingerprint import node_key
+from ..cache.fingerprint import changed_fields, encoded, node_key
 from ..plan.task import Estimate, Task
 from ..pricing import PriceTable
 from ..recipe.load import LoadedRecipe, StepInfo
@@ -77,6 +77,7 @@ class Outcome:
     cost_recorded: float = 0.0  # what the output cost when it was made
     placeholder: bool = False
     imported: bool = False
+    changed: tuple[str, ...] = ()  # a dry run's "changed" reason: which key fields differ
 
 
 @dataclass(slots=True)
@@ -95,6 +96,7 @@ class _TopicState:
     expanded: dict[str, asyncio.Future] = field(default_factory=dict)
     runners: list[asyncio.Task] = field(default_factory=list)
     nodes: list[str] = field(default_factory=list)  # this topic's node ids, in the order named
+    index: dict[str, str] | None = None  # node name -> key when the recipe last ran (read lazily)
 
 
 @contextlib.contextmanager
@@ -351,7 +353,7 @@ class Scheduler:
                 t.cancel()
             await asyncio.gather(*expanders, *ts.runners, return_exceptions=True)
             raise
-        self._topic_finished(ts)
+        await self._topic_finished(ts)
 
     async def _expand(self, ts: _TopicState, step: StepInfo) -> None:
         """Name ``step``'s nodes for one topic once what they need upstream exists."""
@@ -469,7 +471,10 @@ class Scheduler:
                 self.emit(EventType.NODE_CACHED, task, data={"key": key[:16]} if key else {})
                 return art
         if self.executor.dry:
-            self.outcomes[task.id] = Outcome("run", reason=reason)
+            changed: tuple[str, ...] = ()
+            if reason == "new" and key:
+                reason, changed = await self._why(task, key, prepared.fields)
+            self.outcomes[task.id] = Outcome("run", reason=reason, changed=changed)
             return UNKNOWN
         if key:
             shared = self._inflight.get(key)
@@ -490,6 +495,22 @@ class Scheduler:
                 self._inflight.pop(key, None)
         return await self._execute(task, step, cap, prepared, key)
 
+    async def _why(self, task: Task, key: str, fields: Any) -> tuple[str, tuple[str, ...]]:
+        """Why a node whose key is not cached would run: never made (``new``), made before with
+        other inputs (``changed``, naming the fields), or made with these but gone (``missing``)."""
+        ts = self._topics[task.topic]
+        if ts.index is None:
+            ts.index = await self.io(self.store.read_index, self.loaded.name, task.topic)
+        before = ts.index.get(task.id[len(task.topic) + 1 :])
+        if before is None:
+            return "new", ()
+        if before == key:
+            return "missing", ()
+        meta = await self.io(self.store.manifest_meta, before)
+        if not meta or "fields" not in meta:
+            return "changed", ()
+        return "changed", tuple(changed_fields(meta["fields"], encoded(fields)))
+
     def _imported(self, task: Task) -> Artifact:
         """A node whose output comes from a stage document (``--input``)."""
         art = Artifact(value=self.imports[task.step][task.topic], meta={"imported": True, "provider": "input"})
@@ -505,6 +526,10 @@ class Scheduler:
         try:
             art = await self.executor.make(self, task, step, cap, prepared)
             if key and not art.meta.get("placeholder"):
+                # the manifest is the node's durable record: what decided it, how it was made
+                art.meta["fields"] = encoded(prepared.fields)
+                art.meta["attempts"] = self._attempts.get(task.id, 1)
+                art.meta["run_id"] = self.run_id
                 await self.io(self.store.save, key, art)
         except (ProviderError, VidflowError, OSError) as e:
             if isinstance(e, UpstreamFailedError):
@@ -531,12 +556,15 @@ class Scheduler:
         self.emit(EventType.NODE_FAILED, task, attempt=self._attempts.get(task.id, 0), error=type(e).__name__, message=str(e), latency=latency, data=data)
         raise NodeFailedError(task.id, self.redact(f"{type(e).__name__}: {e}")) from e
 
-    def _topic_finished(self, ts: _TopicState) -> None:
+    async def _topic_finished(self, ts: _TopicState) -> None:
         topic_id = ts.topic.id
         mine = [(n, self.outcomes[n]) for n in ts.nodes if n in self.outcomes]
         bad = [(n, o) for n, o in mine if o.status in ("failed", "skipped")]
         if self.executor.dry:
             return
+        keys = {n[len(topic_id) + 1 :]: self.graph.nodes[n]["task"].key for n, o in mine if o.status in ("ran", "cached") and self.graph.nodes[n]["task"].key}
+        if keys:
+            await self.io(self.store.write_index, self.loaded.name, topic_id, keys)
         if bad:
             first = next((o.error for _, o in bad if o.status == "failed"), bad[0][1].error)
             self.emit(EventType.TOPIC_FINISHED, topic=topic_id, data={"status": "failed", "topic": ts.topic.text, "error": self.redact(first)})
