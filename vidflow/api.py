@@ -122,6 +122,7 @@ async def plan(loaded: LoadedRecipe, *, settings: Settings, refresh: Iterable[st
     report = build_report(s.graph, status, recipe=loaded.name, topics=len(loaded.topics), step_order=loaded.order,
                           limits=limits, cpu_slots=settings.max_ffmpeg, problems=problems)
     report.warnings = warnings
+    report.timings = s.calibration.source
     for n in s.graph:
         o = s.outcomes.get(n)
         if o is not None and o.status in ("run", "estimated"):

@@ -313,19 +313,29 @@ class CacheStore:
 
     def read_index(self, recipe: str, topic_id: str) -> dict[str, str]:
         """Node name -> the key it had when it was last made or used (by any run of the recipe)."""
-        try:
-            raw = self._read_file(self.index_path(recipe, topic_id))
-            data = json.loads(raw)
-        except (OSError, ValueError):
-            return {}
+        data = self.read_doc(self.index_path(recipe, topic_id))
         if not isinstance(data, dict):
             return {}
         return {k: v for k, v in data.items() if isinstance(k, str) and isinstance(v, str)}
 
     def write_index(self, recipe: str, topic_id: str, keys: dict[str, str]) -> None:
         """Record the keys a run used for a topic's nodes (merged over the previous record)."""
-        merged = {**self.read_index(recipe, topic_id), **keys}
-        atomic_write(self.fs, self.index_path(recipe, topic_id), _json_bytes(merged), content_type="application/json")
+        self.write_doc(self.index_path(recipe, topic_id), {**self.read_index(recipe, topic_id), **keys})
+
+    # ------------------------------------------------------------------ small documents
+    def doc_path(self, name: str) -> str:
+        """The path of a small JSON document kept beside the cache (``stats/timings.json``)."""
+        return join(self.root, name)
+
+    def read_doc(self, path: str) -> Any:
+        """A small JSON document of the cache (records, stats), or None if absent or unreadable."""
+        try:
+            return json.loads(self._read_file(path))
+        except (OSError, ValueError):
+            return None
+
+    def write_doc(self, path: str, data: Any) -> None:
+        atomic_write(self.fs, path, _json_bytes(data), content_type="application/json")
 
     def _read_file(self, path: str) -> bytes:
         if self._local:  # plain open: fsspec's local layer costs more than the read itself

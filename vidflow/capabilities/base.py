@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, AsyncContextManager, Awaitable, Callable,
 from pydantic import BaseModel
 
 from ..cache.store import Artifact
+from ..calibration import Calibration
 from ..errors import BadOutputError, Problem
 from ..recipe.schema import StepModel
 
@@ -128,6 +129,7 @@ class TaskInputs(Protocol):
     """A node's resolved inputs, as the scheduler hands them to :meth:`Capability.prepare`."""
 
     output_root: str  # where relative outputs go (publish)
+    calibration: Calibration  # timings past runs of this cache measured (estimates)
 
     def artifact(self, node_id: str) -> Any:
         """The artifact of dependency ``node_id`` (or UNKNOWN in a dry run)."""
@@ -275,8 +277,9 @@ class Capability:
             for i in range(n)
         ]
 
-    def estimate(self, task: Any, step: StepInfo, loaded: LoadedRecipe, adapter: Any) -> Prepared:
-        """Cost, time and units of a node whose inputs do not exist yet (plan)."""
+    def estimate(self, task: Any, step: StepInfo, loaded: LoadedRecipe, adapter: Any, calibration: Calibration) -> Prepared:
+        """Cost, time and units of a node whose inputs do not exist yet (plan). ``calibration``
+        holds what past runs of this cache measured (``Calibration.seconds``)."""
         return Prepared(fields=None)
 
     # ------------------------------------------------------------------ run time

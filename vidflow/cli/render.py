@@ -61,6 +61,8 @@ def do_plan(loaded, settings, *, refresh=(), check: bool = False, as_json: bool 
     t.add_section()
     t.add_row("total", "", str(report.total_nodes), str(report.cached), str(report.to_run), "estimated" if report.estimated else "exact", _money(report.cost_usd), _secs(report.wall_seconds))
     con.print(t)
+    if report.to_run:
+        con.print(f"est. time: {_secs(report.wall_seconds)} under the providers' limits and {settings.max_ffmpeg} CPU slot(s); timings {report.timings}")
     if report.cost_by_provider:
         con.print("est. cost by provider: " + ", ".join(f"{k} {_money(v)}" for k, v in sorted(report.cost_by_provider.items())))
         con.print("est. cost by topic:    " + ", ".join(f"{k} {_money(v)}" for k, v in sorted(report.cost_by_topic.items())))

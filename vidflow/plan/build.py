@@ -17,6 +17,7 @@ import networkx as nx
 
 from ..capabilities.base import Expansion
 from ..recipe.load import LoadedRecipe, StepInfo
+from ..calibration import Calibration
 from .task import Estimate, Task
 
 __all__ = ["add_tasks", "expand_step", "expansion_needs"]
@@ -36,6 +37,7 @@ def expand_step(
     results: Mapping[str, tuple[str, ...]],
     estimated: Mapping[str, bool],
     adapters: Callable[[str], Any],
+    calibration: Calibration | None = None,
 ) -> list[Task]:
     """The Tasks of ``step`` for one topic. May raise BadOutputError (a for_each over a non-list)."""
     cap = loaded.capability(step)
@@ -51,7 +53,7 @@ def expand_step(
         )
         est = estimates.get((task.role, task.provider))
         if est is None:
-            e = cap.estimate(task, step, loaded, adapters(task.provider) if task.provider else None)
+            e = cap.estimate(task, step, loaded, adapters(task.provider) if task.provider else None, calibration or Calibration())
             est = estimates[(task.role, task.provider)] = Estimate(e.cost, e.seconds, dict(e.units))
         tasks.append(_with_estimate(task, est))
     return tasks

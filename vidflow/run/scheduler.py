@@ -44,6 +44,7 @@ from ..errors import (
 )
 from ..limits import Limits
 from ..plan.build import add_tasks, expand_step, expansion_needs
+from ..calibration import STATS_PATH, Calibration, samples
 from ..cache.fingerprint import changed_fields, encoded, node_key
 from ..plan.task import Estimate, Task
 from ..pricing import PriceTable
@@ -78,6 +79,7 @@ class Outcome:
     placeholder: bool = False
     imported: bool = False
     changed: tuple[str, ...] = ()  # a dry run's "changed" reason: which key fields differ
+    seconds: float = 0.0  # how long making it took (the provider's or the work's own time)
 
 
 @dataclass(slots=True)
@@ -127,6 +129,10 @@ class _Inputs:
     @property
     def output_root(self) -> str:
         return self._s.output_root
+
+    @property
+    def calibration(self) -> Calibration:
+        return self._s.calibration
 
     def artifact(self, node_id: str) -> Any:
         return self._arts[node_id]
@@ -228,6 +234,7 @@ class Scheduler:
         self._cpu: asyncio.Semaphore | None = None
         self._scratch: Scratch | None = None
         self._local_store = is_local(store.fs)
+        self.calibration = Calibration()
         self._silent = isinstance(sink, NullSink)
 
     # ------------------------------------------------------------------ resources
@@ -322,6 +329,7 @@ class Scheduler:
     # ------------------------------------------------------------------ the walk
     async def run(self, topics: list[Topic] | None = None) -> None:
         topics = topics if topics is not None else self.loaded.topics
+        self.calibration = Calibration.from_json(await self.io(self.store.read_doc, self.store.doc_path(STATS_PATH)))
         self.emit(EventType.RUN_STARTED, data={"recipe": self.loaded.name, "mode": "plan" if self.executor.dry else "run", "topics": [t.id for t in topics], "cache": self.store.url})
         interrupted = False
         with _fewer_collections():
@@ -332,6 +340,11 @@ class Scheduler:
                 raise
             finally:
                 self.emit(EventType.RUN_FINISHED, data={"interrupted": interrupted})
+        if not self.executor.dry:
+            learnt = samples(self.graph, self.outcomes, self.loaded)
+            if learnt:  # what this run took teaches the next plan (plan/calibration.py)
+                with contextlib.suppress(OSError):
+                    await self.io(self.store.write_doc, self.store.doc_path(STATS_PATH), self.calibration.record(learnt).to_json())
 
     async def _topic(self, topic: Topic) -> None:
         loop = asyncio.get_running_loop()
@@ -368,7 +381,7 @@ class Scheduler:
                     art = await self._futures[ids[0]]
                     info = self.loaded.steps[src]
                     values[src] = UNKNOWN if art is UNKNOWN else self.loaded.capability(info).view(info, art)
-            tasks = expand_step(self.loaded, step, topic_id, values=values, results=results, estimated=estimated, adapters=self.adapter)
+            tasks = expand_step(self.loaded, step, topic_id, values=values, results=results, estimated=estimated, adapters=self.adapter, calibration=self.calibration)
         except NodeFailedError as e:
             self._stand_in(topic_id, step, "skipped", UpstreamFailedError(e.node, f"upstream `{e.node}` failed"))
             done.set_exception(UpstreamFailedError(f"{topic_id}/{step.name}", f"upstream `{e.node}` failed"))
@@ -546,7 +559,7 @@ class Scheduler:
             data["fallback"] = provider
         if meta.get("placeholder"):
             data.update(placeholder=True, cause=meta.get("cause", ""))
-        self.outcomes[task.id] = Outcome("ran", art, provider=provider, cost_usd=cost, cost_recorded=cost, placeholder=bool(meta.get("placeholder")))
+        self.outcomes[task.id] = Outcome("ran", art, provider=provider, cost_usd=cost, cost_recorded=cost, placeholder=bool(meta.get("placeholder")), seconds=latency)
         self.emit(EventType.NODE_SUCCEEDED, task, attempt=self._attempts.get(task.id, 1), provider=provider if provider != "placeholder" else task.provider or "", latency=latency, cost_usd=cost, data=data)
         return art
 
