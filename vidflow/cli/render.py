@@ -102,13 +102,25 @@ def _print_reasons(con: Console, nodes: list[dict]) -> None:
 # --------------------------------------------------------------------------- run
 
 
+def _count(p) -> str:
+    """``12/40`` (``~40`` while the total is a forecast) and the ETA once it can be told."""
+    eta = p.eta()
+    return f"[{p.done}/{'~' if p.estimated else ''}{p.total}{f' eta {_secs(eta)}' if eta is not None else ''}]"
+
+
 class PlainProgress:
-    """Line-based progress for logs (stdout is not a terminal)."""
+    """Line-based progress for logs (stdout is not a terminal): one line per node that ran,
+    failed or was retried and per finished topic, each prefixed with done/total (a total that
+    never shrinks) and an ETA."""
 
     def __init__(self, stream=None):
+        from ..run.progress import Progress
+
         self.stream = stream or sys.stderr
+        self.state = Progress()
 
     def emit(self, e: Event) -> None:
+        self.state.feed(e)
         line = None
         if e.type is EventType.NODE_SUCCEEDED:
             extra = " (placeholder)" if e.data.get("placeholder") else ""
@@ -123,20 +135,30 @@ class PlainProgress:
             elif e.data.get("status") == "failed":
                 line = f"topic FAILED {e.topic}: {e.data.get('error', '')}"
         if line:
-            print(line, file=self.stream, flush=True)
+            print(f"{_count(self.state)} {line}", file=self.stream, flush=True)
+
+
+#: Batches up to this many topics get one progress line per topic.
+TOPIC_LINES = 8
 
 
 class RichProgress:
-    """One bar per step: done/total and how many were cached."""
+    """An overall bar (done/total, never shrinking, and an ETA), one bar per step, what runs
+    right now (compose included), and a line per topic for small batches."""
 
     def __init__(self, console: Console):
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+        from ..run.progress import Progress as State
+
+        self.state = State()
         self.progress = Progress(
-            TextColumn("[bold]{task.fields[step]:<12}"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("{task.fields[note]}"), TimeElapsedColumn(), console=console, transient=False,
+            TextColumn("[bold]{task.fields[step]:<14}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("{task.fields[note]}"), TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=False,
         )
+        self.overall = self.progress.add_task("", total=None, step="all", note="")
         self.tasks: dict[str, Any] = {}
+        self.topic_tasks: dict[str, Any] = {}
         self.counts: dict[str, StepCounts] = {}
 
     def __enter__(self) -> RichProgress:
@@ -147,10 +169,25 @@ class RichProgress:
         self.progress.stop()
 
     def emit(self, e: Event) -> None:
-        if not e.node:
-            if e.type is EventType.TOPIC_FINISHED and e.data.get("status") == "failed":
-                self.progress.console.print(f"[red]topic failed:[/] {e.topic}")
-            return
+        st = self.state
+        st.feed(e)
+        if e.type is EventType.RUN_STARTED and len(st.topics) <= TOPIC_LINES:
+            for t in st.topics:
+                self.topic_tasks[t] = self.progress.add_task("", total=None, step=t[:14], note="")
+        if e.node:
+            self._step(e)
+        elif e.type is EventType.TOPIC_FINISHED and e.data.get("status") == "failed":
+            self.progress.console.print(f"[red]topic failed:[/] {e.topic}")
+        running = ", ".join(st.running_now(3))
+        note = ("[dim]running:[/] " + running) if running else ""
+        self.progress.update(self.overall, total=st.total, completed=st.done, note=(("~ " if st.estimated else "") + note).strip())
+        tp = st.topics.get(e.topic) if e.topic else None
+        if tp is not None and e.topic in self.topic_tasks:
+            colour = {"published": "green", "failed": "red"}.get(tp.status, "")
+            label = f"[{colour}]{tp.status}[/]" if colour else tp.status
+            self.progress.update(self.topic_tasks[e.topic], total=max(tp.queued, tp.done), completed=tp.done, note=label)
+
+    def _step(self, e: Event) -> None:
         c = self.counts.setdefault(e.step, StepCounts())
         if e.step not in self.tasks:
             self.tasks[e.step] = self.progress.add_task("", total=0, step=e.step, note="")

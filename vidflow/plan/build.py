@@ -71,3 +71,26 @@ def add_tasks(graph: nx.DiGraph, tasks: list[Task]) -> None:
         graph.add_node(t.id, task=t)
         for d in t.deps:
             graph.add_edge(d, t.id)
+
+
+def expected_nodes(loaded: LoadedRecipe, adapters: Callable[[str], Any], calibration: Calibration | None = None) -> int:
+    """How many nodes one topic of ``loaded`` will probably have, before anything exists.
+
+    The same expansion as a dry run with every upstream output unknown (lists sized from the
+    steps' hints): progress displays start from it, so their totals need not grow much later.
+    """
+    from ..capabilities.base import UNKNOWN
+
+    results: dict[str, tuple[str, ...]] = {}
+    count = 0
+    for name in loaded.order:
+        step = loaded.steps[name]
+        needs = expansion_needs(loaded, step)
+        tasks = expand_step(
+            loaded, step, "t", values={n: UNKNOWN for n, w in needs.items() if w == "value"},
+            results={n: results.get(n, ("t/?",)) for n in needs}, estimated={n: True for n in needs}, adapters=adapters,
+            calibration=calibration,
+        )
+        results[name] = tuple(t.id for t in tasks if t.result) or ("t/?",)
+        count += len(tasks)
+    return count

@@ -43,7 +43,7 @@ from ..errors import (
     VidflowError,
 )
 from ..limits import Limits
-from ..plan.build import add_tasks, expand_step, expansion_needs
+from ..plan.build import add_tasks, expand_step, expansion_needs, expected_nodes
 from ..calibration import STATS_PATH, Calibration, samples
 from ..cache.fingerprint import changed_fields, encoded, node_key
 from ..plan.task import Estimate, Task
@@ -330,7 +330,11 @@ class Scheduler:
     async def run(self, topics: list[Topic] | None = None) -> None:
         topics = topics if topics is not None else self.loaded.topics
         self.calibration = Calibration.from_json(await self.io(self.store.read_doc, self.store.doc_path(STATS_PATH)))
-        self.emit(EventType.RUN_STARTED, data={"recipe": self.loaded.name, "mode": "plan" if self.executor.dry else "run", "topics": [t.id for t in topics], "cache": self.store.url})
+        data = {"recipe": self.loaded.name, "mode": "plan" if self.executor.dry else "run", "topics": [t.id for t in topics], "cache": self.store.url}
+        if not self._silent:  # progress displays start from the expected size of the batch
+            with contextlib.suppress(VidflowError):
+                data["expected_nodes"] = expected_nodes(self.loaded, self.adapter, self.calibration) * len(topics)
+        self.emit(EventType.RUN_STARTED, data=data)
         interrupted = False
         with _fewer_collections():
             try:
