@@ -51,6 +51,7 @@ def do_plan(loaded, settings, *, refresh=(), check: bool = False, as_json: bool 
     status = 2 if report.problems else (1 if check and report.to_run else 0)
     if as_json:
         print(json.dumps(report.as_dict(), indent=2))
+        _print_issues(report)
         return status
     con = _console()
     t = Table(title=f"plan: {report.recipe} — {report.topics} topic(s), cache {settings.cache_url}")
@@ -73,11 +74,15 @@ def do_plan(loaded, settings, *, refresh=(), check: bool = False, as_json: bool 
     _print_reasons(con, report.nodes)
     if check and report.to_run:
         con.print(f"check: {report.to_run} node(s) would run")
+    _print_issues(report)
+    return status
+
+
+def _print_issues(report) -> None:
     for w in report.warnings:
         print(f"warning: {w}", file=sys.stderr)
     for p in report.problems:
         print(f"error: {p}", file=sys.stderr)
-    return status
 
 
 #: Lines of "what would run and why" printed before the rest is summarised.
