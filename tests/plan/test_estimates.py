@@ -42,7 +42,7 @@ def test_the_quickstart_estimate_is_within_30_percent_after_one_run(project):
 
 
 def test_a_loopback_vendor_batch_estimate_is_within_30_percent_after_one_run(project):
-    with OpenAIServer(responder=dialogue_responder, latency=0.4) as oai, ElevenLabsServer(latency=0.25) as xi:
+    with OpenAIServer(responder=dialogue_responder, latency=0.8) as oai, ElevenLabsServer(latency=0.6) as xi:
         recipe = f"""
 vidflow: 1
 name: estimate
@@ -53,7 +53,7 @@ providers:
   voice: {{kind: speech.elevenlabs, api_base: "{xi.url}", concurrency: 2}}
   painter: {{kind: image.litellm, model: openai/gpt-image-1, api_base: "{oai.url}/v1", concurrency: 2}}
 steps:
-  script: {{uses: writer, output: dialogue, lines: 4, scenes: 2, prompt: "Explain. TOPIC: {{{{ topic }}}}"}}
+  script: {{uses: writer, output: dialogue, lines: 3, scenes: 2, prompt: "Explain. TOPIC: {{{{ topic }}}}"}}
   speech: {{for_each: script.lines, uses: voice, text: "{{{{ item.text }}}}", voice: "{{{{ item.speaker }}}}"}}
   art: {{for_each: script.scenes, uses: painter, prompt: "{{{{ item.image_prompt }}}}"}}
 """

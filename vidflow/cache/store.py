@@ -80,6 +80,14 @@ class Artifact:
             "meta": self.meta,
         }
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Artifact:
+        """An artifact back from :meth:`to_json` (a review record's copy); checked like a manifest."""
+        from .manifest import Manifest
+
+        m = Manifest.model_validate(data)
+        return cls(value=m.value, blobs={n: BlobRef(b.digest, b.size, b.media_type, b.ext) for n, b in m.blobs.items()}, meta=dict(m.meta))
+
 
 class LookupStatus(str, Enum):
     """What :meth:`CacheStore.lookup` found under a key. Only ``HIT`` may be called cached."""
@@ -336,6 +344,23 @@ class CacheStore:
 
     def write_doc(self, path: str, data: Any) -> None:
         atomic_write(self.fs, path, _json_bytes(data), content_type="application/json")
+
+    def remove_doc(self, path: str) -> bool:
+        """Remove a document; False if there was none."""
+        try:
+            self.fs.rm_file(path)
+            return True
+        except FileNotFoundError:
+            return False
+
+    def list_docs(self, folder: str) -> list[str]:
+        """Paths of the JSON documents under ``folder`` (relative to the cache root), sorted."""
+        root = self.doc_path(folder)
+        try:
+            found = self.fs.find(root)
+        except (FileNotFoundError, OSError):
+            return []
+        return sorted(p for p in found if p.endswith(".json") and ".tmp-" not in p)
 
     def _read_file(self, path: str) -> bytes:
         if self._local:  # plain open: fsspec's local layer costs more than the read itself

@@ -31,7 +31,8 @@ def _parser() -> argparse.ArgumentParser:
         sp.add_argument("--topics", metavar="FILE", help="take topics from a .txt, .csv or .jsonl file instead of the recipe")
         sp.add_argument("--only", metavar="TOPIC", action="append", default=[], help="only this topic (id or text); repeatable")
         sp.add_argument("--limit", metavar="N", type=int, help="only the first N topics")
-        sp.add_argument("--refresh", metavar="STEP", action="append", default=[], help="ignore the cache for STEP (a new sample); repeatable")
+        sp.add_argument("--refresh", metavar="STEP", action="append", default=[], help="make STEP again (a new sample), or some of its items: art[2], speech[0:3]; repeatable")
+        sp.add_argument("--force", action="store_true", help="with --refresh: make approved items again too")
         sp.add_argument("--json", action="store_true", help="print a machine-readable result on stdout")
 
     r = sub.add_parser("run", help="run a recipe: skip what is cached, make the rest, publish the videos")
@@ -61,6 +62,26 @@ def _parser() -> argparse.ArgumentParser:
     cv.add_argument("--cache", metavar="URL", help="cache location: a path or s3://bucket/prefix (default: $VIDFLOW_CACHE or ./cache)")
     cv.add_argument("--repair", action="store_true", help="remove corrupt blobs, invalid manifests and leftovers (their nodes rebuild on the next run)")
     cv.add_argument("--json", action="store_true", help="print the report as JSON")
+
+    rv = sub.add_parser("review", help="list what waits for review (steps with `approve: true`)")
+    rv.add_argument("recipe", help="the recipe YAML file")
+    rv.add_argument("--cache", metavar="URL", help="cache location (default: $VIDFLOW_CACHE or ./cache)")
+    rv.add_argument("--all", action="store_true", help="decided items too")
+    rv.add_argument("--json", action="store_true", help="print the items as JSON")
+    for verb, what in (("approve", "release pending items of STEP: the next run uses them as they are"),
+                       ("reject", "ask for a new sample of pending items of STEP on the next run (--note says what to change)")):
+        d = sub.add_parser(verb, help=what)
+        d.add_argument("recipe", help="the recipe YAML file")
+        d.add_argument("step", help="a step with `approve: true`")
+        d.add_argument("--topic", metavar="ID", help="only this topic (default: every topic)")
+        d.add_argument("--item", metavar="N", type=int, help="only item N of a for_each step")
+        d.add_argument("--cache", metavar="URL", help="cache location (default: $VIDFLOW_CACHE or ./cache)")
+        d.add_argument("--note", default="", help="why (reject: required; the new sample's template sees it as review.note)")
+    up = sub.add_parser("unpin", help="drop edits imported with --input, so STEP is made again")
+    up.add_argument("recipe", help="the recipe YAML file")
+    up.add_argument("step", help="the step whose edits to drop")
+    up.add_argument("--topic", metavar="ID", help="only this topic (default: every topic)")
+    up.add_argument("--cache", metavar="URL", help="cache location (default: $VIDFLOW_CACHE or ./cache)")
 
     c = sub.add_parser("characters", help="list the characters a recipe folder can use")
     c.add_argument("--dir", metavar="DIR", default="characters", help="characters folder (default: ./characters)")
@@ -115,17 +136,23 @@ def _dispatch(args: argparse.Namespace) -> int:
     from ..api import load_recipe_file, select_topics
 
     settings = Settings.from_env().replace(cache_url=args.cache, runs_dir=getattr(args, "runs_dir", None))
+    if args.command in ("review", "approve", "reject", "unpin"):
+        from .render import do_review
+
+        return do_review(load_recipe_file(args.recipe), settings, args)
     loaded = load_recipe_file(args.recipe, topics_file=args.topics)
     loaded = select_topics(loaded, only=args.only, limit=args.limit)
     if args.command == "plan":
         from .render import do_plan
 
-        return do_plan(loaded, settings, refresh=args.refresh, check=args.check, as_json=args.json)
+        from ..plan.refresh import parse_refresh
+
+        return do_plan(loaded, settings, refresh=parse_refresh(args.refresh, loaded.steps, force=args.force), check=args.check, as_json=args.json)
     from ..options import RunOptions
     from .render import do_run
 
     options = RunOptions(
-        refresh=tuple(args.refresh), until=args.until, emit=args.emit, inputs=tuple(args.input), executor=args.executor,
+        refresh=tuple(args.refresh), force=args.force, until=args.until, emit=args.emit, inputs=tuple(args.input), executor=args.executor,
         address=args.address, workers=args.workers, out_dir=args.out_dir, topics_file=args.topics,
     )
     return do_run(loaded, settings, options, plain=args.plain, as_json=args.json, report=args.report)

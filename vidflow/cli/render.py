@@ -222,7 +222,7 @@ def do_run(loaded, settings, options, *, plain: bool = False, as_json: bool = Fa
     err = _console(stderr=True)
     # Rich progress only when a person watches both streams; logs and pipes get plain lines.
     interactive = err.is_terminal and sys.stdout.isatty() and not plain and not as_json and not options.emit and prepared.executor == "local"
-    kwargs = dict(settings=settings, refresh=options.refresh, output_root=options.out_dir, imports=prepared.imports, executor=prepared.executor)
+    kwargs = dict(settings=settings, refresh=prepared.refresh, output_root=options.out_dir, imports=prepared.imports, executor=prepared.executor)
     if interactive:
         with RichProgress(err) as progress:
             result = asyncio.run(run(loaded, sink=progress, **kwargs))
@@ -255,16 +255,24 @@ def _print_summary(con: Console, run_id: str, s, events_path: str | None, order:
     for node in s.placeholders:
         con.print(f"[yellow]placeholder image used for {node}[/]")
     failed_topics = [t for t, d in s.topics.items() if d.get("status") == "failed"]
+    waiting_topics = [t for t, d in s.topics.items() if d.get("status") == "awaiting_review"]
     for t in failed_topics:
         why = next((f"{f['node']}: {f['error']}: {f['message']}" for f in s.failures if f["topic"] == t), s.topics[t].get("error", ""))
         con.print(f"[red]topic failed:[/] {t} — {why}")
     if s.cost_by_provider:
         con.print("cost by provider: " + ", ".join(f"{k} {_money(v)}" for k, v in sorted(s.cost_by_provider.items())))
         con.print("cost by topic:    " + ", ".join(f"{k} {_money(v)}" for k, v in sorted(s.cost_by_topic.items())))
+    for r in s.reviews:
+        files = ", ".join(f"{k}: {v}" for k, v in r["look"].items() if k != "text")
+        text = str(r["look"].get("text", "")).splitlines()
+        con.print(f"[yellow]awaits review[/] {r['node']}" + (f" — {text[0][:80]}" + (" ..." if len(text) > 1 else "") if text else "") + (f" ({files})" if files else ""))
+    if s.reviews:
+        con.print("[yellow]waiting for review[/] (exit 4): `vidflow review RECIPE` shows each item; `vidflow approve`/`reject` decide; the next run goes on")
     for f in s.failures:
         con.print(f"[red]failed[/] {f['node']}: {f['error']}: {f['message']}")
     con.print(
-        f"{len(published)} published, {len(failed_topics)} failed · {s.count('ran')} nodes ran, {s.count('cached')} cached"
+        f"{len(published)} published, {len(failed_topics)} failed" + (f", {len(waiting_topics)} awaiting review" if waiting_topics else "")
+        + f" · {s.count('ran')} nodes ran, {s.count('cached')} cached"
         f" · cost {_money(s.cost_usd)} · {_secs(s.elapsed)} · record: {events_path}"
     )
 
@@ -335,3 +343,38 @@ def show_cache_verify(cache: str | None, *, repair: bool = False, as_json: bool 
         report = verify_cache(store, repair=repair)
     print(json.dumps(report.as_dict(), indent=2) if as_json else format_report(report))
     return 0 if report.ok else 1
+
+
+# --------------------------------------------------------------------------- review
+
+
+def do_review(loaded, settings, args) -> int:
+    """``vidflow review | approve | reject | unpin``."""
+    from ..api import open_store
+    from ..review import decide, pending, unpin
+
+    with open_store(settings) as store:
+        if args.command == "unpin":
+            n = unpin(loaded, store, args.step, topic=args.topic)
+            print(f"{n} pinned edit(s) of `{args.step}` dropped; the next run makes them again" if n else f"nothing of `{args.step}` was pinned")
+            return 0
+        if args.command in ("approve", "reject"):
+            done = decide(loaded, store, args.step, approve=args.command == "approve", topic=args.topic, item=args.item, note=args.note)
+            for i in done:
+                print(f"{args.command}d {i.topic}/{i.node}")
+            return 0
+        items = pending(loaded, store, all_statuses=args.all)
+    if args.json:
+        print(json.dumps([{"topic": i.topic, "node": i.node, "status": i.status, "note": i.note, **i.look} for i in items], indent=2, ensure_ascii=False))
+        return 0
+    con = _console()
+    if not items:
+        con.print("nothing waits for review")
+        return 0
+    for i in items:
+        con.print(f"[bold]{i.topic}/{i.node}[/] [{'yellow' if i.status == 'pending' else 'dim'}]{i.status}[/]" + (f" — note: {i.note}" if i.note else ""))
+        for k, v in i.look.items():
+            text = str(v)
+            con.print(f"  {k}: " + (text if "\n" not in text else "\n    " + text.replace("\n", "\n    ")), highlight=False, markup=False)
+    con.print(f"{sum(1 for i in items if i.status == 'pending')} item(s) wait: `vidflow approve RECIPE STEP [--topic ID] [--item N]` or `vidflow reject ... --note ...`")
+    return 0

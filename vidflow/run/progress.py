@@ -16,7 +16,8 @@ from .ledger import Event, EventType
 
 __all__ = ["Progress", "TopicProgress"]
 
-_DONE = {EventType.NODE_CACHED: "cached", EventType.NODE_SUCCEEDED: "ran", EventType.NODE_FAILED: "failed", EventType.NODE_SKIPPED: "skipped"}
+# NODE_REVIEW is not here: a node held for review was counted when it was made (or cached).
+_DONE = {EventType.NODE_CACHED: "cached", EventType.NODE_SUCCEEDED: "ran", EventType.NODE_FAILED: "failed", EventType.NODE_SKIPPED: "skipped", EventType.NODE_WAITING: "waiting"}
 
 
 @dataclass

@@ -30,9 +30,11 @@ from typing import Any, Awaitable, Callable, Iterable, Mapping
 
 import networkx as nx
 
+from ..cache.records import APPROVED, PENDING, REJECTED, Records
 from ..cache.store import Artifact, CacheStore, LookupStatus
 from ..capabilities.base import UNKNOWN
 from ..errors import (
+    AwaitingReviewError,
     BadOutputError,
     BudgetExceededError,
     NodeFailedError,
@@ -46,6 +48,7 @@ from ..limits import Limits
 from ..plan.build import add_tasks, expand_step, expansion_needs, expected_nodes
 from ..calibration import STATS_PATH, Calibration, samples
 from ..cache.fingerprint import changed_fields, encoded, node_key
+from ..plan.refresh import parse_refresh
 from ..plan.task import Estimate, Task
 from ..pricing import PriceTable
 from ..recipe.load import LoadedRecipe, StepInfo
@@ -147,6 +150,9 @@ class _Inputs:
     def template_context(self, *, partial: bool = False) -> dict[str, Any] | None:
         s, task = self._s, self._task
         ctx = dict(s._topics[task.topic].ctx)
+        note = s._notes.get(task.id)
+        if note is not None:
+            ctx["review"] = {"note": note}
         steps = s.loaded.steps
         for name, ids in task.inputs:
             info = steps[name]
@@ -207,7 +213,8 @@ class Scheduler:
         self.sink = sink
         self.run_id = run_id
         self.clock = clock or MonotonicClock()
-        self.refresh = set(refresh)
+        self.refresh = parse_refresh(refresh, loaded.steps)
+        self.records = Records(store)
         self.output_root = os.path.abspath(output_root or os.getcwd())
         self.imports = imports or {}
         self.limiter_factory = limiter_factory or Limiter
@@ -225,6 +232,9 @@ class Scheduler:
         self._inflight: dict[str, asyncio.Future] = {}
         self._topics: dict[str, _TopicState] = {}
         self._by_step: dict[str, list[str]] = {}
+        self._pins: dict[tuple[str, str], dict[str, Any]] = {}
+        self._reviews: dict[tuple[str, str], dict[str, Any]] = {}
+        self._notes: dict[str, str] = {}  # node id -> a rejected output's review note
         self._claims: dict[str, str] = {}
         self._adapters: dict[str, Any] = {}
         self._limiters: dict[str, Any] = {}
@@ -330,6 +340,9 @@ class Scheduler:
     async def run(self, topics: list[Topic] | None = None) -> None:
         topics = topics if topics is not None else self.loaded.topics
         self.calibration = Calibration.from_json(await self.io(self.store.read_doc, self.store.doc_path(STATS_PATH)))
+        self._pins = {(p["topic"], p["step"]): p for p in await self.io(lambda: list(self.records.pins(self.loaded.name)))}
+        if any(s.spec.approve for s in self.loaded.steps.values()):
+            self._reviews = {(r["topic"], r["node"]): r for r in await self.io(lambda: list(self.records.reviews(self.loaded.name)))}
         data = {"recipe": self.loaded.name, "mode": "plan" if self.executor.dry else "run", "topics": [t.id for t in topics], "cache": self.store.url}
         if not self._silent:  # progress displays start from the expected size of the batch
             with contextlib.suppress(VidflowError):
@@ -354,7 +367,7 @@ class Scheduler:
         loop = asyncio.get_running_loop()
         variables = {**self.loaded.recipe.vars, **topic.vars}
         ctx = {
-            **variables, "topic": topic.text, "topic_id": topic.id, "vars": variables,
+            **variables, "topic": topic.text, "topic_id": topic.id, "vars": variables, "review": {"note": ""},
             "characters": [c.template_view() for c in self.loaded.characters.values()],
             "recipe": {"name": self.loaded.name},
         }
@@ -386,6 +399,11 @@ class Scheduler:
                     info = self.loaded.steps[src]
                     values[src] = UNKNOWN if art is UNKNOWN else self.loaded.capability(info).view(info, art)
             tasks = expand_step(self.loaded, step, topic_id, values=values, results=results, estimated=estimated, adapters=self.adapter, calibration=self.calibration)
+        except AwaitingReviewError as e:
+            self._stand_in(topic_id, step, "waiting", e)
+            done.set_exception(AwaitingReviewError(f"{topic_id}/{step.name}", f"{e.node} awaits review"))
+            done.exception()
+            return
         except NodeFailedError as e:
             self._stand_in(topic_id, step, "skipped", UpstreamFailedError(e.node, f"upstream `{e.node}` failed"))
             done.set_exception(UpstreamFailedError(f"{topic_id}/{step.name}", f"upstream `{e.node}` failed"))
@@ -417,6 +435,8 @@ class Scheduler:
         self.emit(EventType.NODE_QUEUED, task)
         if status == "skipped":
             self.emit(EventType.NODE_SKIPPED, task, message=str(cause))
+        elif status == "waiting":
+            self.emit(EventType.NODE_WAITING, task, message=str(cause))
         else:
             self.emit(EventType.NODE_FAILED, task, error=type(cause).__name__, message=str(cause))
         return node
@@ -448,14 +468,56 @@ class Scheduler:
         try:
             for d in task.deps:
                 arts[d] = await self._futures[d]
+        except AwaitingReviewError as e:
+            self.outcomes[task.id] = Outcome("waiting", reason="an input awaits review", error=str(e))
+            self.emit(EventType.NODE_WAITING, task, message=f"{e.node} awaits review")
+            raise AwaitingReviewError(task.id, f"{e.node} awaits review") from None
         except NodeFailedError as e:
             self.outcomes[task.id] = Outcome("skipped", error=str(e))
             self.emit(EventType.NODE_SKIPPED, task, message=f"upstream {e.node} failed")
             raise UpstreamFailedError(task.id, f"upstream {e.node} failed") from e
         step = self.loaded.steps[task.step]
         cap = self.loaded.capability(step)
-        if task.step in self.imports and task.item is None:
-            return self._imported(task)
+        if task.item is None and task.result:
+            if task.topic in self.imports.get(task.step, ()):
+                return await self._imported(task)
+            pin = self._pins.get((task.topic, task.step))
+            if pin is not None:
+                if not self.refresh.covers(task.step, None):
+                    return self._pinned(task, pin)
+                if not self.executor.dry:  # a refresh ends the pin
+                    await self.io(self.records.drop_pin, self.loaded.name, task.topic, task.step)
+        if not step.spec.approve:
+            return await self._obtain(task, step, cap, arts)
+        node = task.id[len(task.topic) + 1 :]
+        record = self._reviews.get((task.topic, node))
+        status = record.get("status") if record else None
+        if status == APPROVED:
+            if not (self.refresh.force and self.refresh.covers(task.step, task.item)):
+                art = Records.artifact(record)
+                self.outcomes[task.id] = Outcome("cached", art, reason="approved", provider=(art.meta or {}).get("provider", ""))
+                self.emit(EventType.NODE_CACHED, task, data={"approved": True})
+                return art
+            record = None  # forced: made again, then reviewed again
+        if status == REJECTED:
+            self._notes[task.id] = str(record.get("note", ""))
+        art = await self._obtain(task, step, cap, arts, rejected=status == REJECTED)
+        if art is UNKNOWN:
+            return art
+        return await self._hold_for_review(task, node, art, record)
+
+    async def _hold_for_review(self, task: Task, node: str, art: Artifact, record: dict | None) -> Any:
+        """A gated node's output waits for a decision: recorded as pending, downstream waits."""
+        if not self.executor.dry and not (record and record.get("status") == PENDING and record.get("digest") == art.digest):
+            await self.io(lambda: self.records.put_review(self.loaded.name, task.topic, node, status=PENDING, art=art, key=task.key or "", previous=record))
+        outcome = self.outcomes.get(task.id) or Outcome("cached", art)
+        outcome.status, outcome.reason = "review", "awaits review"
+        self.outcomes[task.id] = outcome
+        self.emit(EventType.NODE_REVIEW, task, data={"digest": art.digest[:16], "look": _look(art, self.store)})
+        raise AwaitingReviewError(task.id, "awaits review: `vidflow review` lists it, `vidflow approve` releases it")
+
+    async def _obtain(self, task: Task, step: StepInfo, cap: Any, arts: dict[str, Any], *, rejected: bool = False) -> Any:
+        """The node's output: cached, shared with an identical node in flight, or made."""
         try:
             prepared = cap.prepare(task, step, _Inputs(self, task, arts), self.loaded, self.adapter)
         except (UserError, BadOutputError) as e:
@@ -469,8 +531,8 @@ class Scheduler:
             estimate = Estimate(prepared.cost, prepared.seconds or estimate.seconds, dict(prepared.units))
         task = replace(task, fields=prepared.fields, key=key, estimate=estimate)
         self.graph.nodes[task.id]["task"] = task
-        reason = "refresh" if task.step in self.refresh else "new"
-        if reason != "refresh":
+        reason = "rejected" if rejected else "refresh" if self.refresh.covers(task.step, task.item) else "new"
+        if reason == "new":
             try:
                 art = await cap.lookup(task, prepared, key, self)
             except (UserError, BadOutputError) as e:
@@ -528,11 +590,21 @@ class Scheduler:
             return "changed", ()
         return "changed", tuple(changed_fields(meta["fields"], encoded(fields)))
 
-    def _imported(self, task: Task) -> Artifact:
-        """A node whose output comes from a stage document (``--input``)."""
-        art = Artifact(value=self.imports[task.step][task.topic], meta={"imported": True, "provider": "input"})
-        self.outcomes[task.id] = Outcome("cached", art, provider="input", imported=True)
+    async def _imported(self, task: Task) -> Artifact:
+        """A node whose output comes from a stage document (``--input``): pinned for its topic,
+        so later plain runs keep the edit (until ``vidflow unpin`` or ``--refresh STEP``)."""
+        value = self.imports[task.step][task.topic]
+        if not self.executor.dry:
+            await self.io(self.records.put_pin, self.loaded.name, task.topic, task.step, value)
+        art = Artifact(value=value, meta={"imported": True, "provider": "input"})
+        self.outcomes[task.id] = Outcome("cached", art, provider="input", imported=True, reason="imported")
         self.emit(EventType.NODE_CACHED, task, data={"imported": True})
+        return art
+
+    def _pinned(self, task: Task, pin: dict[str, Any]) -> Artifact:
+        art = Artifact(value=pin["value"], meta={"imported": True, "pinned": True, "provider": "input"})
+        self.outcomes[task.id] = Outcome("cached", art, provider="input", imported=True, reason="pinned")
+        self.emit(EventType.NODE_CACHED, task, data={"pinned": True})
         return art
 
     async def _execute(self, task: Task, step: StepInfo, cap: Any, prepared: Any, key: str) -> Artifact:
@@ -585,6 +657,10 @@ class Scheduler:
         if bad:
             first = next((o.error for _, o in bad if o.status == "failed"), bad[0][1].error)
             self.emit(EventType.TOPIC_FINISHED, topic=topic_id, data={"status": "failed", "topic": ts.topic.text, "error": self.redact(first)})
+            return
+        awaiting = [n for n, o in mine if o.status == "review"]
+        if awaiting or any(o.status == "waiting" for _, o in mine):
+            self.emit(EventType.TOPIC_FINISHED, topic=topic_id, data={"status": "awaiting_review", "topic": ts.topic.text, "awaiting": awaiting})
             return
         output = None
         for n, o in mine:
@@ -682,3 +758,16 @@ class Scheduler:
             else:
                 out[topic_id] = values if info.for_each is not None else values[0]
         return out
+
+
+def _look(art: Artifact, store: CacheStore) -> dict[str, Any]:
+    """What a reviewer looks at: the text (or its start), and where each file is."""
+    out: dict[str, Any] = {}
+    v = art.value
+    if isinstance(v, str):
+        out["text"] = v[:2000]
+    elif isinstance(v, dict) and "lines" in v:
+        out["text"] = "\n".join(f"{line.get('speaker', '')}: {line.get('text', '')}" for line in v.get("lines", []) if isinstance(line, dict))[:2000]
+    for name, ref in art.blobs.items():
+        out[name] = store.blob_path(ref.digest)
+    return out
