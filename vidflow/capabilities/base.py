@@ -198,6 +198,7 @@ class Capability:
         trigger: or: a step with this key belongs to this capability (``compose``, ``to``...).
         template_fields: which of ``Step``'s fields are Jinja templates.
         cacheable: False for nodes whose output is a side effect (publish).
+        exclusive: making a node is costly enough to take a lease (compose, local commands).
     """
 
     name: ClassVar[str]
@@ -206,6 +207,9 @@ class Capability:
     trigger: ClassVar[str | None] = None
     template_fields: ClassVar[tuple[str, ...]] = ()
     cacheable: ClassVar[bool] = True
+    #: Its local work is worth one process at a time per key (a lease): expensive CPU work.
+    #: Provider nodes take the lease when their provider is paid.
+    exclusive: ClassVar[bool] = False
 
     # ------------------------------------------------------------------ load time
     def claims(self, body: Mapping[str, Any], provider_capability: str | None) -> bool:

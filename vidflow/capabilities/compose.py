@@ -77,6 +77,7 @@ class ComposeCapability(Capability):
     name: ClassVar[str] = "compose"
     Step: ClassVar[type[ComposeStep]] = ComposeStep
     trigger: ClassVar[str] = "compose"
+    exclusive: ClassVar[bool] = True
 
     # ------------------------------------------------------------------ load time
     def wire(self, step: StepInfo, loaded: LoadedRecipe, problems: list[Problem]) -> None:

@@ -42,6 +42,9 @@ class EventType(str, Enum):
     data: digest, what to look at."""
     NODE_WAITING = "node_waiting"
     """The node did not run because an input waits for review."""
+    LEASE_WAIT = "lease_wait"
+    """Another process holds the node's lease (it is making the same node): this one waits
+    for its output instead of paying twice. data: holder."""
     CACHE_REJECTED = "cache_rejected"
     """The cache held an entry for the node's key that failed verification (an invalid
     manifest, a corrupt or missing blob): treated as a miss and rebuilt. data: status, detail."""

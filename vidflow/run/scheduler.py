@@ -30,6 +30,7 @@ from typing import Any, Awaitable, Callable, Iterable, Mapping
 
 import networkx as nx
 
+from ..cache.lease import Leases
 from ..cache.records import APPROVED, PENDING, REJECTED, Records
 from ..cache.store import Artifact, CacheStore, LookupStatus
 from ..capabilities.base import UNKNOWN
@@ -215,6 +216,7 @@ class Scheduler:
         self.clock = clock or MonotonicClock()
         self.refresh = parse_refresh(refresh, loaded.steps)
         self.records = Records(store)
+        self.leases = Leases(store, ttl=settings.lease_ttl)
         self.output_root = os.path.abspath(output_root or os.getcwd())
         self.imports = imports or {}
         self.limiter_factory = limiter_factory or Limiter
@@ -569,10 +571,58 @@ class Scheduler:
             # identical node waits for.
             self._inflight[key] = self._futures[task.id]
             try:
+                if self._exclusive(task, cap):
+                    return await self._make_leased(task, step, cap, prepared, key)
                 return await self._execute(task, step, cap, prepared, key)
             finally:
                 self._inflight.pop(key, None)
         return await self._execute(task, step, cap, prepared, key)
+
+    def _exclusive(self, task: Task, cap: Any) -> bool:
+        """Is this node worth a lease: a paid call, or costly local work."""
+        if task.provider:
+            return bool(self.adapter(task.provider).paid)
+        return cap.exclusive
+
+    async def _make_leased(self, task: Task, step: StepInfo, cap: Any, prepared: Any, key: str) -> Any:
+        """Make a node under its key's lease; if another process holds it, wait for its output."""
+        check = cap.cached_value_check(step, task)
+        delay, waited = 0.2, False
+        while True:
+            lease = await self.io(self.leases.try_acquire, key, task.id)
+            if lease is not None:
+                break
+            found = await self.io(lambda: self.store.lookup(key, check=check))
+            if found.artifact is not None:
+                return self._made_elsewhere(task, found.artifact, key)
+            if not waited:
+                holder = await self.io(self.leases.holder, key) or {}
+                self.emit(EventType.LEASE_WAIT, task, data={"holder": str(holder.get("owner", "")), "key": key[:16]})
+                waited = True
+            await self.clock.sleep(delay)
+            delay = min(2.0, delay * 1.5)
+        renewer = None if self.leases.local else asyncio.ensure_future(self._renew(lease, task))
+        try:
+            if waited:  # the holder may have finished just before it let go
+                found = await self.io(lambda: self.store.lookup(key, check=check))
+                if found.artifact is not None:
+                    return self._made_elsewhere(task, found.artifact, key)
+            return await self._execute(task, step, cap, prepared, key)
+        finally:
+            if renewer is not None:
+                renewer.cancel()
+            await self.io(self.leases.release, lease)
+
+    async def _renew(self, lease: Any, task: Task) -> None:
+        while True:
+            await asyncio.sleep(self.leases.ttl / 3)
+            await self.io(self.leases.renew, lease, task.id)
+
+    def _made_elsewhere(self, task: Task, art: Artifact, key: str) -> Artifact:
+        meta = art.meta or {}
+        self.outcomes[task.id] = Outcome("cached", art, provider=meta.get("provider", ""), cost_recorded=float(meta.get("cost_usd") or 0.0), reason="made by another process")
+        self.emit(EventType.NODE_CACHED, task, data={"key": key[:16], "waited": True})
+        return art
 
     async def _why(self, task: Task, key: str, fields: Any) -> tuple[str, tuple[str, ...]]:
         """Why a node whose key is not cached would run: never made (``new``), made before with
