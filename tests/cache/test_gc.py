@@ -242,3 +242,19 @@ def test_gc_running_beside_a_run_corrupts_nothing(project):
     assert rc == 0, out + err
     rc, out, err = cli("run", recipe, "--json")
     assert rc == 0 and json.loads(out)["nodes"]["ran"] == 0, out + err
+
+
+def test_stats_show_entries_by_step_and_kind_and_recent_hit_rates(project):
+    (recipe,) = _runs(project, 1)
+    assert cli("run", recipe, "--plain")[0] == 0  # everything cached the second time
+    rc, out, err = cli("cache", "stats", "--json")
+    assert rc == 0, err
+    stats = json.loads(out)
+    assert stats["manifests"] == len(_manifests(project))
+    assert set(stats["by_step"]) == {"script", "speech", "art"}
+    assert set(stats["by_kind"]) == {"text.offline", "speech.espeak", "image.procedural"}
+    assert sum(n for n, _ in stats["by_step"].values()) == stats["manifests"]
+    assert [r["hit_rate"] for r in stats["runs"]] == [0.0, 1.0] and stats["hit_rate"] == 0.5
+    assert stats["bytes"] == tree_size(project / "cache") and stats["unreferenced_blobs"] == 0
+    rc, out, _ = cli("cache", "stats")
+    assert rc == 0 and "speech.espeak" in out and "100%" in out
