@@ -20,7 +20,7 @@ from rich.table import Table
 
 from ..run.ledger import Event, EventType, StepCounts
 
-__all__ = ["do_plan", "do_run", "show_characters", "show_status"]
+__all__ = ["do_plan", "do_run", "show_cache_gc", "show_cache_stats", "show_cache_verify", "show_characters", "show_report_html", "show_schema", "show_status"]
 
 
 def _console(stderr: bool = False) -> Console:
@@ -377,4 +377,118 @@ def do_review(loaded, settings, args) -> int:
             text = str(v)
             con.print(f"  {k}: " + (text if "\n" not in text else "\n    " + text.replace("\n", "\n    ")), highlight=False, markup=False)
     con.print(f"{sum(1 for i in items if i.status == 'pending')} item(s) wait: `vidflow approve RECIPE STEP [--topic ID] [--item N]` or `vidflow reject ... --note ...`")
+
+
+def _open_cache(settings):
+    """The cache store of ``settings``; UserError when there is no cache there."""
+    from ..cache.store import CacheStore
+    from ..errors import UserError
+
+    store = CacheStore(settings.cache_url, storage_options=settings.storage_options(settings.cache_url))
+    if not store.fs.exists(store.root):
+        store.close()
+        raise UserError(f"{settings.cache_url}: there is no cache there (set --cache or VIDFLOW_CACHE)")
+    return store
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "kB", "MB", "GB"):
+        if abs(n) < 1000:
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} TB"
+
+
+def show_cache_stats(settings, *, recent: int = 10, as_json: bool = False) -> int:
+    """``vidflow cache stats``: size, entries by step and kind, hit rate of recent runs."""
+    from ..cache.usage import cache_stats
+
+    with _open_cache(settings) as store:
+        stats = cache_stats(store, runs_dir=settings.runs_dir, recent=recent)
+    if as_json:
+        print(json.dumps(stats.as_dict(), indent=2))
+        return 0
+    con = _console()
+    con.print(f"cache {stats.url}: {_size(stats.bytes)} · {stats.manifests} entries · {stats.blobs} blobs ({_size(stats.blob_bytes)})"
+              + (f" · {stats.unreferenced_blobs} blobs no entry uses (`vidflow cache gc` removes them)" if stats.unreferenced_blobs else ""))
+    for title, rows in (("entries by step", stats.by_step), ("entries by kind", stats.by_kind)):
+        t = Table(title=title)
+        for col, just in ((title.rsplit(" ", 1)[1], "left"), ("entries", "right"), ("bytes used", "right")):
+            t.add_column(col, justify=just)
+        for name, (n, size) in sorted(rows.items(), key=lambda kv: -kv[1][1]):
+            t.add_row(name, str(n), _size(size))
+        con.print(t)
+    if stats.runs:
+        t = Table(title=f"hit rate of the {len(stats.runs)} latest runs of this cache")
+        for col in ("run", "cached", "made", "hit rate"):
+            t.add_column(col, justify="left" if col == "run" else "right")
+        for r in stats.runs:
+            t.add_row(r["run_id"], str(r["hits"]), str(r["misses"]), "—" if r["hit_rate"] is None else f"{r['hit_rate']:.0%}")
+        con.print(t)
+        if stats.hit_rate is not None:
+            con.print(f"overall: {stats.hit_rate:.0%} of nodes came from the cache")
+    else:
+        con.print(f"no run of this cache is recorded in {settings.runs_dir}/ (hit rates come from run records)")
+    return 0
+
+
+def show_cache_gc(settings, *, keep_runs=None, older_than=None, max_size=None, dry_run: bool = False, as_json: bool = False) -> int:
+    """``vidflow cache gc``: remove entries no kept run uses; 0 done, 2 bad flags or no cache."""
+    from ..cache.gc import GcPolicy, collect_garbage, parse_age, parse_size
+    from ..errors import UserError
+
+    try:
+        policy = GcPolicy(
+            keep_runs=keep_runs,
+            older_than=parse_age(older_than) if older_than is not None else None,
+            max_size=parse_size(max_size) if max_size is not None else None,
+        )
+    except ValueError as e:
+        raise UserError(f"cache gc: {e}") from None
+    with _open_cache(settings) as store:
+        report = collect_garbage(store, policy, runs_dir=settings.runs_dir, dry_run=dry_run)
+    if as_json:
+        print(json.dumps(report.as_dict(), indent=2))
+        return 0
+    con = _console()
+    verb = "would remove" if dry_run else "removed"
+    kept = f"kept the entries of {len(report.kept_runs)} run(s)" if keep_runs is not None else "kept what recent runs used"
+    live = f" and of {len(report.live_runs)} running: {', '.join(report.live_runs)}" if report.live_runs else ""
+    con.print(f"cache {report.url}: {kept}{live}")
+    con.print(
+        f"{verb} {report.manifests_removed} of {report.manifests} entries, {report.blobs_removed} blobs, {report.other_removed} other files:"
+        f" {_size(report.bytes_freed)} of {_size(report.bytes_before)} (now {_size(report.bytes_after)})"
+        + (f"; {report.kept_new} files newer than this gc left alone" if report.kept_new else "")
+    )
+    for w in report.warnings:
+        con.print(f"[yellow]{w}[/]")
+    return 0
+
+
+# --------------------------------------------------------------------------- report, schema
+
+
+def show_report_html(settings, run_id: str | None, path: str, *, thumbnails: bool = True) -> int:
+    """``vidflow report [RUN] --html FILE``: the HTML report of a recorded run."""
+    from ..report import load_past_run
+    from ..report_html import write_html_report
+
+    past = load_past_run(settings.runs_dir, run_id)
+    write_html_report(path, past.run_id, past.events, settings, thumbnails=thumbnails)
+    print(f"wrote {path} (run {past.run_id})", file=sys.stderr)
+    return 0
+
+
+def show_schema() -> int:
+    """``vidflow schema``: the recipe JSON Schema on stdout."""
+    from ..schema_json import recipe_json_schema
+
+    text = json.dumps(recipe_json_schema(), indent=2) + "\n"
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:  # `vidflow schema | head`: the reader had enough
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0

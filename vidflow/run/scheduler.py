@@ -545,11 +545,11 @@ class Scheduler:
                 art = found.artifact
                 if found.status not in (LookupStatus.HIT, LookupStatus.MISSING):
                     reason = found.status.value
-                    self.emit(EventType.CACHE_REJECTED, task, message=found.detail, data={"status": found.status.value, "key": key[:16]})
+                    self.emit(EventType.CACHE_REJECTED, task, message=found.detail, data={"status": found.status.value, "key": key})
             if art is not None:
                 meta = art.meta or {}
                 self.outcomes[task.id] = Outcome("cached", art, provider=meta.get("provider", ""), cost_recorded=float(meta.get("cost_usd") or 0.0))
-                self.emit(EventType.NODE_CACHED, task, data={"key": key[:16]} if key else {})
+                self.emit(EventType.NODE_CACHED, task, data={"key": key} if key else {})
                 return art
         if self.executor.dry:
             changed: tuple[str, ...] = ()
@@ -565,7 +565,7 @@ class Scheduler:
                 except NodeFailedError as e:
                     return self._fail(task, e)
                 self.outcomes[task.id] = Outcome("cached", art, provider=(art.meta or {}).get("provider", ""))
-                self.emit(EventType.NODE_CACHED, task, data={"key": key[:16], "shared": True})
+                self.emit(EventType.NODE_CACHED, task, data={"key": key, "shared": True})
                 return art
             # The node's own future (resolved by _run_task with this node's outcome) is what an
             # identical node waits for.
@@ -677,7 +677,7 @@ class Scheduler:
         meta = art.meta or {}
         latency = float(meta.get("seconds") or (self.clock.now() - t0))
         cost = float(meta.get("cost_usd") or 0.0) if not meta.get("placeholder") else 0.0
-        data: dict[str, Any] = {"key": key[:16]} if key else {}
+        data: dict[str, Any] = {"key": key} if key else {}
         if "started_at" in meta:  # when the provider call itself began (wall clock)
             data["call_start"] = meta["started_at"]
         provider = meta.get("provider", "") or task.provider or ""
