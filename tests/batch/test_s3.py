@@ -26,9 +26,9 @@ steps:
   script: {uses: writer, output: dialogue, lines: 4, scenes: 2, prompt: "Explain {{ topic }}"}
   speech: {for_each: script.lines, uses: voice, text: "{{ item.text }}", voice: "{{ item.speaker }}"}
   art: {for_each: script.scenes, uses: painter, prompt: "{{ item.image_prompt }}", caption: "{{ item.caption }}"}
-  video: {compose: vertical, width: 360, height: 640, preset: ultrafast}
+  video: {compose: vertical, width: 360, height: 640, preset: ultrafast, qa: false}
   publish: {to: "s3://vidflow-test/videos/{{ topic | slug }}.mp4"}
-"""
+"""  # qa: false: the fake voice is silent, which QA would rightly fail
 
 
 def _workdir(tmp_path, name):
