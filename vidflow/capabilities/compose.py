@@ -32,11 +32,13 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import time
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Literal
 
 from pydantic import Field
 
 from ..cache.store import Artifact
+from ..calibration import Calibration
 from ..errors import Problem
 from ..providers.base import WordTiming
 from ..recipe.schema import StepModel
@@ -61,8 +63,10 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["ComposeCapability", "ComposeStep", "video_settings"]
 
 COMPOSE_VERSION = "1"
-#: Rough cost per node, for plans (seconds of one CPU slot); the video node also measures QA.
-SEGMENT_SECONDS, AUDIO_SECONDS, VIDEO_SECONDS = 1.0, 0.6, 1.5
+#: Seconds of one CPU slot per second of output, before past runs measured this machine
+#: (an x264 veryfast 1080x1920 segment on one core of the 2-core CI machine). The soundtrack
+#: includes its loudness passes; the video node includes the QA measurement (one decode).
+DEFAULT_RATE = {"segment": 0.6, "audio": 0.08, "video": 0.12}
 
 
 class ComposeStep(StepModel):
@@ -105,6 +109,7 @@ class ComposeCapability(Capability):
     name: ClassVar[str] = "compose"
     Step: ClassVar[type[ComposeStep]] = ComposeStep
     trigger: ClassVar[str] = "compose"
+    exclusive: ClassVar[bool] = True
 
     # ------------------------------------------------------------------ load time
     def wire(self, step: StepInfo, loaded: LoadedRecipe, problems: list[Problem]) -> None:
@@ -172,19 +177,30 @@ class ComposeCapability(Capability):
             out.append(TaskSpec(f"{name}.qa", role="qa", deps=(x.node_id(name),), estimated=estimated))
         return out
 
-    def estimate(self, task: Any, step: StepInfo, loaded: LoadedRecipe, adapter: Any) -> Prepared:
-        seconds = {"segment": SEGMENT_SECONDS, "audio": AUDIO_SECONDS, "video": VIDEO_SECONDS, "qa": QA_SECONDS}[task.role]
-        return Prepared(fields=None, seconds=seconds)
+    def estimate(self, task: Any, step: StepInfo, loaded: LoadedRecipe, adapter: Any, calibration: Calibration) -> Prepared:
+        if task.role == "qa":
+            return Prepared(None, seconds=QA_SECONDS)
+        speech = loaded.steps[step.links["speech"]]
+        per_line = calibration.line_seconds(loaded.providers[speech.provider].kind if speech.provider else None) + step.spec.pause
+        lines = len(task.params["lines"]) if task.role == "segment" else sum(len(task.params["scene_lines"][j]) for j in task.params["scenes"])
+        return self._timed(task, lines * per_line, calibration)
+
+    @staticmethod
+    def _timed(task: Any, output_seconds: float, calibration: Calibration, **kw: Any) -> Prepared:
+        """A node's seconds from the length of what it makes (learnt rate, or the default)."""
+        default = DEFAULT_RATE[task.role] * output_seconds
+        seconds = calibration.seconds(f"cpu:compose.{task.role}", default, output_seconds=output_seconds)
+        return Prepared(kw.pop("fields", None), seconds=seconds, units={"output_seconds": round(output_seconds, 3)}, **kw)
 
     # ------------------------------------------------------------------ run time
     def prepare(self, task: Any, step: StepInfo, inputs: TaskInputs, loaded: LoadedRecipe, adapters: Callable[[str], Any]) -> Prepared | None:
         if not inputs.known():
             return None
         arts = {d: inputs.artifact(d) for d in task.deps}
-        est = self.estimate(task, step, loaded, None)
         if task.role == "qa":
             return prepare_qa(task, step, arts[task.deps[0]], loaded)
         dialogue = arts[task.deps[0]].value
+        pause = step.spec.pause
         if task.role == "segment":
             j, line_ids = task.params["scene"], task.params["lines"]
             lines = [arts[d] for d in task.deps[1 : 1 + len(line_ids)]]
@@ -204,7 +220,8 @@ class ComposeCapability(Capability):
                 ],
                 "font": _fonts_digest(),
             }
-            return Prepared(fields, payload={"dialogue": dialogue, "lines": lines, "image": image}, seconds=est.seconds)
+            out_s = sum(a.value["duration"] + pause for a in lines)
+            return self._timed(task, out_s, inputs.calibration, fields=fields, payload={"dialogue": dialogue, "lines": lines, "image": image})
         if task.role == "audio":
             order = _order(task.params)
             by_id = dict(zip(order, (arts[d] for d in task.deps[1 : 1 + len(order)])))
@@ -217,13 +234,15 @@ class ComposeCapability(Capability):
                 "music": music[0] if music else None,
                 "scenes": [[[by_id[i].blobs["audio"].digest, by_id[i].value["duration"]] for i in task.params["scene_lines"][j]] for j in task.params["scenes"]],
             }
-            return Prepared(fields, payload={"dialogue": dialogue, "lines": by_id, "music": music[1] if music else None}, seconds=est.seconds)
+            out_s = sum(a.value["duration"] + pause for a in by_id.values())
+            return self._timed(task, out_s, inputs.calibration, fields=fields, payload={"dialogue": dialogue, "lines": by_id, "music": music[1] if music else None})
         segments = [arts[d] for d in task.deps[1:-1]]
         audio = arts[task.deps[-1]]
         fields = {"node": "compose.video", "version": COMPOSE_VERSION, "segments": [a.blobs["video"].digest for a in segments], "audio": audio.blobs["audio"].digest}
         if qa_limits(step.spec) is not None:
             fields["qa"] = {"version": QA_VERSION, "min_stretch": min_stretch(step.spec)}
-        return Prepared(fields, payload={"dialogue": dialogue, "segments": segments, "audio": audio}, seconds=est.seconds)
+        out_s = sum(a.value["duration"] for a in segments)
+        return self._timed(task, out_s, inputs.calibration, fields=fields, payload={"dialogue": dialogue, "segments": segments, "audio": audio})
 
     async def execute(self, task: Any, step: StepInfo, prepared: Prepared, rt: Runtime) -> Artifact:
         if task.role == "qa":
@@ -315,14 +334,16 @@ async def _segment(task: Any, step: StepInfo, p: dict, rt: Runtime, workdir: str
             f.write(data)
     out = os.path.join(workdir, "segment.mp4")
     async with rt.cpu():
+        t0 = time.monotonic()
         timeline = await render_segment(image_path, clips, _cast(rt.loaded), video_settings(step.spec, parallel=rt.settings.max_ffmpeg), out, workdir)
+        seconds = time.monotonic() - t0
     ref = await rt.io(lambda: rt.store.put_blob_file(out, media_type="video/mp4", ext="mp4"))
     value = {
         "scene": j, "frames": timeline.frames, "duration": timeline.duration, "starts": list(timeline.starts),
         "ends": list(timeline.ends), "slot_samples": list(timeline.slot_samples),
         "durations": [c.duration for c in clips],
     }
-    return Artifact(value=value, blobs={"video": ref}, meta={"kind": "compose.segment"})
+    return Artifact(value=value, blobs={"video": ref}, meta={"kind": "compose.segment", "seconds": round(seconds, 4)})
 
 
 async def _audio(task: Any, step: StepInfo, p: dict, rt: Runtime, workdir: str) -> Artifact:
@@ -341,13 +362,15 @@ async def _audio(task: Any, step: StepInfo, p: dict, rt: Runtime, workdir: str) 
         music = await rt.io(rt.store.blob_file, music)
     out = os.path.join(workdir, "audio.m4a")
     async with rt.cpu():
+        t0 = time.monotonic()
         st = await build_soundtrack(scenes_arg, s, audio_mix(step.spec), out, workdir, music=music)
+        seconds = time.monotonic() - t0
     ref = await rt.io(lambda: rt.store.put_blob_file(out, media_type="audio/mp4", ext="m4a"))
     mixed = {
         "voice_loudness": st.voice.integrated, "music_loudness": st.music.integrated if st.music else None,
         "music_gain": st.music_gain, "gain": st.gain, "correction": round(st.correction, 3),
     }
-    return Artifact(value={"duration": st.duration, "mix": mixed}, blobs={"audio": ref}, meta={"kind": "compose.audio"})
+    return Artifact(value={"duration": st.duration, "mix": mixed}, blobs={"audio": ref}, meta={"kind": "compose.audio", "seconds": round(seconds, 4)})
 
 
 async def _video(task: Any, step: StepInfo, p: dict, rt: Runtime, workdir: str) -> Artifact:
@@ -360,11 +383,13 @@ async def _video(task: Any, step: StepInfo, p: dict, rt: Runtime, workdir: str) 
     duration = sum(a.value["frames"] for a in segments) / step.spec.fps
     figures = None
     async with rt.cpu():
+        t0 = time.monotonic()
         await mux(seg_paths, audio_path, duration, video_settings(step.spec), out, workdir)
         if qa_limits(step.spec) is not None:
             from ..media.qa import measure
 
             figures = await measure(out, min_stretch=min_stretch(step.spec))
+        seconds = time.monotonic() - t0
     ref = await rt.io(lambda: rt.store.put_blob_file(out, media_type="video/mp4", ext="mp4"))
     timeline, offset = [], 0.0
     for j, a in zip(task.params["scenes"], segments):
@@ -382,4 +407,4 @@ async def _video(task: Any, step: StepInfo, p: dict, rt: Runtime, workdir: str) 
     value: dict[str, Any] = {"duration": duration, "title": dialogue.get("title", ""), "scenes": timeline}
     if figures is not None:  # the real length, measured on the file
         value.update(duration=round(figures.duration, 4), qa=figures.as_dict())
-    return Artifact(value=value, blobs={"video": ref}, meta={"kind": "compose.video"})
+    return Artifact(value=value, blobs={"video": ref}, meta={"kind": "compose.video", "seconds": round(seconds, 4)})
