@@ -22,7 +22,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["AUDIO_VERSION", "QA_SECONDS", "QA_VERSION", "QASpec", "audio_mix", "check_qa", "min_stretch", "music_source", "prepare_qa", "qa_limits", "wire_music"]
 
 #: Bumped when the same inputs give a different soundtrack, or a different QA measurement.
-AUDIO_VERSION, QA_VERSION = "2", "1"
+AUDIO_VERSION, QA_VERSION = "2", "2"
 #: The QA gate only compares numbers: no CPU slot, no time.
 QA_SECONDS = 0.0
 #: A stretch counts as black, frozen or silent when it is this much longer than the pause.

@@ -31,6 +31,8 @@ SILENCE_DB = -50
 BLACK_PIXEL, BLACK_RATIO = 0.10, 0.98
 #: Frames differing by less than this (freezedetect's default noise) are the same frame.
 FREEZE_NOISE_DB = -60
+#: A black stretch ending this many frames before the end runs to the end (see ``parse_qa``).
+TAIL_FRAMES = 4
 
 
 class QAFailedError(MediaError):
@@ -113,11 +115,16 @@ class QALimits:
 
 
 def qa_argv(path: PathLike, *, min_stretch: float, audio: bool = True) -> list[str]:
-    """argv (after the runner's common flags) measuring ``path`` in one decode, output discarded.
+    """argv (after the runner's common flags) measuring ``path`` in one run, outputs discarded.
 
-    Video is decoded without the deblocking filter and shrunk 4x before the detectors: neither
-    changes whether a frame is black or equal to the previous one, and decoding is most of the
-    cost. ``-loglevel info`` (the last level given wins) lets the detectors' lines through.
+    Two outputs of one input: the video stream copied (first, so ffmpeg's final ``frame=``
+    counts every frame in the file, without decoding), and the measured streams. Decoding is
+    most of the cost, so the detectors see the reference frames only (``-skip_frame noref``:
+    x264's non-reference B-frames, about half of them, are not decoded; a stretch worth
+    reporting spans dozens of frames), decoded without the deblocking filter and shrunk 4x:
+    none of this changes whether a frame is black or equal to the previous one. The audio is
+    decoded in full. ``-loglevel info`` (the last level given wins) lets the detectors' lines
+    through.
     """
     d = f"{min_stretch:.3f}"
     graph = (
@@ -133,8 +140,9 @@ def qa_argv(path: PathLike, *, min_stretch: float, audio: bool = True) -> list[s
         )
         maps += ["-map", "[a]"]
     return [
-        "-loglevel", "info", "-nostats", "-threads", "1", "-skip_loop_filter", "all",
-        "-i", path_arg(path), "-filter_complex", graph, *maps, "-f", "null", "-",
+        "-loglevel", "info", "-nostats", "-threads", "1", "-skip_loop_filter", "all", "-skip_frame", "noref",
+        "-i", path_arg(path), "-map", "0:v:0", "-c", "copy", "-f", "null", "-",
+        "-filter_complex", graph, *maps, "-f", "null", "-",
     ]
 
 
@@ -170,8 +178,9 @@ def parse_qa(stderr: str, *, fps: float, sample_rate: int | None, channels: int 
     audio_duration = int(samples.group(1)) / sample_rate if samples and sample_rate else None
     loud = parse_loudness(stderr).get("qa") if sample_rate else None
     black = tuple(Stretch(float(a), float(b)) for a, b in _BLACK.findall(stderr))
-    # blackdetect's end is the last black frame's start: a black tail ends with the video
-    black = tuple(Stretch(s.start, duration) if abs(s.end - (n - 1) / fps) < 0.5 / fps else s for s in black)
+    # blackdetect's end is the last black frame it saw: a black tail ends with the video (the
+    # last frames may be non-reference frames the detectors did not see)
+    black = tuple(Stretch(s.start, duration) if s.end > duration - TAIL_FRAMES / fps else s for s in black)
     frozen = _pairs([(w, float(t)) for w, t in _FREEZE.findall(stderr)], duration)
     silence = _pairs([(w, float(t)) for w, t in _SILENCE.findall(stderr)], audio_duration or duration)
     return QAFigures(
