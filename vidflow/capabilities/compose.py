@@ -235,7 +235,8 @@ class ComposeCapability(Capability):
                 "scenes": [[[by_id[i].blobs["audio"].digest, by_id[i].value["duration"]] for i in task.params["scene_lines"][j]] for j in task.params["scenes"]],
             }
             out_s = sum(a.value["duration"] + pause for a in by_id.values())
-            return self._timed(task, out_s, inputs.calibration, fields=fields, payload={"dialogue": dialogue, "lines": by_id, "music": music[1] if music else None})
+            bed = {"path": music[1], "name": music[2], "digest": music[0]} if music else None
+            return self._timed(task, out_s, inputs.calibration, fields=fields, payload={"dialogue": dialogue, "lines": by_id, "music": bed})
         segments = [arts[d] for d in task.deps[1:-1]]
         audio = arts[task.deps[-1]]
         fields = {"node": "compose.video", "version": COMPOSE_VERSION, "segments": [a.blobs["video"].digest for a in segments], "audio": audio.blobs["audio"].digest}
@@ -357,9 +358,9 @@ async def _audio(task: Any, step: StepInfo, p: dict, rt: Runtime, workdir: str) 
         arts = [by_id[i] for i in ids]
         clips = await rt.io(_clips, rt, dialogue, ids, arts)
         scenes_arg.append((scene_timeline([a.value["duration"] for a in arts], s), clips))
-    music = p["music"]
-    if music is not None and not isinstance(music, str):
-        music = await rt.io(rt.store.blob_file, music)
+    bed, music = p["music"], None
+    if bed is not None:
+        music = bed["path"] if isinstance(bed["path"], str) else await rt.io(rt.store.blob_file, bed["path"])
     out = os.path.join(workdir, "audio.m4a")
     async with rt.cpu():
         t0 = time.monotonic()
@@ -370,7 +371,10 @@ async def _audio(task: Any, step: StepInfo, p: dict, rt: Runtime, workdir: str) 
         "voice_loudness": st.voice.integrated, "music_loudness": st.music.integrated if st.music else None,
         "music_gain": st.music_gain, "gain": st.gain, "correction": round(st.correction, 3),
     }
-    return Artifact(value={"duration": st.duration, "mix": mixed}, blobs={"audio": ref}, meta={"kind": "compose.audio", "seconds": round(seconds, 4)})
+    value: dict[str, Any] = {"duration": st.duration, "mix": mixed}
+    if bed is not None:  # for the manifest: which bed this topic got (its name when it was mixed)
+        value["music"] = {"name": bed["name"], "digest": bed["digest"]}
+    return Artifact(value=value, blobs={"audio": ref}, meta={"kind": "compose.audio", "seconds": round(seconds, 4)})
 
 
 async def _video(task: Any, step: StepInfo, p: dict, rt: Runtime, workdir: str) -> Artifact:
@@ -405,6 +409,8 @@ async def _video(task: Any, step: StepInfo, p: dict, rt: Runtime, workdir: str) 
         timeline.append(entry)
         offset += v["duration"]
     value: dict[str, Any] = {"duration": duration, "title": dialogue.get("title", ""), "scenes": timeline}
+    if audio.value.get("music"):
+        value["music"] = audio.value["music"]
     if figures is not None:  # the real length, measured on the file
         value.update(duration=round(figures.duration, 4), qa=figures.as_dict())
     return Artifact(value=value, blobs={"video": ref}, meta={"kind": "compose.video", "seconds": round(seconds, 4)})

@@ -8,6 +8,7 @@ QA gate's prepare and check. ``compose`` names the nodes and runs them.
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -22,7 +23,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["AUDIO_VERSION", "QA_SECONDS", "QA_VERSION", "QASpec", "audio_mix", "check_qa", "min_stretch", "music_source", "prepare_qa", "qa_limits", "wire_music"]
 
 #: Bumped when the same inputs give a different soundtrack, or a different QA measurement.
-AUDIO_VERSION, QA_VERSION = "2", "2"
+AUDIO_VERSION, QA_VERSION = "3", "2"
 #: The QA gate only compares numbers: no CPU slot, no time.
 QA_SECONDS = 0.0
 #: A stretch counts as black, frozen or silent when it is this much longer than the pause.
@@ -117,15 +118,16 @@ def wire_music(step: StepInfo, loaded: LoadedRecipe, problems: list[Problem]) ->
         problems.append(Problem(where, path_key, f"`music: {value}` is not a step, a bundled bed (`vidflow:gentle`), or a file or folder beside the recipe ({path} does not exist)"))
 
 
-def music_source(task: Any, step: StepInfo, art: Artifact | None, loaded: LoadedRecipe) -> tuple[str, Any] | None:
-    """(digest, where to read it: a path or a BlobRef) of this topic's bed, or None."""
+def music_source(task: Any, step: StepInfo, art: Artifact | None, loaded: LoadedRecipe) -> tuple[str, Any, str] | None:
+    """(digest, where to read it: a path or a BlobRef, what to call it in a manifest) of this
+    topic's bed, or None. The name is the step's, ``vidflow:<bed>``, or the file's name."""
     from ..media.audio import music_digest, music_files, pick_music
 
     if art is not None:
         ref = (art.blobs or {}).get("audio")
         if ref is None:
             raise BadOutputError(f"step `{step.links['music']}` made no audio for `music:` (its output has no `audio` file)")
-        return ref.digest, ref
+        return ref.digest, ref, f"step {step.links['music']}"
     try:
         if "music_file" in step.links:
             path = step.links["music_file"]
@@ -133,7 +135,9 @@ def music_source(task: Any, step: StepInfo, art: Artifact | None, loaded: Loaded
             path = str(pick_music(music_files(step.links["music_dir"]), task.topic))
         else:
             return None
-        return music_digest(path), path
+        spec = step.spec.music
+        name = spec if spec.startswith("vidflow:") else os.path.basename(path)
+        return music_digest(path), path, name
     except (OSError, ValueError) as e:
         raise ConfigError(f"{loaded.loc('steps', step.name, 'music')}: steps.{step.name}.music: cannot read the music: {e}") from None
 

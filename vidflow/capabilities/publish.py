@@ -142,6 +142,7 @@ def _manifest(task: Any, rt: Runtime, video: Artifact, dest: str) -> dict[str, A
         "size": video.blobs["video"].size,
         "duration": video.value.get("duration"),  # measured on the file when QA is on
         "qa": video.value.get("qa"),
+        "music": video.value.get("music"),  # the bed's name and sha256, when there is one
         "title": video.value.get("title", ""),
         "scenes": video.value.get("scenes", []),
         "nodes": {"ran": record["ran"], "cached": record["cached"]},
