@@ -1,26 +1,25 @@
 """Publish: copy a topic's finished video to its destination, with a manifest beside it.
 
-The destination is the step's ``to:`` template, rendered, and it must stay inside its root:
-the part of ``to:`` before the first template tag (``out/`` in ``out/{{ topic | slug }}.mp4``),
-or the output root (the working directory) when that part is empty. A topic that renders to
-``../../etc`` is an error, not a write.
+The destination is the step's ``to:`` template, rendered, and it must stay inside its root
+(the rules are in :mod:`vidflow.outputs`): a topic that renders to ``../../etc``, a URL or a
+path through a symlink out of the root is an error for that topic, not a write.
 
 Writes are never visible half-done: a local file is written to a temp name and renamed; an
 object store gets a temp key that is copied into place. When the destination already holds
-this exact video (the manifest beside it names the same digest), nothing is written.
+this exact video (the manifest beside it names the same digest and the bytes hash to it),
+nothing is written.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import os
-import posixpath
 import time
 from typing import TYPE_CHECKING, Any
 
 from ..cache.store import Artifact
 from ..errors import NodeFailedError, TemplateError, UpstreamFailedError
+from ..outputs import already_published, resolve_destination, sidecar_path
 from ..recipe.load import StepInfo
 from ..recipe.templating import render
 from ..storage import atomic_put_file, atomic_write, url_to_fs
@@ -30,38 +29,6 @@ if TYPE_CHECKING:
     from .nodes import TopicRun
 
 __all__ = ["publish_topic", "resolve_destination"]
-
-
-def _is_url(path: str) -> bool:
-    return "://" in path
-
-
-def resolve_destination(template: str, rendered: str, output_root: str) -> str:
-    """The absolute destination for ``rendered``, or TemplateError if it leaves its root."""
-    cut = min([i for i in (template.find("{{"), template.find("{%")) if i >= 0], default=len(template))
-    static = template[:cut]
-    if _is_url(rendered):
-        root = static.rsplit("/", 1)[0] if "/" in static else static
-        proto, _, rest = rendered.partition("://")
-        norm = posixpath.normpath(rest)
-        root_rest = posixpath.normpath(root.partition("://")[2]) if "://" in root else ""
-        if ".." in rest.split("/") or not (norm == root_rest or norm.startswith(root_rest.rstrip("/") + "/")):
-            raise TemplateError(f"output {rendered!r} leaves its root {root!r}; a topic or variable must not contain '..' or '/'")
-        return f"{proto}://{norm}"
-    base = os.path.abspath(output_root)
-    static_dir = os.path.dirname(static) if static else ""
-    root = os.path.normpath(os.path.join(base, static_dir))
-    dest = os.path.normpath(os.path.join(base, rendered))
-    if not (dest == root or dest.startswith(root.rstrip(os.sep) + os.sep)):
-        raise TemplateError(f"output {rendered!r} leaves its root {root!r}; a topic or variable must not contain '..' or '/'")
-    if os.path.isdir(dest) or rendered.endswith(("/", os.sep)):
-        raise TemplateError(f"output {rendered!r} is a folder; `to:` must name a file such as out/{{{{ topic | slug }}}}.mp4")
-    return dest
-
-
-def sidecar_path(dest: str) -> str:
-    stem, _ = posixpath.splitext(dest) if _is_url(dest) else os.path.splitext(dest)
-    return stem + ".json"
 
 
 async def publish_topic(tr: TopicRun, info: StepInfo) -> Any:
@@ -74,7 +41,7 @@ async def publish_topic(tr: TopicRun, info: StepInfo) -> Any:
         raise UpstreamFailedError(node_id, f"upstream `{info.source}` failed") from exc
     ctx = {**tr.base_ctx, info.source: {} if video is UNKNOWN else dict(video.value)}
     rendered = render(info.spec.to, ctx, where=f"{tr.loaded.loc('steps', info.name, 'to')}: steps.{info.name}.to (topic {tr.topic.id!r})")
-    dest = resolve_destination(info.spec.to, rendered, e.output_root)
+    dest = resolve_destination(info.spec.to, rendered, e.output_root, topic=tr.topic.id)
     other = e.outputs_claimed.setdefault(dest, tr.topic.id)
     if other != tr.topic.id:
         raise TemplateError(
@@ -105,14 +72,8 @@ async def publish_topic(tr: TopicRun, info: StepInfo) -> Any:
 
 
 def _already_published(dest: str, side: str, digest: str, opts: dict) -> Artifact | None:
-    fs, path = url_to_fs(dest, **opts)
-    _, side_path = url_to_fs(side, **opts)
-    try:
-        meta = json.loads(fs.cat_file(side_path))
-        if meta.get("video_digest") == digest and fs.exists(path) and fs.size(path) == meta.get("size"):
-            return Artifact(value={"output": dest, "manifest": side})
-    except (OSError, ValueError):
-        pass
+    if already_published(dest, side, digest, opts):
+        return Artifact(value={"output": dest, "manifest": side})
     return None
 
 
