@@ -14,7 +14,7 @@ What counts as what:
   written there, or else a one-topic file is generated.
 * ``yaml`` block whose first key is ``name:`` and that has ``sprites:``: a **character**. It is
   written verbatim to ``characters/<new id>.yaml``; every sprite path it names is filled with
-  the repo's Nova sprites; it must load with :func:`vidflow.characters.load_character`.
+  the repo's Nova sprites; it must load with :func:`vidflow.recipe.characters.load_character`.
 * other ``yaml`` block whose top-level keys are all recipe keys (``providers:`` ...): a recipe
   **fragment**. It is merged over ``recipes/quickstart.yaml`` and the result must plan.
 * a block whose first line is ``# <name>.txt|.csv|.jsonl``: a **topics file**. The quickstart
@@ -462,7 +462,7 @@ def test_topics_file_plans(block, project):
 @pytest.mark.parametrize("block", _param(DOCS.characters))
 def test_character_loads(block, project):
     """Written verbatim under a new id; the sprites it names are the repo's Nova sprites."""
-    from vidflow.characters import load_character
+    from vidflow.recipe.characters import load_character
     from vidflow.errors import RecipeError
 
     chars = project / "characters"
