@@ -22,9 +22,9 @@ What counts as what:
 * ``sh`` block: every ``vidflow ...`` / ``python3 -m vidflow ...`` command on a line (also after
   ``&&``; ``# comments`` stripped) is run in-process with :func:`vidflow.cli.main` and must exit
   0. Each command gets its own copy of a project holding the repo's recipes/ and characters/;
-  when the command (or one before it in its block) is ``run``, ``plan`` or ``status``, the copy
-  is of a project where the quickstart already ran (so ``--refresh``, ``--check``, ``status``
-  and friends meet a warm cache and a previous run). A block is a sequence: the commands above
+  when the command (or one before it in its block) is ``run``, ``plan``, ``status``, ``report``
+  or ``cache``, the copy is of a project where the quickstart already ran (so ``--refresh``,
+  ``--check``, ``status``, ``cache gc`` and friends meet a warm cache and a previous run). A block is a sequence: the commands above
   a command in its block run first, in the same copy (``... > scripts.json`` then
   ``--input script=scripts.json``). So no command depends on another test having run, and any
   one can run alone. pip and other shell commands are not run (CI runs the README's set-up
@@ -98,7 +98,7 @@ class Command:
     @property
     def needs_cache(self) -> bool:
         """A warm project: a cache to meet, or a previous run to report on."""
-        return any(a and a[0] in ("run", "plan", "status") for a in self.argvs)
+        return any(a and a[0] in ("run", "plan", "status", "report", "cache") for a in self.argvs)
 
 
 _FENCE = re.compile(r"^ {0,3}(?P<fence>`{3,}|~{3,})\s*(?P<info>[^`]*)$")

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.batch.conftest import s3, s3_server  # noqa: F401 - fixtures: a moto S3 server and a fresh bucket
 from tests.conftest import REPO
 from tests.engine.util import run_recipe
 from vidflow.errors import OutputPathError, TemplateError, UserError
@@ -323,6 +322,37 @@ def test_hostile_topics_fail_alone_and_write_nothing_outside_the_root(tmp_path, 
     assert not list(project.rglob("*.tmp-*"))
 
 
+@pytest.mark.parametrize("to", ["{{ topic }}.mp4", "out/{{ topic }}.mp4"])
+def test_plan_reports_every_escaping_topic_with_exit_2_and_plans_the_good_one(tmp_path, monkeypatch, to):
+    """`vidflow plan` renders `to:` for each topic: each escape form is a problem naming the
+    recipe line, the topic and the fix (exit 2); the good topic is still planned; nothing written."""
+    project, outside = tmp_path / "project", tmp_path / "outside"
+    outside.mkdir()
+    shutil.copytree(REPO / "characters", project / "characters")
+    root = project / "out" if to.startswith("out/") else project
+    root.mkdir(exist_ok=True)
+    (root / "link").symlink_to(outside)
+    up = "../" * (len(root.relative_to(tmp_path).parts))
+    forms = [f"file://{outside}/a", f"{up}outside/b", f"{outside}/c", "link/d"]
+    (project / "recipe.yaml").write_text(RUN_RECIPE.format(topics=json.dumps(["good", *forms]), to=to))
+    monkeypatch.chdir(project)
+    from vidflow.api import load_recipe_file
+
+    hostile = {t.id for t in load_recipe_file("recipe.yaml").topics if t.text in forms}
+    rc, out, err = _cli(["plan", "recipe.yaml", "--json"])
+    assert rc == 2, err
+    assert "Traceback" not in err
+    report = json.loads(out)
+    problems = report["problems"]
+    assert len(problems) == len(forms), problems
+    for tid in hostile:
+        (msg,) = [p for p in problems if f"topic {tid!r}" in p]
+        assert "recipe.yaml:12:" in msg and "steps.publish.to" in msg and "topic | slug" in msg
+    assert "good/publish" in {n["id"] for n in report["nodes"]}
+    assert list(outside.iterdir()) == []
+    assert _files_outside(tmp_path, project) == []
+
+
 def _corrupt_same_size(data: bytes) -> bytes:
     mid = len(data) // 2
     return data[:mid] + bytes(b ^ 0xFF for b in data[mid : mid + 64]) + data[mid + 64 :]
@@ -368,7 +398,7 @@ def test_a_published_video_corrupted_in_place_is_republished_in_one_run(project,
 
 
 @pytest.mark.ffmpeg
-def test_a_video_corrupted_on_s3_is_republished_in_one_run(tmp_path, s3, registry, calls, monkeypatch):  # noqa: F811
+def test_a_video_corrupted_on_s3_is_republished_in_one_run(tmp_path, s3, registry, calls, monkeypatch):
     from vidflow.settings import Settings
 
     d = tmp_path / "work"
