@@ -11,7 +11,9 @@ kill points spread over the whole batch. A last uninterrupted rerun must publish
 After every run (killed or not) it counts, and all must be 0:
 
 * **corrupt cache entries**: an ``actions/*.json`` manifest that does not parse as a JSON
-  object, or a blob whose sha256 is not its name (every blob is hashed: a full check);
+  object, or a blob whose sha256 is not its name (every blob is hashed: a full check), and
+  whatever ``vidflow cache verify`` finds (a manifest invalid against its schema, a blob it
+  names missing or of another size, a verification record without its blob);
 * **partial outputs**: a file in ``out/`` that is not a whole video vidflow made (its sha256 is
   not a video blob of the cache), or whose manifest beside it names other bytes, or a manifest
   without its video; plus, after the last run, any ``*.tmp-*`` file left in ``out/`` or the cache;
@@ -140,7 +142,25 @@ def check_cache(cache: Path, chk: Check) -> set[str]:
             chk.corrupt.append(f"blob {p.relative_to(cache)} does not hash to its name")
         else:
             good.add(name)
+    # and vidflow's own full check: every manifest against its schema, every blob it names
+    # present with its size, no verification record without its blob (temporary files are
+    # counted apart, after the last rerun)
+    for prob in vidflow_verify(cache):
+        chk.corrupt.append(f"cache verify: {prob.kind} {prob.path}: {prob.detail}")
     return good
+
+
+def vidflow_verify(cache: Path) -> list:
+    if str(REPO) not in sys.path:
+        sys.path.insert(0, str(REPO))
+    from vidflow.cache.store import CacheStore
+    from vidflow.cache.verify import verify_cache
+
+    store = CacheStore(str(cache))
+    try:
+        return [p for p in verify_cache(store, min_temp_age=float("inf")).problems]
+    finally:
+        store.close()
 
 
 def verified_outputs(out: Path) -> set[str]:
