@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO
-from tests.engine.util import run_recipe
+from tests.engine.util import plan_recipe, run_recipe
 from vidflow.errors import OutputPathError, TemplateError, UserError
 from vidflow.outputs import already_published, resolve_destination, sidecar_path, static_prefix
 
@@ -386,9 +386,14 @@ def test_a_published_video_corrupted_in_place_is_republished_in_one_run(project,
 
     again = run_recipe(project / "recipe.yaml", registry, project)  # intact: nothing is written
     assert again.summary.nodes["why-is-the-sky-blue/publish"] == "cached"
+    report, _ = plan_recipe(project / "recipe.yaml", registry, project)
+    assert report.nodes == [] and report.cached == report.total_nodes
 
     video.write_bytes(_corrupt_same_size(good))
     assert video.stat().st_size == len(good) and video.read_bytes() != good
+    # the plan (what `plan --check` exits on) does not call it published: publish would run
+    report, _ = plan_recipe(project / "recipe.yaml", registry, project)
+    assert {n["id"] for n in report.nodes} == {"why-is-the-sky-blue/publish"} and report.cached == report.total_nodes - 1
     third = run_recipe(project / "recipe.yaml", registry, project)
     assert third.exit_code == 0, third.summary.failures
     assert third.summary.nodes["why-is-the-sky-blue/publish"] == "ran"
@@ -420,6 +425,8 @@ def test_a_video_corrupted_on_s3_is_republished_in_one_run(tmp_path, s3, registr
     s3.pipe_file(key, _corrupt_same_size(good))
     s3.invalidate_cache()
     assert s3.size(key) == len(good) and s3.cat_file(key) != good
+    report, _ = plan_recipe(d / "recipe.yaml", registry, d, settings=settings)
+    assert {n["id"] for n in report.nodes} == {"why-is-the-sky-blue/publish"}
     third = run_recipe(d / "recipe.yaml", registry, d, settings=settings)
     assert third.exit_code == 0, third.summary.failures
     assert third.summary.nodes["why-is-the-sky-blue/publish"] == "ran"
