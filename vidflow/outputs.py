@@ -32,7 +32,7 @@ import unicodedata
 from typing import Any
 
 from .errors import OutputPathError
-from .storage import is_local, url_to_fs
+from .storage import is_local, object_state, url_to_fs
 
 __all__ = ["OutputPathError", "already_published", "resolve_destination", "sidecar_path", "static_prefix"]
 
@@ -87,7 +87,9 @@ def already_published(dest: str, side: str, digest: str, storage_options: dict[s
 
     The manifest beside it must name the digest and size, and the bytes at ``dest`` must hash to
     it: a video corrupted in place (even keeping its size) is not "published", it is written
-    again. A local destination must be a regular file, not a link. Anything unreadable is False.
+    again. On S3 the object's SHA-256 checksum (computed by S3 from the bytes it stored) is
+    compared when it has one, so a rerun downloads nothing; an object without one is hashed. A
+    local destination must be a regular file, not a link. Anything unreadable is False.
     """
     opts = storage_options or {}
     try:
@@ -101,8 +103,12 @@ def already_published(dest: str, side: str, digest: str, storage_options: dict[s
             st = os.lstat(path)
             if not stat.S_ISREG(st.st_mode) or st.st_size != size:
                 return False
-        elif fs.size(path) != size:
-            return False
+        else:
+            state = object_state(fs, path)
+            if state.size != size:
+                return False
+            if state.sha256 is not None:  # S3 computed it from the bytes it holds: no download
+                return state.sha256 == digest
         return _sha256(fs, path) == digest
     except (OSError, ValueError):  # missing, unreadable, not JSON
         return False

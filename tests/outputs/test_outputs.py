@@ -253,6 +253,33 @@ def test_a_destination_that_is_a_link_or_missing_is_not_published(tmp_path):
     assert not already_published(dest, side, digest)
 
 
+def test_already_published_on_s3_by_its_checksum_or_its_bytes(tmp_path, s3):
+    """An object with S3's SHA-256 checksum is judged by it (S3 computed it from what it holds);
+    one without is hashed. Either way a same-size corruption is not "published"."""
+    from vidflow.settings import Settings
+    from vidflow.storage import pipe_with_checksum, put_file_with_checksum, stored_sha256
+
+    data = b"\x00\x01video bytes" * 1000
+    bad = _corrupt_same_size(data)
+    digest = hashlib.sha256(data).hexdigest()
+    dest, side = "s3://vidflow-test/videos/why.mp4", "s3://vidflow-test/videos/why.json"
+    (tmp_path / "v.mp4").write_bytes(data)
+    put_file_with_checksum(s3, str(tmp_path / "v.mp4"), dest)
+    s3.pipe_file(side, json.dumps({"video_digest": digest, "size": len(data)}).encode())
+    s3.invalidate_cache()
+    opts = Settings.from_env().storage_options(dest)  # the moto endpoint, as a run passes it
+    assert stored_sha256(s3, dest) == digest
+    assert already_published(dest, side, digest, opts)
+    pipe_with_checksum(s3, dest, bad)  # other bytes, with their own checksum
+    assert not already_published(dest, side, digest, opts)
+    s3.pipe_file(dest, bad)  # other bytes, no SHA-256 checksum: hashed
+    s3.invalidate_cache()
+    assert stored_sha256(s3, dest) is None
+    assert not already_published(dest, side, digest, opts)
+    s3.pipe_file(dest, data)  # the right bytes, no SHA-256 checksum: hashed
+    assert already_published(dest, side, digest, opts)
+
+
 # --------------------------------------------------------------------------- whole runs
 
 RUN_RECIPE = """\
