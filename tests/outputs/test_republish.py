@@ -92,6 +92,7 @@ def test_already_published_on_s3_by_its_checksum_or_its_bytes(tmp_path, s3):
     s3.pipe_file(dest, data)  # the right bytes, no SHA-256 checksum: hashed
     assert already_published(dest, side, digest, opts)
 
+
 # --------------------------------------------------------------------------- whole runs
 
 PUBLISH_RECIPE = """\
