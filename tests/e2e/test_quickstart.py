@@ -29,15 +29,34 @@ PAUSE = 0.3  # the quickstart's compose pause (the default)
 
 
 def _clean_env(tmp: Path) -> dict[str, str]:
-    """No API keys, and a PATH on which no ffmpeg can be found."""
+    """No API keys, and a PATH on which no ffmpeg can be found.
+
+    PATH holds one folder with a ``python3`` script that execs this interpreter by its full
+    path. A symlink would not do: a venv's python is itself a symlink to the base interpreter,
+    and Python finds its venv from the path it was started by (``pyvenv.cfg`` beside it), so a
+    link in another folder starts the base interpreter without the venv's packages.
+    """
     bin_dir = tmp / "bin"
     bin_dir.mkdir()
-    os.symlink(sys.executable, bin_dir / "python3")
+    wrapper = bin_dir / "python3"
+    wrapper.write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
+    wrapper.chmod(0o755)
     env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY") and not k.startswith("VIDFLOW_")}
     env["PATH"] = str(bin_dir)
     env["PYTHONPATH"] = str(REPO)  # the checkout, installed or not
     env.pop("IMAGEIO_FFMPEG_EXE", None)
     return env
+
+
+def test_clean_path_keeps_this_environment_and_has_no_ffmpeg(tmp_path):
+    """The child runs in the same environment as the tests (venv or not), and finds no ffmpeg."""
+    env = _clean_env(tmp_path)
+    assert shutil.which("ffmpeg", path=env["PATH"]) is None
+    assert shutil.which("python3", path=env["PATH"]) == str(tmp_path / "bin" / "python3")
+    probe_code = "import sys, fsspec, imageio_ffmpeg; print(sys.prefix)"
+    child = subprocess.run(["python3", "-c", probe_code], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert child.returncode == 0, child.stderr
+    assert child.stdout.strip() == sys.prefix
 
 
 @pytest.fixture(scope="module")
@@ -47,8 +66,8 @@ def quickstart(tmp_path_factory):
     shutil.copytree(REPO / "characters", root / "characters")
     env = _clean_env(root)
     assert shutil.which("ffmpeg", path=env["PATH"]) is None
-    first = subprocess.run([str(root / "bin" / "python3"), "-m", "vidflow", "run", "recipes/quickstart.yaml"], cwd=root, env=env, capture_output=True, text=True, timeout=600)
-    second = subprocess.run([str(root / "bin" / "python3"), "-m", "vidflow", "run", "recipes/quickstart.yaml", "--json", "--new-run"], cwd=root, env=env, capture_output=True, text=True, timeout=600)
+    first = subprocess.run(["python3", "-m", "vidflow", "run", "recipes/quickstart.yaml"], cwd=root, env=env, capture_output=True, text=True, timeout=600)
+    second = subprocess.run(["python3", "-m", "vidflow", "run", "recipes/quickstart.yaml", "--json", "--new-run"], cwd=root, env=env, capture_output=True, text=True, timeout=600)
     return root, first, second
 
 

@@ -1,14 +1,17 @@
 """The ``publish`` capability: copy a topic's finished video to its destination, manifest beside it.
 
-The destination is the step's ``to:`` template, rendered; it must stay inside its root (see
-:func:`vidflow.outputs.resolve_destination`). It is rendered even in a dry run, so ``vidflow
-plan`` reports a destination that cannot be written before anything is paid for.
+The destination is the step's ``to:`` template, rendered; it must stay inside its root (the
+rules are in :mod:`vidflow.outputs`): a topic that renders to ``../../etc``, a URL or a path
+through a symlink out of the root fails that topic alone (OutputPathError), never a write. It is
+rendered even in a dry run, so ``vidflow plan`` reports a destination that cannot be written
+(exit 2) before anything is paid for.
 
 The manifest carries the compose step's QA figures (``qa``: measured duration, loudness, true
 peak, black/frozen/silent stretches, the limits they passed), and so does the topic's report
-entry (:func:`qa_summary`). Writes are never visible half-done (``storage.atomic_put_file``). When the destination already
-holds this exact video (the manifest beside it names the same digest and the bytes match),
-nothing is written. Publishing is a side effect, so its node is never cached.
+entry (:func:`qa_summary`). Writes are never visible half-done (``storage.atomic_put_file``).
+When the destination already holds this exact video (the manifest beside it names the same
+digest and the bytes there hash to it), nothing is written; a video corrupted in place, even
+keeping its size, is written again. Publishing is a side effect, so its node is never cached.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar
 from pydantic import Field
 
 from ..cache.store import Artifact
-from ..errors import Problem, TemplateError
+from ..errors import OutputPathError, Problem, TemplateError
 from ..outputs import already_published, resolve_destination, sidecar_path
 from ..recipe.schema import StepModel
 from ..recipe.templating import render
@@ -77,9 +80,9 @@ class PublishCapability(Capability):
         ctx = inputs.template_context(partial=True)
         rendered = render(step.spec.to, ctx, where=template_where(loaded, step, ctx)("to"))
         try:
-            dest = resolve_destination(step.spec.to, rendered, inputs.output_root)
-        except TemplateError as e:
-            raise TemplateError(f"{loaded.loc('steps', step.name, 'to')}: steps.{step.name}.to (topic {task.topic!r}): {e}") from None
+            dest = resolve_destination(step.spec.to, rendered, inputs.output_root, topic=task.topic)
+        except OutputPathError as e:  # the message names the topic, what is wrong and the fix
+            raise OutputPathError(f"{loaded.loc('steps', step.name, 'to')}: steps.{step.name}.to: {e}") from None
         other = inputs.claim_output(dest)
         if other is not None:
             raise TemplateError(f"topics `{other}` and `{task.topic}` both publish to {dest}; put a per-topic part in `to:` such as {{{{ topic | slug }}}}")
