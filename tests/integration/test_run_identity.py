@@ -134,3 +134,41 @@ def test_rerun_repeats_the_recorded_snapshot_even_after_the_files_changed(projec
 def test_rerun_of_an_unknown_run_is_a_clear_error(project):
     code, _, err = _run(project, "rerun", "r-0000000000000000", check=False)
     assert code == 2 and "no stored snapshot" in err and "Traceback" not in err
+
+
+OFFLINE = """
+vidflow: 1
+name: intact
+topics: ["Why is the sky blue?"]
+characters: [nova, pip]
+providers:
+  writer: {kind: text.offline}
+  voice: {kind: speech.espeak}
+  painter: {kind: image.procedural}
+steps:
+  script: {uses: writer, output: dialogue, lines: 2, scenes: 1, prompt: "{{ topic }}"}
+  speech: {for_each: script.lines, uses: voice, text: "{{ item.text }}", voice: "{{ item.speaker }}"}
+  art: {for_each: script.scenes, uses: painter, prompt: "{{ item.image_prompt }}"}
+  video: {compose: vertical}
+  publish: {to: "out/{{ topic | slug }}.mp4"}
+"""
+
+
+def test_a_finished_run_is_reported_only_while_its_outputs_are_intact(project, capsys):
+    from vidflow.cli import main
+
+    def run() -> dict:
+        assert main(["run", "recipe.yaml", "--json"]) == 0
+        return json.loads(capsys.readouterr().out)
+
+    (project / "recipe.yaml").write_text(OFFLINE)
+    first = run()
+    assert run()["reused"] is True
+    video = project / "out" / "why-is-the-sky-blue.mp4"
+    data = bytearray(video.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # corrupted in place, same size
+    video.write_bytes(bytes(data))
+    again = run()
+    assert again["reused"] is False and again["run_id"] == first["run_id"]
+    assert again["nodes"]["ran"] == 1  # only publish: the video came from the cache, written again
+    assert run()["reused"] is True

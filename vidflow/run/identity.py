@@ -33,7 +33,7 @@ from typing import Any, Iterator, Mapping
 
 from .. import __version__
 from ..errors import UserError
-from ..outputs import sidecar_path
+from ..outputs import already_published
 from ..storage import url_to_fs
 from .ledger import EventType, read_events, summarize
 
@@ -244,32 +244,26 @@ def outputs_intact(outputs: list[dict[str, Any]], storage_options: Any) -> list[
     """The outputs (URLs or paths) that are gone or whose bytes no longer match their sidecar."""
     bad = []
     for o in outputs:
-        dest = o.get("output")
+        dest, side = o.get("output"), o.get("manifest")
         if not dest:
             continue
         opts = storage_options(dest)
+        if not side:  # published without a manifest: presence is all that can be checked
+            try:
+                fs, path = url_to_fs(dest, **opts)
+                if not fs.exists(path):
+                    bad.append(dest)
+            except (OSError, ValueError):
+                bad.append(dest)
+            continue
         try:
-            fs, path = url_to_fs(dest, **opts)
-            if not fs.exists(path):
-                bad.append(dest)
-                continue
-            _, side = url_to_fs(sidecar_path(dest), **opts)
-            if not fs.exists(side):
-                continue  # published without a manifest: presence is all that can be checked
-            meta = json.loads(fs.cat_file(side))
-            if fs.size(path) != meta.get("size") or _sha256(fs, path) != meta.get("video_digest"):
-                bad.append(dest)
+            side_fs, side_path = url_to_fs(side, **opts)
+            digest = json.loads(side_fs.cat_file(side_path)).get("video_digest")
         except (OSError, ValueError, AttributeError):
+            digest = None
+        if not digest or not already_published(dest, side, digest, opts):
             bad.append(dest)
     return bad
-
-
-def _sha256(fs: Any, path: str) -> str:
-    h = hashlib.sha256()
-    with fs.open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def iter_attempts(folder: RunFolder) -> Iterator[Path]:
