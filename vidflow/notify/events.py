@@ -119,7 +119,7 @@ class WebhookSink:
             return  # made, but held for review next: the step is not done yet
         final = self._final.setdefault(at, {})
         final[e.node] = status
-        if at not in self._progress_sent and self._queued.get(at, set()) <= final.keys():
+        if at not in self._progress_sent and len(final) >= len(self._queued.get(at, ())):  # a node is queued before it ends
             self._progress_sent.add(at)
             counts = {s: sum(1 for v in final.values() if v == s) for s in ("ran", "cached", "failed", "skipped", "review", "waiting")}
             index = self.order.index(e.step) + 1 if e.step in self.order else 0
