@@ -64,3 +64,10 @@ def test_the_documented_secret_and_receiver_work(project, registry, monkeypatch,
     assert sent and receiver["seen"] == {r.id for r in sent}  # every event verified by the documented code
     printed = capsys.readouterr().out.splitlines()
     assert "run.completed " in printed and "topic.completed why-is-the-sky-blue" in printed
+
+
+def test_commands_do_not_import_an_http_client_when_nothing_waits(tmp_path):
+    """The next-command flush costs one directory listing when the outbox is empty."""
+    probe = "import sys; from vidflow.cli import main; main(['status', '--runs-dir', sys.argv[1]]); print('httpx' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", probe, str(tmp_path / "runs")], capture_output=True, text=True, cwd=REPO)
+    assert out.stdout.strip().splitlines()[-1] == "False", out.stderr

@@ -82,6 +82,10 @@ def test_an_unreachable_receiver_keeps_events_in_the_outbox_until_the_next_comma
     assert main(["notify", "--runs-dir", str(project / "runs")]) == 1  # lists what waits, and why
     listing = capsys.readouterr()
     assert "3 webhook event(s) waiting" in listing.err and "Connect" in listing.out
+    assert main(["notify", "--json", "--runs-dir", str(project / "runs")]) == 1
+    doc = json.loads(capsys.readouterr().out)
+    assert [p["type"] for p in doc["pending"]] == ["topic.completed", "topic.completed", "run.completed"]
+    assert doc["pending"][0]["attempts"] and doc["pending"][0]["url"] == receiver.url
 
     receiver.start()
     try:

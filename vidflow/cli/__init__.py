@@ -119,9 +119,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
+    flush = True
     try:
         return _dispatch(args)
     except KeyboardInterrupt:
+        flush = False  # Ctrl-C means stop now: what waits goes with the next command
         print("vidflow: interrupted; nothing half-written was kept (rerun to resume)", file=sys.stderr)
         return 130
     except Exception as e:  # the CLI boundary: user errors are one clean message, bugs a traceback
@@ -142,7 +144,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(redact(f"vidflow: {kind}: {e}"), file=sys.stderr)
         return 3
     finally:
-        _flush_webhooks(args)
+        if flush:
+            _flush_webhooks(args)
 
 
 def _flush_webhooks(args: argparse.Namespace) -> None:

@@ -35,6 +35,11 @@ _STATUS = {EventType.NODE_CACHED: "cached", EventType.NODE_SUCCEEDED: "ran", Eve
            EventType.NODE_SKIPPED: "skipped", EventType.NODE_REVIEW: "review", EventType.NODE_WAITING: "waiting"}
 
 
+def _settled(data: dict[str, Any]) -> bool:
+    """A gated node's output that needs no review: approved already, or a person's own edit."""
+    return bool(data.get("approved") or data.get("imported") or data.get("pinned"))
+
+
 class Endpoint(tuple):
     """(url, secret_env, events): ``events`` empty means every event."""
 
@@ -115,7 +120,7 @@ class WebhookSink:
         status = _STATUS.get(t)
         if status is None:
             return
-        if e.step in self.gated and t in (EventType.NODE_SUCCEEDED, EventType.NODE_CACHED) and not e.data.get("approved"):
+        if e.step in self.gated and t in (EventType.NODE_SUCCEEDED, EventType.NODE_CACHED) and not _settled(e.data):
             return  # made, but held for review next: the step is not done yet
         final = self._final.setdefault(at, {})
         final[e.node] = status
