@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import threading
 import time
 from collections import Counter
@@ -190,3 +191,9 @@ def test_a_record_marked_delivered_before_a_crash_is_not_sent_again(project, reg
     assert result == {"delivered": len(rest), "failed": 0, "pending": 0}
     assert first.id not in receiver.ids() and set(receiver.ids()) == {r.id for r in rest}
     assert first.name in {r.name for r in outbox.delivered()}
+    # delivered records are kept a week, then pruned
+    old, *recent = outbox.delivered()
+    week = 8 * 86_400
+    os.utime(project / "runs" / "outbox" / "delivered" / old.name, (time.time() - week, time.time() - week))
+    assert outbox.prune() == 1
+    assert {r.name for r in outbox.delivered()} == {r.name for r in recent}

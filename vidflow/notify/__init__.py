@@ -44,6 +44,8 @@ class Notifier:
 
     def close(self, drain: float = DRAIN_SECONDS) -> None:
         self.deliverer.close(drain)
+        with contextlib.suppress(OSError):
+            self.outbox.prune()
 
 
 def endpoints(loaded: Any, settings: Any) -> list[Endpoint]:

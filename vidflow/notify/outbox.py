@@ -138,14 +138,18 @@ class Outbox:
         return True
 
     def prune(self, now: float | None = None) -> int:
-        """Remove delivered records older than :data:`KEEP_DELIVERED`; how many went."""
+        """Remove delivered records older than :data:`KEEP_DELIVERED` (by file time); how many went."""
         cutoff = (now or time.time()) - KEEP_DELIVERED
         gone = 0
-        for rec in self.delivered():
-            if (rec.delivered or rec.created) < cutoff:
-                with contextlib.suppress(FileNotFoundError):
-                    os.remove(os.path.join(self.delivered_path, rec.name))
-                    gone += 1
+        try:
+            with os.scandir(self.delivered_path) as it:
+                old = [e.path for e in it if e.name.endswith(".json") and e.stat().st_mtime < cutoff]
+        except FileNotFoundError:
+            return 0
+        for path in old:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(path)
+                gone += 1
         return gone
 
     @contextlib.contextmanager
