@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import time
 
-from tests.batch.conftest import s3, s3_server  # noqa: F401  (fixtures)
 from tests.cache.gcutil import TOPICS, cli, write_recipe
 from vidflow.cache.gc import CLOCK_MARGIN
 
