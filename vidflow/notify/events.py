@@ -22,7 +22,7 @@ import sys
 import threading
 import uuid
 from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 from ..run.ledger import Event, EventType
 from .outbox import Outbox
@@ -40,15 +40,12 @@ def _settled(data: dict[str, Any]) -> bool:
     return bool(data.get("approved") or data.get("imported") or data.get("pinned"))
 
 
-class Endpoint(tuple):
-    """(url, secret_env, events): ``events`` empty means every event."""
+class Endpoint(NamedTuple):
+    """Where events go, signed with the secret in ``$secret_env``; ``events`` empty: every event."""
 
-    def __new__(cls, url: str, secret_env: str, events: frozenset[str] = frozenset()):
-        return super().__new__(cls, (url, secret_env, frozenset(events)))
-
-    url = property(lambda self: self[0])
-    secret_env = property(lambda self: self[1])
-    events = property(lambda self: self[2])
+    url: str
+    secret_env: str
+    events: frozenset[str] = frozenset()
 
 
 class WebhookSink:
