@@ -20,6 +20,7 @@ from PIL import Image
 from tests.conftest import REPO
 from tests.media.helpers import decode_audio, extract_frame, hex_rgb, pixels
 from vidflow.media.ffmpeg import SPRITE_BOTTOM, SPRITE_MARGIN_X, SPRITE_WIDTH
+from vidflow.media.ffmpeg import ffmpeg_exe
 from vidflow.media.probe import count_frames, probe, wav_duration
 
 pytestmark = [pytest.mark.ffmpeg, pytest.mark.slow]
@@ -47,7 +48,7 @@ def quickstart(tmp_path_factory):
     env = _clean_env(root)
     assert shutil.which("ffmpeg", path=env["PATH"]) is None
     first = subprocess.run([str(root / "bin" / "python3"), "-m", "vidflow", "run", "recipes/quickstart.yaml"], cwd=root, env=env, capture_output=True, text=True, timeout=600)
-    second = subprocess.run([str(root / "bin" / "python3"), "-m", "vidflow", "run", "recipes/quickstart.yaml", "--json"], cwd=root, env=env, capture_output=True, text=True, timeout=600)
+    second = subprocess.run([str(root / "bin" / "python3"), "-m", "vidflow", "run", "recipes/quickstart.yaml", "--json", "--new-run"], cwd=root, env=env, capture_output=True, text=True, timeout=600)
     return root, first, second
 
 
@@ -159,3 +160,31 @@ def test_manifest_lists_scenes_lines_nodes_and_cost(quickstart):
     ran = set(m["nodes"]["ran"]) | set(m["nodes"]["cached"])
     assert {"why-is-the-sky-blue/script", "why-is-the-sky-blue/video"} <= ran
     assert m["cost_usd"] == 0.0 and m["placeholders"] == []
+
+
+@pytest.mark.parametrize("topic", TOPICS)
+def test_loudness_true_peak_stereo_and_music_in_the_gaps(quickstart, topic, tmp_path):
+    """Platform-ready sound, measured independently (pyloudnorm, 4x-oversampled peak), and the
+    recipe's ``music: vidflow:gentle`` bed heard in the pauses (without music they are silent)."""
+    import numpy as np
+    import pyloudnorm
+    from scipy.signal import resample_poly
+
+    root, _, _ = quickstart
+    video = root / "out" / f"{topic}.mp4"
+    [a] = probe(video).of_type("audio")
+    assert (a.channels, a.sample_rate) == (2, 48000)
+    raw = subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(video), "-vn", "-f", "f32le", "-acodec", "pcm_f32le", "-"], capture_output=True, check=True).stdout
+    x = np.frombuffer(raw, dtype="<f4").reshape(-1, 2)
+    assert abs(pyloudnorm.Meter(48000).integrated_loudness(x) - (-14.0)) <= 1.0
+    assert 20 * np.log10(np.abs(resample_poly(x, 4, 1, axis=0)).max()) <= -1.0
+    manifest = json.loads((root / "out" / f"{topic}.json").read_text())
+    qa = manifest["qa"]
+    assert qa["passed"] is True and abs(qa["loudness"] + 14) <= 1.0 and qa["true_peak"] <= -1.0
+    for scene in manifest["scenes"]:
+        for line in scene["lines"]:
+            gap_end = line["end"] + PAUSE
+            if gap_end > manifest["duration"] - 2.0:
+                continue  # the bed's fade-out
+            mid = x[round((gap_end - 0.15) * 48000) : round((gap_end - 0.05) * 48000)]
+            assert 20 * np.log10(np.sqrt((mid**2).mean())) > -50, (line, "the bed is not heard in the pause")
