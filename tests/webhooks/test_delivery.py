@@ -37,7 +37,7 @@ steps:
     lines: 2
     prompt: "Explain {{ topic }} with {{ characters | names }}."
   speech: {for_each: script.lines, uses: voice, text: "{{ item.text }}", voice: "{{ item.speaker }}"}
-  video: {compose: vertical, width: 180, height: 320, preset: ultrafast, pause: 0.1}
+  video: {compose: vertical, width: 180, height: 320, preset: ultrafast, pause: 0.1, qa: false}  # the fake voice is silent
   publish: {to: "out/{{ topic | slug }}.mp4"}
 """
 TOPICS = ("why-is-the-sky-blue", "how-do-bees-make-honey")
