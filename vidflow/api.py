@@ -23,6 +23,7 @@ import networkx as nx
 from .cache.store import CacheStore
 from .capabilities.registry import CapabilityRegistry, default_capabilities
 from .errors import Problem, RecipeError, UserError
+from .notify import open_notifier
 from .plan.estimate import PlanReport, build_report
 from .plan.refresh import Refresh, parse_refresh
 from .providers.registry import Registry, default_registry
@@ -155,6 +156,18 @@ async def run(
     refresh = _check_refresh(loaded, refresh)
     check_credentials(loaded, settings)
     run_id = run_id or new_run_id()
+    notifier = open_notifier(loaded, settings)  # webhooks (docs/webhooks.md): one more sink, delivered in the background
+    try:
+        return await _run(loaded, settings=settings, sink=MultiSink(sink, notifier) if notifier else sink, refresh=refresh, output_root=output_root,
+                          clock=clock, store=store, record=record, imports=imports, limiter_factory=limiter_factory, run_id=run_id, executor=executor)
+    finally:
+        if notifier is not None:
+            notifier.close()
+
+
+async def _run(loaded: LoadedRecipe, *, settings: Settings, sink: EventSink | None, refresh: Refresh, output_root: str | None, clock: Clock | None,
+               store: CacheStore | None, record: bool, imports: Mapping[str, Mapping[str, Any]] | None, limiter_factory: Callable[..., Any] | None,
+               run_id: str, executor: Any) -> RunResult:
     if executor != "local":
         return await executor.run(loaded, settings=settings, sink=sink, refresh=refresh, output_root=output_root, run_id=run_id)
     memory = MemorySink()

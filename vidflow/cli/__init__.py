@@ -47,6 +47,12 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--until", metavar="STEP", help="run STEP and what it needs, nothing after it")
     r.add_argument("--emit", choices=["json"], help="with --until: print STEP's outputs for every topic as one JSON document on stdout")
     r.add_argument("--input", metavar="STEP=FILE", action="append", default=[], help="take STEP's outputs from a JSON document (FILE, or - for stdin) instead of running it")
+    r.add_argument("--notify", metavar="URL", action="append", default=[], help="send signed webhooks of this run to URL too (see docs/webhooks.md); repeatable")
+
+    nt = sub.add_parser("notify", help="webhooks waiting in the outbox: list them, or --flush to send them now")
+    nt.add_argument("--flush", action="store_true", help="send what is pending (each URL's events in order)")
+    nt.add_argument("--runs-dir", metavar="DIR", help="where run records (and the outbox) are (default: $VIDFLOW_RUNS_DIR or ./runs)")
+    nt.add_argument("--json", action="store_true", help="print the result as JSON")
     r.add_argument("--idempotency-key", metavar="KEY", help="name this run KEY instead of the digest of its snapshot: submitting KEY again reports that run")
     r.add_argument("--wait", action="store_true", help="if this same run is being made by another process, wait for it and report its result")
     r.add_argument("--new-run", action="store_true", help="run even if this exact submission already finished (a new run id)")
@@ -132,9 +138,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
+    flush = True
     try:
         return _dispatch(args)
     except KeyboardInterrupt:
+        flush = False  # Ctrl-C means stop now: what waits goes with the next command
         print("vidflow: interrupted; nothing half-written was kept (rerun to resume)", file=sys.stderr)
         return 130
     except Exception as e:  # the CLI boundary: user errors are one clean message, bugs a traceback
@@ -154,6 +162,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         kind = "error" if isinstance(e, VidflowError) else "internal error (this is a bug in vidflow, please report it)"
         print(redact(f"vidflow: {kind}: {e}"), file=sys.stderr)
         return 3
+    finally:
+        if flush:
+            _flush_webhooks(args)
+
+
+def _flush_webhooks(args: argparse.Namespace) -> None:
+    """Webhooks earlier runs could not deliver go out with the next command (bounded, silent)."""
+    if args.command in ("characters", "schema", "notify"):
+        return
+    try:
+        from ..notify import flush_pending
+        from ..settings import Settings
+
+        flush_pending(Settings.from_env().replace(runs_dir=getattr(args, "runs_dir", None)))
+    except Exception:  # noqa: BLE001 - never let a receiver change a command's outcome
+        pass
 
 
 def _dispatch(args: argparse.Namespace) -> int:
@@ -171,6 +195,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from .render import show_report_html
 
         return show_report_html(Settings.from_env().replace(runs_dir=args.runs_dir), args.run_id, args.html, thumbnails=not args.no_thumbnails)
+    if args.command == "notify":
+        from .notify import show_notify
+
+        return show_notify(Settings.from_env().replace(runs_dir=args.runs_dir), flush=args.flush, as_json=args.json)
     if args.command == "rerun":
         from .render import do_rerun
 
@@ -191,7 +219,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         return show_cache_gc(settings, keep_runs=args.keep_runs, older_than=args.older_than, max_size=args.max_size, dry_run=args.dry_run, as_json=args.json)
     from ..api import load_recipe_file, select_topics
 
-    settings = Settings.from_env().replace(cache_url=args.cache, runs_dir=getattr(args, "runs_dir", None))
+    settings = Settings.from_env().replace(cache_url=args.cache, runs_dir=getattr(args, "runs_dir", None), notify=tuple(getattr(args, "notify", ())) or None)
     if args.command == "show":
         from .render import do_show
 
