@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import tempfile
 import textwrap
 from pathlib import Path
 
@@ -40,7 +41,11 @@ def draw(title: str, *, outputs: dict, subtitle: str = "", size: str = "1080x192
     width, height = (int(x) for x in str(size).lower().split("x"))
     wrap = max(8, int(width / (height * 0.05 * 0.55)))  # characters per line at the title's size
     title_lines = textwrap.wrap(" ".join(str(title).split()), wrap)[:4] or [" "]
-    work = Path(next(iter(outputs.values()))).parent
+    with tempfile.TemporaryDirectory(prefix="title-") as work:  # in the step's own TMPDIR
+        return _draw(Path(work), title_lines, str(subtitle), width, height, background, colour, float(seconds), outputs, imageio_ffmpeg.get_ffmpeg_exe())
+
+
+def _draw(work: Path, title_lines: list, subtitle: str, width: int, height: int, background: str, colour: str, seconds: float, outputs: dict, ffmpeg: str) -> dict:
     title_file, sub_file = work / "title.txt", work / "subtitle.txt"
     title_file.write_text("\n".join(title_lines), encoding="utf-8")
     sub_file.write_text(" ".join(str(subtitle).split())[:80] or " ", encoding="utf-8")
@@ -53,13 +58,13 @@ def draw(title: str, *, outputs: dict, subtitle: str = "", size: str = "1080x192
         f"drawtext=fontfile={regular}:textfile={_escape(str(sub_file))}:fontcolor={colour}@0.8:fontsize={small}"
         f":x=(w-text_w)/2:y=h*0.62"
     )
-    base = [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostdin", "-y", "-loglevel", "error"]
+    base = [ffmpeg, "-hide_banner", "-nostdin", "-y", "-loglevel", "error"]
     made = {}
     if "image" in outputs:
         subprocess.run([*base, "-f", "lavfi", "-i", f"color=c={background}:s={width}x{height}", "-vf", graph, "-frames:v", "1", str(outputs["image"])], check=True)
         made["image"] = os.path.basename(outputs["image"])
     if "video" in outputs:
-        length = float(seconds) if float(seconds) > 0 else 2.0
+        length = seconds if seconds > 0 else 2.0
         subprocess.run([*base, "-f", "lavfi", "-i", f"color=c={background}:s={width}x{height}:r=25:d={length}", "-vf", graph,
                         "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", str(outputs["video"])], check=True)
         made["video"] = os.path.basename(outputs["video"])
