@@ -56,6 +56,7 @@ def test_the_example_recipe_writes_its_script_with_ollama(project):
     assert chat.json["model"] == "llama3.2" and chat.json["stream"] is False
     assert chat.json["format"]["properties"]["lines"]  # structured output: the dialogue's schema
     assert "authorization" not in chat.headers  # nothing to send, nothing sent
+    assert result.summary.cost_usd == 0.0
     # cached: the next run asks the model nothing
     with OllamaServer(responder=dialogue_responder) as server:
         again = _run(_script_only(_example(project, base=server.url)), project)
