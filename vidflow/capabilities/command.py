@@ -34,7 +34,7 @@ import time
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from ..cache.store import Artifact
 from ..calibration import Calibration
@@ -83,6 +83,9 @@ def media_ext(media_type: str) -> str | None:
 
 
 class CommandStep(StepModel):
+    # editors (vidflow schema): a local step has `run:` or `python:`
+    model_config = ConfigDict(**StepModel.model_config, json_schema_extra={"oneOf": [{"required": ["run"]}, {"required": ["python"]}]})
+
     run: list[str] | str | None = Field(default=None, description="the program and its arguments (templates)")
     python: str | None = Field(default=None, description='"module:function", imported from the recipe\'s folder first')
     shell: bool = Field(default=False, description="run `run:` (one string) through /bin/sh")
