@@ -233,3 +233,23 @@ def test_a_named_secret_reaches_the_program(project, registry):
     # its value is in no record: not in the events, not in any manifest (keys hold only the name)
     assert secret not in (project / "runs").joinpath(result.run_id, "events.jsonl").read_text()
     assert secret not in "".join(f.read_text() for f in (project / "cache").rglob("*.json"))
+
+
+def test_local_steps_take_cpu_slots(project, registry):
+    """With one slot, no two programs ever run at once: each holds a lock folder while it works
+    and fails if another one holds it."""
+    lock = project / "held"
+    recipe = write(project, f"""
+        vidflow: 1
+        name: local-slots
+        topics: ["one", "two", "three", "four"]
+        providers: {{writer: {{kind: text.offline}}}}
+        steps:
+          work:
+            run: [sh, -c, 'mkdir "$LOCK" || exit 9; sleep 0.2; rmdir "$LOCK"; echo "$1" > "$2"', sh, "{{{{ topic_id }}}}", "{{{{ outputs.t }}}}"]
+            env: {{LOCK: "{lock}"}}
+            outputs: {{t: text/plain}}
+        """)
+    result = run_recipe(recipe, registry, project, settings=project_settings(project, max_ffmpeg=1))
+    assert result.exit_code == 0, result.summary.failures
+    assert len(ran(result)) == 4

@@ -19,6 +19,9 @@ It runs in a fresh scratch folder, under a CPU slot, with ``timeout`` seconds. T
 is explicit: a minimal base (PATH, HOME, locale, TMPDIR in the step's folder), the ``env:``
 values, and only the variables named in ``pass_env:`` from vidflow's own environment (their
 values never enter a key, an event or a manifest). No shell unless ``shell: true``.
+
+Running the program and measuring its outputs is ``_command_process.py``; a ``python:`` step's
+function runs in ``_command_worker.py``, a script of its own.
 """
 
 from __future__ import annotations
@@ -28,7 +31,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import sys
 import time
 from dataclasses import replace
@@ -38,10 +40,11 @@ from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from ..cache.store import Artifact
 from ..calibration import Calibration
-from ..errors import BadOutputError, Problem, VidflowError
+from ..errors import BadOutputError, Problem
 from ..recipe.schema import StepModel
 from ..recipe.templating import render
 from ..redact import is_secret_name
+from ._command_process import StepCommandError, describe, environment, media_ext, primary, run_program, tail
 from .base import Capability, Expansion, Prepared, Runtime, TaskInputs, TaskSpec, template_where
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -50,36 +53,12 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["CommandCapability", "CommandStep", "StepCommandError", "media_ext"]
 
 COMMAND_VERSION = "1"
-STDERR_LINES = 15
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _TARGET = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 _MEDIA = re.compile(r"^[a-z]+/[a-z0-9][a-z0-9.+-]*$")
-_EXTS = {
-    "image/png": "png", "image/jpeg": "jpg", "image/webp": "webp", "image/gif": "gif", "image/svg+xml": "svg",
-    "video/mp4": "mp4", "video/webm": "webm", "video/quicktime": "mov", "video/x-matroska": "mkv",
-    "audio/wav": "wav", "audio/x-wav": "wav", "audio/mpeg": "mp3", "audio/mp4": "m4a", "audio/ogg": "ogg", "audio/flac": "flac",
-    "text/plain": "txt", "text/markdown": "md", "text/csv": "csv", "application/json": "json", "text/vtt": "vtt",
-    "application/x-subrip": "srt", "application/octet-stream": "bin",
-}  # fmt: skip
-#: Variables every local step gets from vidflow's environment (not secrets; not in the key).
-BASE_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "SYSTEMROOT")
 #: Template names a local step adds (declared so the shared template checks accept them).
 _DECLARE = "{% set inputs = none %}{% set outputs = none %}"
 _WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_command_worker.py")
-
-
-class StepCommandError(VidflowError):
-    """A local step failed: its program exited non-zero, timed out, or left an output out."""
-
-
-def media_ext(media_type: str) -> str | None:
-    """The file extension of an output's media type (None: not one vidflow knows)."""
-    if media_type in _EXTS:
-        return _EXTS[media_type]
-    import mimetypes
-
-    ext = mimetypes.guess_extension(media_type, strict=False)
-    return ext.lstrip(".") if ext else None
 
 
 class CommandStep(StepModel):
@@ -278,7 +257,7 @@ class CommandCapability(Capability):
                     f.write(value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, indent=2))
         for d in ("out", "tmp"):
             os.makedirs(os.path.join(workdir, d), exist_ok=True)
-        env = _environment(spec, p["env"], rt, workdir)
+        env = environment(spec, p["env"], rt, workdir)
         what = f"step `{step.name}` (topic {task.topic})"
         if spec.python is not None:
             argv = [sys.executable, _WORKER, os.path.join(workdir, "worker.json")]
@@ -300,16 +279,16 @@ class CommandCapability(Capability):
                 raise StepCommandError(f"{what}: program `{argv[0]}` not found on PATH; install it or give its full path")
         async with rt.cpu():
             t0 = time.monotonic()
-            code, tail = await _run(argv, workdir, env, spec.timeout)
+            code, out = await run_program(argv, workdir, env, spec.timeout)
             seconds = time.monotonic() - t0
         if code is None:
-            raise StepCommandError(f"{what}: `{shown}` did not finish within its timeout of {spec.timeout:g} s and was killed" + _tail(tail))
+            raise StepCommandError(f"{what}: `{shown}` did not finish within its timeout of {spec.timeout:g} s and was killed" + tail(out))
         if code != 0:
-            raise StepCommandError(f"{what}: `{shown}` exited with code {code}" + _tail(tail))
+            raise StepCommandError(f"{what}: `{shown}` exited with code {code}" + tail(out))
         missing = [n for n, rel in p["outputs"].items() if not os.path.isfile(os.path.join(workdir, rel))]
         if missing:
             listed = ", ".join(f"`{n}` ({p['outputs'][n]})" for n in missing)
-            raise StepCommandError(f"{what}: `{shown}` exited with code 0 but did not write output {listed}; write it at that path (relative to the step's folder)" + _tail(tail))
+            raise StepCommandError(f"{what}: `{shown}` exited with code 0 but did not write output {listed}; write it at that path (relative to the step's folder)" + tail(out))
         result = None
         if spec.python is not None:
             with open(os.path.join(workdir, "result.json"), encoding="utf-8") as f:
@@ -317,9 +296,9 @@ class CommandCapability(Capability):
         described, blobs = {}, {}
         for name, rel in p["outputs"].items():
             path, mt = os.path.join(workdir, rel), spec.outputs[name]
-            described[name] = await asyncio.to_thread(_describe, path, mt, f"{what}: output `{name}`")
+            described[name] = await asyncio.to_thread(describe, path, mt, f"{what}: output `{name}`")
             blobs[name] = await rt.io(lambda path=path, mt=mt: rt.store.put_blob_file(path, media_type=mt, ext=media_ext(mt)))
-        value = {**_primary(described, spec.outputs), "outputs": described, "result": result}
+        value = {**primary(described, spec.outputs), "outputs": described, "result": result}
         return Artifact(value=value, blobs=blobs, meta={"kind": "command", "seconds": round(seconds, 4)})
 
     def cached_value_check(self, step: StepInfo, task: Any):
@@ -375,100 +354,3 @@ def _abs(workdir: str, v: Any) -> Any:
     return [os.path.join(workdir, x) for x in v] if isinstance(v, list) else os.path.join(workdir, v)
 
 
-def _environment(spec: CommandStep, rendered: dict[str, str], rt: Runtime, workdir: str) -> dict[str, str]:
-    source = rt.settings.env or {}
-    env = {k: source[k] for k in BASE_ENV if source.get(k)}
-    env.setdefault("PATH", os.defpath)
-    env.update(TMPDIR=os.path.join(workdir, "tmp"), VIDFLOW_RECIPE_DIR=str(rt.loaded.base_dir.resolve()))
-    missing = [n for n in spec.pass_env if n not in source]
-    if missing:
-        raise StepCommandError(f"`pass_env` names {', '.join(missing)}, which {'is' if len(missing) == 1 else 'are'} not set in vidflow's environment; set {'it' if len(missing) == 1 else 'them'} or remove {'it' if len(missing) == 1 else 'them'} from `pass_env`")
-    env.update({n: source[n] for n in spec.pass_env})
-    env.update(rendered)
-    return env
-
-
-async def _run(argv: list[str], cwd: str, env: dict[str, str], timeout: float) -> tuple[int | None, str]:
-    """Run a program in its own process group; (exit code or None on timeout, stderr tail).
-
-    stdout and stderr go to files in the step's folder (a pipe nobody reads could fill up and
-    stall the program). On a timeout or a cancelled run the whole group is killed.
-    """
-    with open(os.path.join(cwd, "stdout.log"), "wb") as out, open(os.path.join(cwd, "stderr.log"), "wb") as err:
-        proc = await asyncio.create_subprocess_exec(*argv, cwd=cwd, env=env, stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=err, start_new_session=True)
-        try:
-            code: int | None = await asyncio.wait_for(proc.wait(), timeout)
-        except BaseException as e:
-            if proc.returncode is None:
-                try:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-            await proc.wait()
-            if not isinstance(e, asyncio.TimeoutError):
-                raise
-            code = None
-    return code, _last_lines(os.path.join(cwd, "stderr.log")) or _last_lines(os.path.join(cwd, "stdout.log"))
-
-
-def _last_lines(path: str, n: int = STDERR_LINES) -> str:
-    with open(path, "rb") as f:
-        f.seek(max(0, os.path.getsize(path) - 16_384))
-        text = f.read().decode("utf-8", "replace")
-    return "\n".join(line.rstrip() for line in text.strip().splitlines()[-n:])
-
-
-def _tail(text: str) -> str:
-    return "; last lines of its output:\n" + "\n".join(f"  | {line}" for line in text.splitlines()) if text else "; it printed nothing"
-
-
-def _describe(path: str, media_type: str, what: str) -> dict[str, Any]:
-    """What downstream steps need to know of an output (sizes, duration); checks it is what its
-    media type says for images, video and audio."""
-    kind = media_type.split("/")[0]
-    out: dict[str, Any] = {"media_type": media_type, "bytes": os.path.getsize(path)}
-    if kind == "image" and media_type != "image/svg+xml":
-        from PIL import Image, UnidentifiedImageError
-
-        try:
-            with Image.open(path) as im:
-                out.update(width=int(im.width), height=int(im.height))
-        except (UnidentifiedImageError, OSError) as e:
-            raise StepCommandError(f"{what} is not a readable {media_type} image: {e}") from None
-    elif kind in ("video", "audio"):
-        from ..media.probe import probe
-
-        try:
-            info = probe(path)
-        except VidflowError as e:
-            raise StepCommandError(f"{what} is not a readable {media_type} file: {e}") from None
-        streams = info.of_type(kind)  # type: ignore[arg-type]
-        if not streams or info.duration <= 0:
-            raise StepCommandError(f"{what} has no {kind} stream or no duration ({out['bytes']} bytes)")
-        out["duration"] = float(info.duration)
-        if kind == "video":
-            v = streams[0]
-            out.update(width=int(v.width or 0), height=int(v.height or 0), fps=float(v.fps or 0.0), has_audio=bool(info.of_type("audio")))
-    elif kind == "text" or media_type == "application/json":
-        if out["bytes"] <= 65_536:  # small text is readable by later templates
-            with open(path, encoding="utf-8", errors="replace") as f:
-                text = f.read()
-            if media_type == "application/json":
-                try:
-                    out["data"] = json.loads(text)
-                except json.JSONDecodeError as e:
-                    raise StepCommandError(f"{what} is not JSON: {e}") from None
-            else:
-                out["text"] = text
-    return out
-
-
-def _primary(described: Mapping[str, dict], declared: Mapping[str, str]) -> dict[str, Any]:
-    """The picture a scene would take from this step (the ``video`` output, else ``image``,
-    else the first image or video output by name), its sizes at the top of the value."""
-    order = ["video", "image", *sorted(declared)]
-    name = next((n for n in order if n in declared and declared[n].split("/")[0] in ("video", "image")), None)
-    if name is None:
-        return {}
-    d = described[name]
-    return {k: d[k] for k in ("width", "height", "duration", "fps", "has_audio") if k in d}
