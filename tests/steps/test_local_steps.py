@@ -132,6 +132,7 @@ steps:
     fps: 8
     preset: ultrafast
     subtitles: none
+    qa: false          # the fake voices are silent
   publish:
     to: "out/{{ topic | slug }}.mp4"
 """
