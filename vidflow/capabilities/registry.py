@@ -29,6 +29,7 @@ _BUILTINS: dict[str, str] = {
     "image": "vidflow.capabilities.image:ImageCapability",
     "compose": "vidflow.capabilities.compose:ComposeCapability",
     "publish": "vidflow.capabilities.publish:PublishCapability",
+    "command": "vidflow.capabilities.command:CommandCapability",
 }
 
 
