@@ -7,7 +7,7 @@ closes is garbage-collected later, under another test, and its sockets surface t
 ("Task exception was never retrieved"). So:
 
 * async tests make adapters through factories that call :func:`opened`; the
-  ``adapters_closed`` fixture (tests/providers/conftest.py) closes them after the test, on the
+  ``adapters_closed`` fixture (tests/conftest.py) closes them after the test, on the
   test's loop (pytest-asyncio runs a function-scoped async fixture on the test's loop);
 * sync code runs a call with :func:`run_with`, which closes the adapter inside the same
   ``asyncio.run``.
