@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -80,7 +81,7 @@ def read_document(step: str, source: str, loaded: LoadedRecipe, *, stdin=None) -
     """Read and check a stage document; returns topic id -> value. Every problem is exit 2."""
     where = "stdin" if source == "-" else source
     try:
-        text = (stdin or sys.stdin).read() if source == "-" else open(source, encoding="utf-8").read()
+        text = (stdin or sys.stdin).read() if source == "-" else Path(source).read_text(encoding="utf-8")
     except OSError as e:
         raise UserError(f"--input {step}={source}: cannot read it: {e.strerror}") from None
     try:

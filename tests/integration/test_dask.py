@@ -126,7 +126,7 @@ def test_the_quickstart_on_two_workers_completes_even_when_a_worker_is_killed(pr
         "  - How do bees make honey?", "  - How do bees make honey?\n  - What is a rainbow?\n  - Why do cats purr?"))
     settings = Settings(cache_url=str(project / "cache"), runs_dir=str(project / "runs"))
     with dask.config.set({"distributed.scheduler.locks.lease-timeout": "2s", "distributed.scheduler.locks.lease-validation-interval": "0.5s"}):
-        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None) as cluster, Client(cluster) as client:
+        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None, scheduler_kwargs={"dashboard_address": "127.0.0.1:0"}) as cluster, Client(cluster) as client:
             pids = list(client.run(os.getpid).values())
             killed = []
 

@@ -90,7 +90,7 @@ def test_a_killed_lease_holder_blocks_the_other_process_only_until_its_lease_end
         assert oai.requests, holder.communicate(timeout=5)
         killed_at = time.monotonic()
         holder.send_signal(signal.SIGKILL)
-        holder.wait(timeout=10)
+        holder.communicate(timeout=10)  # reaps it and closes its pipes (wait() would leave them open)
         oai.latency = 0.1
         other = _start(project, env, TOPICS[0])
         out, err = other.communicate(timeout=120)

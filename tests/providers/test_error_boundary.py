@@ -43,6 +43,9 @@ from vidflow.providers.base import SpeechRequest, TextRequest
 from vidflow.redact import Redactor
 from vidflow.run.retry import RetryPolicy
 
+# The adapters test_http_adapters' factories make are closed on the test's loop when it ends.
+pytestmark = pytest.mark.usefixtures("adapters_closed")
+
 
 @pytest.fixture(scope="module", autouse=True)
 def _sdks_imported():

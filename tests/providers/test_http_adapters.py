@@ -25,6 +25,7 @@ from typing import Any, Awaitable, Callable
 import pytest
 from PIL import Image
 
+from tests.closing import opened
 from tests.servers import ElevenLabsServer, OpenAIServer, Reply
 from tests.servers.elevenlabs_server import LEAD, PER_CHAR
 from tests.servers.media import tone_pcm, wav_bytes
@@ -48,6 +49,9 @@ from vidflow.providers.speech_openai import OpenAISpeech
 from vidflow.providers.text_litellm import LiteLLMText
 from vidflow.settings import Settings
 
+# Every adapter the factories below make is closed on the test's loop when the test ends.
+pytestmark = pytest.mark.usefixtures("adapters_closed")
+
 KEY = "test-key"
 VOICE = "21m00Tcm4TlvDq8ikWAM"  # a 20-character ElevenLabs voice id
 PRICES = PriceTable.load()
@@ -64,22 +68,22 @@ def settings(key: str = KEY) -> Settings:
 
 def text_adapter(srv: OpenAIServer, key: str = KEY, **opts: Any) -> LiteLLMText:
     opts = {"model": GPT, "api_base": srv.url + "/v1", "timeout": 10.0, **opts}
-    return LiteLLMText(LiteLLMText.Options(**opts), settings=settings(key), prices=PRICES)
+    return opened(LiteLLMText(LiteLLMText.Options(**opts), settings=settings(key), prices=PRICES))
 
 
 def image_adapter(srv: OpenAIServer, model: str, key: str = KEY, **opts: Any) -> LiteLLMImage:
     opts = {"model": model, "api_base": srv.url + "/v1", "timeout": 10.0, **opts}
-    return LiteLLMImage(LiteLLMImage.Options(**opts), settings=settings(key), prices=PRICES)
+    return opened(LiteLLMImage(LiteLLMImage.Options(**opts), settings=settings(key), prices=PRICES))
 
 
 def openai_speech(srv: OpenAIServer, key: str = KEY, **opts: Any) -> OpenAISpeech:
     opts = {"api_base": srv.url + "/v1", "timeout": 10.0, **opts}
-    return OpenAISpeech(OpenAISpeech.Options(**opts), settings=settings(key), prices=PRICES)
+    return opened(OpenAISpeech(OpenAISpeech.Options(**opts), settings=settings(key), prices=PRICES))
 
 
 def eleven_speech(srv: ElevenLabsServer, key: str = KEY, **opts: Any) -> ElevenLabsSpeech:
     opts = {"api_base": srv.url, "timeout": 10.0, **opts}
-    return ElevenLabsSpeech(ElevenLabsSpeech.Options(**opts), settings=settings(key), prices=PRICES)
+    return opened(ElevenLabsSpeech(ElevenLabsSpeech.Options(**opts), settings=settings(key), prices=PRICES))
 
 
 @pytest.fixture(scope="module", autouse=True)

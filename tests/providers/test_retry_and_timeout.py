@@ -116,8 +116,11 @@ async def test_attempts_and_backoff_are_obeyed_against_a_failing_server(project)
         async def attempt():
             return await policy.bounded(lambda: adapter.synthesize(SpeechRequest("Hello", "v" * 20)), kind=adapter.kind)
 
-        with pytest.raises(ProviderUnavailableError):
-            await policy.call(attempt, sleep=sleep)
+        try:
+            with pytest.raises(ProviderUnavailableError):
+                await policy.call(attempt, sleep=sleep)
+        finally:
+            await adapter.aclose()  # its HTTP client, on this test's loop
         assert [r.status for r in srv.requests] == [500, 500, 500]
     assert len(waits) == 2 and 0 <= waits[0] <= 0.2 and 0 <= waits[1] <= 0.3
 

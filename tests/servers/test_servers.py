@@ -26,12 +26,22 @@ VOICE = "21m00Tcm4TlvDq8ikWAM"  # a 20-character ElevenLabs voice id (litellm ma
 
 
 @pytest.fixture(scope="session")
-def litellm():
+def _litellm_module():
     os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
     import litellm
 
     litellm.suppress_debug_info = True
     return litellm
+
+
+@pytest.fixture
+async def litellm(_litellm_module):
+    """litellm; afterwards, on the test's own loop, the clients litellm cached for that loop are
+    closed (as an adapter's aclose does), so none is garbage-collected open under a later test."""
+    from vidflow.providers._litellm import close_loop_clients
+
+    yield _litellm_module
+    await close_loop_clients(_litellm_module)
 
 
 @pytest.fixture
@@ -204,15 +214,14 @@ async def test_openai_sdk_transcription_round_trip(oai):
     """Audio this server spoke is transcribed back with word timings on the speech layout."""
     import openai
 
-    client = openai.AsyncOpenAI(base_url=oai.url + "/v1", api_key=KEY, max_retries=0)
     text = "Hi, big world!"
-    audio = (await client.audio.speech.create(model="tts-1", input=text, voice="nova", response_format="wav")).content
-    tr = await client.audio.transcriptions.create(
-        file=("speech.wav", audio), model="whisper-1", response_format="verbose_json", timestamp_granularities=["word"]
-    )
+    async with openai.AsyncOpenAI(base_url=oai.url + "/v1", api_key=KEY, max_retries=0) as client:
+        audio = (await client.audio.speech.create(model="tts-1", input=text, voice="nova", response_format="wav")).content
+        tr = await client.audio.transcriptions.create(
+            file=("speech.wav", audio), model="whisper-1", response_format="verbose_json", timestamp_granularities=["word"]
+        )
     assert tr.text == text
     assert [(w.word, w.start, w.end) for w in tr.words] == [("Hi", 0.1, 0.22), ("big", 0.34, 0.52), ("world", 0.58, 0.88)]
-    await client.close()
 
 
 async def test_litellm_elevenlabs_speech_plain_path(litellm, xi):
@@ -305,14 +314,13 @@ async def test_litellm_image_generation_single_request_with_pinned_client(litell
     class NoRetryAsyncOpenAI(openai.AsyncOpenAI):
         max_retries = property(lambda self: 0, lambda self, value: None)
 
-    client = NoRetryAsyncOpenAI(base_url=oai.url + "/v1", api_key=KEY)
     oai.script(oai.error_reply(429, "rate_limited", "slow down", retry_after=3))
-    with pytest.raises(litellm.RateLimitError) as ei:
-        await litellm.aimage_generation(model="together_ai/black-forest-labs/FLUX.1-schnell", prompt="p", width=512,
-                                        height=512, api_base=oai.url + "/v1", api_key=KEY, client=client)  # fmt: skip
+    async with NoRetryAsyncOpenAI(base_url=oai.url + "/v1", api_key=KEY) as client:
+        with pytest.raises(litellm.RateLimitError) as ei:
+            await litellm.aimage_generation(model="together_ai/black-forest-labs/FLUX.1-schnell", prompt="p", width=512,
+                                            height=512, api_base=oai.url + "/v1", api_key=KEY, client=client)  # fmt: skip
     assert ei.value.litellm_response_headers.get("retry-after") == "3"
     assert [r.status for r in oai.requests] == [429]
-    await client.close()
 
 
 async def test_litellm_elevenlabs_429_and_401(litellm):
@@ -534,26 +542,26 @@ def test_stop_is_prompt_with_sleeping_and_idle_connections():
     The latency (an hour) dwarfs the join guards (a minute): a stop() that waited for the sleeper
     fails here, on any machine load.
     """
-    srv = OpenAIServer(latency=3600).start()
-    client = httpx.Client(base_url=srv.url, headers={"authorization": f"Bearer {KEY}"})
+    import threading
 
-    def call():
-        try:
-            client.post("/v1/chat/completions", json={})
-        except httpx.HTTPError:
-            pass
+    with OpenAIServer(latency=3600) as srv, httpx.Client(base_url=srv.url, headers={"authorization": f"Bearer {KEY}"}) as client:
 
-    t = threading.Thread(target=call, daemon=True)
-    t.start()
-    deadline = time.monotonic() + 60
-    while srv.in_flight == 0 and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert srv.in_flight == 1
-    stopper = threading.Thread(target=srv.stop, daemon=True)
-    stopper.start()
-    stopper.join(60)
-    assert not stopper.is_alive(), "stop() waited for a sleeping handler"
-    t.join(60)
-    assert not t.is_alive(), "the client's call never ended"
-    assert srv.in_flight == 0
-    client.close()
+        def call():
+            try:
+                client.post("/v1/chat/completions", json={})
+            except httpx.HTTPError:
+                pass
+
+        t = threading.Thread(target=call, daemon=True)
+        t.start()
+        deadline = time.monotonic() + 60
+        while srv.in_flight == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert srv.in_flight == 1
+        stopper = threading.Thread(target=srv.stop, daemon=True)  # the with block's stop() afterwards is a no-op
+        stopper.start()
+        stopper.join(60)
+        assert not stopper.is_alive(), "stop() waited for a sleeping handler"
+        t.join(60)
+        assert not t.is_alive(), "the client's call never ended"
+        assert srv.in_flight == 0

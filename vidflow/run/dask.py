@@ -214,7 +214,11 @@ class DaskExecutor:
             if self.address:
                 client = Client(self.address)
             else:
-                cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None, silence_logs=logging.ERROR)
+                # The scheduler serves HTTP (health, metrics) even with no dashboard, on 8787 by
+                # default: when that port is taken (another cluster, another run), tornado leaks
+                # the socket that failed to bind. An ephemeral loopback port never collides.
+                cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None,
+                                       scheduler_kwargs={"dashboard_address": "127.0.0.1:0"}, silence_logs=logging.ERROR)  # fmt: skip
                 client = Client(cluster)
             with client:
                 futures = [
