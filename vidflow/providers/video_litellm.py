@@ -13,12 +13,17 @@ Traps of litellm 1.106 this adapter works around (checked in the installed sourc
   operation itself with httpx (the vendor's reason when it failed, the video's URI when it did
   not) and downloads the URI with httpx.
 * A 404 on status (an expired or deleted job) is reported as ``expired``, never raised.
+* litellm's video handler raises its own ``BaseLLMException`` for an HTTP error reply, which
+  the shared error boundary cannot tell from a status litellm made up; here it only ever comes
+  from a real reply (it carries the reply's headers), so its status is used as is: a 500 while
+  polling is transient (polled again), a 429 waits for Retry-After.
 """
 
 from __future__ import annotations
 
 import base64
-from typing import Any, ClassVar
+from contextlib import contextmanager
+from typing import Any, ClassVar, Iterator
 
 from pydantic import Field
 
@@ -42,6 +47,25 @@ class LiteLLMVideoOptions(EndpointOptions):
     poll_interval: float = Field(default=10.0, gt=0, description="seconds before the first poll; later polls back off")
     max_poll_interval: float = Field(default=60.0, gt=0, description="longest wait between two polls")
     extra: dict[str, Any] = Field(default_factory=dict, description="extra parameters litellm passes to the vendor")
+
+
+@contextmanager
+def _real_http_status(kind: str) -> Iterator[None]:
+    """A vendor HTTP error that litellm's video handler wrapped: the vidflow error for its status."""
+    try:
+        yield
+    except Exception as e:
+        import httpx
+
+        link: BaseException | None = e
+        for _ in range(8):
+            if link is None:
+                break
+            status = getattr(link, "status_code", None)
+            if type(link).__name__ == "BaseLLMException" and isinstance(status, int) and status >= 400 and isinstance(getattr(link, "headers", None), httpx.Headers):
+                raise error_for_status(status, excerpt(getattr(link, "message", "") or str(link), 300), kind=kind, headers=dict(link.headers)) from e
+            link = link.__cause__ or link.__context__
+        raise
 
 
 def video_size(model: str, width: int, height: int) -> str:
@@ -88,7 +112,7 @@ class LiteLLMVideo(LiteLLMProvider):
                 kwargs["input_reference"] = image.data
         if req.seed is not None and "seed" not in kwargs and not o.model.startswith(("openai/", "azure/")):
             kwargs["seed"] = req.seed
-        with map_errors(self.kind, redactor=self.redactor()):
+        with map_errors(self.kind, redactor=self.redactor()), _real_http_status(self.kind):
             obj = await litellm.avideo_generation(prompt=req.prompt, model=o.model, **self._common(), **kwargs)
         job = getattr(obj, "id", None)
         if not isinstance(job, str) or not job:
@@ -111,7 +135,7 @@ class LiteLLMVideo(LiteLLMProvider):
             return JobStatus("completed", progress=100.0)
         litellm = self.litellm()
         try:
-            with map_errors(self.kind, redactor=self.redactor()):
+            with map_errors(self.kind, redactor=self.redactor()), _real_http_status(self.kind):
                 obj = await litellm.avideo_status(video_id=job, **self._common())
         except BadRequestError as e:
             if e.status == 404:
@@ -140,7 +164,7 @@ class LiteLLMVideo(LiteLLMProvider):
             return await self._get(uri)
         litellm = self.litellm()
         try:
-            with map_errors(self.kind, redactor=self.redactor()):
+            with map_errors(self.kind, redactor=self.redactor()), _real_http_status(self.kind):
                 data = await litellm.avideo_content(video_id=job, **self._common())
         except BadRequestError as e:
             if e.status == 404:

@@ -784,7 +784,11 @@ class Scheduler:
         await self.warm_up(provider)
         policy, kind = self.retry_policy(provider), self.adapter(provider).kind
         t0 = self.clock.now()
-        return await policy.call(lambda: policy.bounded(fn, kind=kind), sleep=self.clock.sleep, on_retry=self._on_retry(task, provider, lambda: t0))
+
+        async def attempt() -> Any:  # a coroutine function: tenacity calls plain callables without awaiting
+            return await policy.bounded(fn, kind=kind)
+
+        return await policy.call(attempt, sleep=self.clock.sleep, on_retry=self._on_retry(task, provider, lambda: t0))
 
     def note(self, task: Task, message: str, *, error: str = "", data: Mapping[str, Any] | None = None) -> None:
         """Say in the event log why a node does something again (a NODE_RETRY event with ``data``)."""
