@@ -147,3 +147,24 @@ def test_plan_shows_video_seconds_cost_and_time(project):
     assert row.to_run >= 2 and row.units["clips"] == row.to_run and row.units["video_seconds"] == 4 * row.to_run
     assert row.cost_usd == pytest.approx(0.10 * 4 * row.to_run)  # veo fast, 720p: 0.10 USD a second
     assert row.seconds > 0 and report.wall_seconds >= 90  # the adapter's typical job time
+
+
+def test_polling_does_not_hold_the_providers_concurrency_slot(project):
+    import threading
+    import time
+
+    with OpenAIVideoServer(polls_to_complete=2) as srv:
+        path = recipe(project, srv, SORA, scenes=2)
+        path.write_text(path.read_text().replace("timeout: 10,", "timeout: 10, concurrency: 1,"))
+        srv.hold()  # no job finishes until both are submitted (or 60 s pass)
+        out: dict = {}
+        runner = threading.Thread(target=lambda: out.setdefault("r", run_recipe(path, default_registry(), project, settings=settings(project))))
+        runner.start()
+        deadline = time.monotonic() + 60
+        while srv.submitted() < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        both_in_flight = srv.submitted() == 2 and not srv.downloads
+        srv.release()
+        runner.join(timeout=120)
+    assert both_in_flight  # the second clip was submitted while the first was still being polled
+    assert out["r"].exit_code == 0

@@ -15,7 +15,7 @@ node so that a clip is **paid for once**:
 A ``for_each`` over an image step makes one clip per still (image-to-video, the still is the
 input reference and its digest is part of the key); otherwise a clip is made from the prompt.
 The artifact: ``blobs["video"]`` (an MP4) and ``value = {"width", "height", "duration", "fps",
-"has_audio", "caption"}`` (what ``compose`` reads for clips).
+"has_audio"}`` (what ``compose`` reads for clips).
 """
 
 from __future__ import annotations
@@ -44,7 +44,6 @@ __all__ = ["VideoCapability", "VideoStep"]
 
 class VideoStep(ProviderStep):
     prompt: str
-    caption: str = ""
     seconds: int = Field(default=4, ge=1, le=60, description="length of the clip asked for")
     size: str | None = Field(default=None, pattern=r"^\d{2,5}x\d{2,5}$", description="frame asked for (default: the compose frame)")
     seed: int | None = None
@@ -55,7 +54,7 @@ class VideoCapability(ProviderCapability):
     name: ClassVar[str] = "video"
     Step: ClassVar[type[VideoStep]] = VideoStep
     provider_capability: ClassVar[str] = "video"
-    template_fields: ClassVar[tuple[str, ...]] = ("prompt", "caption")
+    template_fields: ClassVar[tuple[str, ...]] = ("prompt",)
 
     def __init__(self) -> None:
         self._rng = random.Random()  # poll jitter only; never part of an output
@@ -92,17 +91,13 @@ class VideoCapability(ProviderCapability):
         prepared = super().prepare(task, step, inputs, loaded, adapters)
         if prepared is None:
             return None
-        ctx = inputs.template_context() or {}
-        item = ctx.get("item")
-        caption = render(step.spec.caption, ctx, where=template_where(loaded, step, ctx)("caption")) if step.spec.caption else (
-            item.get("caption", "") if isinstance(item, dict) else "")
         still = self._still(task, step, inputs, loaded)
         if still is not None:  # image-to-video: the still's digest decides the clip too
             from dataclasses import replace
 
             prepared.payload = [(p, replace(r, image=still.digest)) for p, r in prepared.payload]
             prepared.fields = {**prepared.fields, "request": prepared.payload[0][1]}
-        prepared.payload = {"candidates": prepared.payload, "still": still, "caption": caption}
+        prepared.payload = {"candidates": prepared.payload, "still": still}
         return prepared
 
     # ------------------------------------------------------------------ making a clip
@@ -116,7 +111,7 @@ class VideoCapability(ProviderCapability):
         error: BaseException | None = None
         for i, (provider, request) in enumerate(candidates):
             try:
-                return await self._clip(task, step, provider, request, image, prepared.payload["caption"], rt, fallback=i > 0)
+                return await self._clip(task, step, provider, request, image, rt, fallback=i > 0)
             except BudgetExceededError:
                 raise
             except (ProviderError, VidflowError, OSError) as e:
@@ -126,7 +121,7 @@ class VideoCapability(ProviderCapability):
         assert error is not None
         raise error
 
-    async def _clip(self, task: Any, step: StepInfo, provider: str, request: VideoRequest, image: VideoInput | None, caption: str, rt: Runtime, *, fallback: bool) -> Artifact:
+    async def _clip(self, task: Any, step: StepInfo, provider: str, request: VideoRequest, image: VideoInput | None, rt: Runtime, *, fallback: bool) -> Artifact:
         adapter = rt.adapter(provider)
         store, key = rt.store, task.key
         record = await rt.io(store.get_job, key) if key else None
@@ -161,7 +156,7 @@ class VideoCapability(ProviderCapability):
                     await rt.io(store.drop_job, key)
                 raise
             break
-        art = await self._artifact(data, caption, rt)
+        art = await self._artifact(data, rt)
         art.meta = {
             "provider": provider, "kind": adapter.kind, "model": record.get("model", ""), "cost_usd": float(record.get("cost_usd") or 0.0),
             "seconds": round(rt.clock.now() - t0, 4), "started_at": record.get("started_at"), "job": record["job"],
@@ -191,7 +186,7 @@ class VideoCapability(ProviderCapability):
             wait = min(ceiling, wait * 1.5)
         return await rt.retrying(task, provider, lambda: adapter.content(job))
 
-    async def _artifact(self, data: bytes, caption: str, rt: Runtime) -> Artifact:
+    async def _artifact(self, data: bytes, rt: Runtime) -> Artifact:
         """Probe the clip (a video stream, a duration) in scratch, then store it."""
         path = os.path.join(rt.scratch("clip-"), "clip.mp4")
         with open(path, "wb") as f:
@@ -206,7 +201,7 @@ class VideoCapability(ProviderCapability):
         v = streams[0]
         ref = await rt.io(lambda: rt.store.put_blob_file(path, media_type="video/mp4", ext="mp4"))
         value = {"width": int(v.width or 0), "height": int(v.height or 0), "duration": float(info.duration), "fps": float(v.fps or 0.0),
-                 "has_audio": bool(info.of_type("audio")), "caption": caption}  # fmt: skip
+                 "has_audio": bool(info.of_type("audio"))}  # fmt: skip
         return Artifact(value=value, blobs={"video": ref}, meta={})
 
     def cached_value_check(self, step: StepInfo, task: Any):
