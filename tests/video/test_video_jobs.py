@@ -86,6 +86,17 @@ def test_a_500_on_status_never_submits_again_and_the_job_id_is_recorded_before_p
     assert not list((project / "cache" / "jobs").glob("*.json"))
 
 
+def test_polls_failing_past_every_retry_keep_the_job_and_the_next_run_resumes_it(project):
+    with GeminiVideoServer(polls_to_complete=2) as srv:
+        srv.poll_faults(*[Reply(500, {}, {"error": {"code": 500, "message": "internal", "status": "INTERNAL"}})] * 4)  # attempts: 4
+        path = recipe(project, srv, VEO)
+        first = run_recipe(path, default_registry(), project, settings=settings(project))
+        assert first.exit_code != 0 and srv.submitted() == 1
+        assert "HTTP 500" in next(e["message"] for e in events(first) if e["type"] == "node_failed")
+        second = run_recipe(path, default_registry(), project, settings=settings(project))
+        assert second.exit_code == 0 and srv.submitted() == 1  # resumed, never submitted again
+
+
 def test_a_vendor_failed_job_fails_only_its_topic_with_the_vendors_reason(project):
     topics = ("Why is the sky blue?", "How do dogs dream?")
     with OpenAIVideoServer(polls_to_complete=2, fail_when={"dogs": "The prompt was blocked by our moderation system"}) as srv:

@@ -28,9 +28,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from pydantic import Field
 
 from ..cache.store import Artifact
-from ..errors import BadOutputError, BudgetExceededError, ProviderError, ProviderTimeoutError, VidflowError
+from ..errors import BadOutputError, BudgetExceededError, ContentRejectedError, ProviderError, ProviderTimeoutError, VidflowError
 from ..media.probe import probe
-from ..providers.video_contract import JobExpiredError, VideoInput, VideoRequest, job_failed
+from ..providers.video_contract import JobExpiredError, JobFailedError, VideoInput, VideoRequest, job_failed
 from ..recipe.templating import render
 from ._provider import ProviderCapability, ProviderStep
 from .base import Prepared, Runtime, require, template_where
@@ -151,10 +151,12 @@ class VideoCapability(ProviderCapability):
                 rt.note(task, f"video job {record['job']} is unknown to the vendor ({e}); submitting it again", error=type(e).__name__, data={"job": record["job"], "resubmit": True})
                 record, resubmitted = None, True
                 continue
-            except (ProviderError, BadOutputError) as e:
-                if key and not isinstance(e, ProviderTimeoutError):  # past the deadline the job may still finish
+            except (JobFailedError, ContentRejectedError):
+                if key:  # the vendor ended this job: a later run submits anew
                     await rt.io(store.drop_job, key)
                 raise
+            # Any other error (polls that kept failing, the deadline) keeps the record: the job may
+            # still finish, and the next run resumes it instead of paying again.
             break
         art = await self._artifact(data, rt)
         art.meta = {
