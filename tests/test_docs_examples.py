@@ -20,10 +20,15 @@ What counts as what:
 * a block whose first line is ``# <name>.txt|.csv|.jsonl``: a **topics file**. The quickstart
   recipe must plan with ``--topics`` pointing at it, with as many topics as the file shows.
 * ``sh`` block: every ``vidflow ...`` / ``python3 -m vidflow ...`` command on a line (also after
-  ``&&``; ``# comments`` stripped) is run in-process with :func:`vidflow.cli.main` in one shared
-  project holding the repo's recipes/ and characters/, after the quickstart ran once in it (so
-  ``--refresh``, ``--only`` and friends meet a warm cache). It must exit 0. pip and other shell
-  commands are not run (CI runs the README's set-up commands): they are listed as skipped.
+  ``&&``; ``# comments`` stripped) is run in-process with :func:`vidflow.cli.main` and must exit
+  0. Each command gets its own copy of a project holding the repo's recipes/ and characters/;
+  when the command (or one before it in its block) is ``run``, ``plan``, ``status``, ``report``
+  or ``cache``, the copy is of a project where the quickstart already ran (so ``--refresh``,
+  ``--check``, ``status``, ``cache gc`` and friends meet a warm cache and a previous run). A block is a sequence: the commands above
+  a command in its block run first, in the same copy (``... > scripts.json`` then
+  ``--input script=scripts.json``). So no command depends on another test having run, and any
+  one can run alone. pip and other shell commands are not run (CI runs the README's set-up
+  commands): they are listed as skipped.
 * anything else (toml, text, json, unlabelled) is data: listed as a skipped test, not run.
 """
 
@@ -67,6 +72,7 @@ class Block:
     end: int  # line of the closing fence
     lang: str
     text: str
+    info: str = ""  # the whole info string: ```python file=vidflow_acme/__init__.py
 
     @property
     def id(self) -> str:
@@ -92,7 +98,8 @@ class Command:
 
     @property
     def needs_cache(self) -> bool:
-        return any(a and a[0] in ("run", "plan") for a in self.argvs)
+        """A warm project: a cache to meet, or a previous run to report on."""
+        return any(a and a[0] in ("run", "plan", "status", "report", "cache") for a in self.argvs)
 
 
 _FENCE = re.compile(r"^ {0,3}(?P<fence>`{3,}|~{3,})\s*(?P<info>[^`]*)$")
@@ -117,7 +124,7 @@ def parse_blocks(path: Path) -> tuple[list[Block], list[tuple[str, str]]]:
             j += 1
         if j == len(lines):
             return blocks, [(f"{rel}:{i + 1}", f"the fence opened at line {i + 1} is never closed")]
-        blocks.append(Block(rel, i + 1, j + 1, lang, "\n".join(lines[i + 1 : j]) + "\n"))
+        blocks.append(Block(rel, i + 1, j + 1, lang, "\n".join(lines[i + 1 : j]) + "\n", info))
         i = j + 1
     return blocks, []
 
@@ -250,7 +257,9 @@ def discover() -> Discovered:
         d.blocks += blocks
         d.malformed += bad
         for b in blocks:
-            if is_recipe(b):
+            if "file=" in b.info:  # one file of a multi-file example (a plugin): its own test runs it
+                d.skipped.append((b.id, "a file of the plugin example: run by tests/plugins/test_docs_plugin.py"))
+            elif is_recipe(b):
                 d.recipes.append(b)
                 if recipe_runs_offline(b) and len(d.runnable) < MAX_RUNS:
                     d.runnable.append(b)
@@ -401,6 +410,12 @@ def test_recipe_runs(block, project):
     topic = loaded.topics[0].id
     argv = ["run", "recipe.yaml", "--only", topic, "--json"]
     rc, out, err = invoke(argv)
+    gated = [name for name, s in loaded.steps.items() if getattr(s.spec, "approve", False)]
+    if gated:  # a review example: it waits (exit 4), is approved as the doc says, then publishes
+        assert rc == 4, _explain(argv, rc, out, err, block, "recipe.yaml")
+        for step in gated:
+            assert invoke(["approve", "recipe.yaml", step])[0] == 0
+        rc, out, err = invoke(argv)
     assert rc == 0, _explain(argv, rc, out, err, block, "recipe.yaml")
     if any(s.shape == "publish" for s in loaded.steps.values()):
         result = json.loads(out)["topics"][topic]
@@ -499,9 +514,18 @@ def _scrubbed(mp: pytest.MonkeyPatch) -> None:
     mp.setenv("AWS_DEFAULT_REGION", "eu-west-1")
 
 
+def earlier_in_block(cmd: Command) -> list[Command]:
+    """The commands above ``cmd`` in its block: a block is a sequence, they set the scene for it."""
+    return [c for c in DOCS.commands if c.block == cmd.block and c.line < cmd.line]
+
+
+def _needs_warm(cmd: Command) -> bool:
+    return any(c.needs_cache for c in (*earlier_in_block(cmd), cmd))
+
+
 @pytest.fixture(scope="module")
 def command_project(tmp_path_factory):
-    """One project for every doc command: the repo's recipes/ and characters/."""
+    """The template every doc command's project is copied from: the repo's recipes/ and characters/."""
     root = tmp_path_factory.mktemp("docs_commands")
     for d in ("recipes", "characters"):
         shutil.copytree(REPO / d, root / d)
@@ -509,21 +533,23 @@ def command_project(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def warm_command_project(command_project):
-    """The same project after the quickstart ran once in it (~15 s: it composes two videos)."""
+def warm_command_project(tmp_path_factory, command_project):
+    """The template after the quickstart ran once in it (~15 s: it composes two videos).
+
+    Only fixtures write here; tests run in copies of it, so what one command changes (a refreshed
+    script, a report, a run record) is never seen by another.
+    """
+    root = tmp_path_factory.mktemp("docs_commands_warm")
+    shutil.copytree(command_project, root, dirs_exist_ok=True)
     with pytest.MonkeyPatch.context() as mp:
         _scrubbed(mp)
-        mp.chdir(command_project)
+        mp.chdir(root)
         rc, out, err = invoke(WARM_UP)
     assert rc == 0, "warming up the command project failed: " + _explain(WARM_UP, rc, out, err)
-    return command_project
+    return root
 
 
-@pytest.mark.parametrize("cmd", _param(DOCS.commands, slow=lambda c: c.needs_cache))
-def test_command_exits_0(cmd, request, monkeypatch):
-    project = request.getfixturevalue("warm_command_project" if cmd.needs_cache else "command_project")
-    monkeypatch.chdir(project)
-    monkeypatch.setenv("PYTHONPATH", str(REPO))  # processes a command starts (Dask workers) import this checkout
+def _run_command(cmd: Command, project: Path, what: str) -> None:
     if cmd.shell:  # pipes and redirections: run the line as a shell would, `vidflow` on PATH
         import subprocess
 
@@ -533,8 +559,20 @@ def test_command_exits_0(cmd, request, monkeypatch):
         (shim / "vidflow").chmod(0o755)
         env = {**os.environ, "PATH": f"{shim}:{os.environ.get('PATH', '')}", "PYTHONPATH": str(REPO), **dict(cmd.env)}
         proc = subprocess.run(["bash", "-o", "pipefail", "-c", cmd.source], cwd=project, env=env, capture_output=True, text=True, timeout=600)
-        assert proc.returncode == 0, f"{cmd.id}: {cmd.source}\n--- stderr\n{_tail(proc.stderr)}"
+        assert proc.returncode == 0, f"{what}{cmd.id}: {cmd.source}\n--- stderr\n{_tail(proc.stderr)}"
         return
     for argv in cmd.argvs:
         rc, out, err = invoke(argv, cmd.env)
-        assert rc == 0, f"{cmd.id}: {cmd.source}\n" + _explain(argv, rc, out, err)
+        assert rc == 0, f"{what}{cmd.id}: {cmd.source}\n" + _explain(argv, rc, out, err)
+
+
+@pytest.mark.parametrize("cmd", _param(DOCS.commands, slow=_needs_warm))
+def test_command_exits_0(cmd, request, tmp_path, monkeypatch):
+    template = request.getfixturevalue("warm_command_project" if _needs_warm(cmd) else "command_project")
+    project = tmp_path / "project"
+    shutil.copytree(template, project, symlinks=True)
+    monkeypatch.chdir(project)
+    monkeypatch.setenv("PYTHONPATH", str(REPO))  # processes a command starts (Dask workers) import this checkout
+    for earlier in earlier_in_block(cmd):
+        _run_command(earlier, project, f"set-up for {cmd.id} (the command above it in its block): ")
+    _run_command(cmd, project, "")

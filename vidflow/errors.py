@@ -17,6 +17,7 @@ Three classes of failure (see STYLE.md §9):
     │   ├── UnknownKindError           lists close matches + available kinds
     │   ├── MissingDependencyError     carries an install hint
     │   └── TemplateError              a template failed to render (undefined name, ...)
+    │       └── OutputPathError        a rendered `to:` would leave its root (fails its topic only)
     ├── ProviderError                  carries kind, node, request id, vendor message
     │   ├── TransientProviderError     retried by policy
     │   │   ├── RateLimitedError       .retry_after (seconds)
@@ -57,6 +58,7 @@ __all__ = [
     "MediaError",
     "MissingDependencyError",
     "NodeFailedError",
+    "OutputPathError",
     "PermanentProviderError",
     "Problem",
     "ProviderError",
@@ -143,6 +145,11 @@ class MissingDependencyError(UserError):
 
 class TemplateError(UserError):
     """A Jinja template failed to render (undefined name, bad filter, sandbox violation)."""
+
+
+class OutputPathError(TemplateError):
+    """A publish ``to:`` rendered for one topic names a place outside its root (a scheme, ``..``,
+    an absolute path, a symlink out, a control character): that topic fails, the others publish."""
 
 
 # --------------------------------------------------------------------------- provider errors

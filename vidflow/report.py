@@ -34,6 +34,7 @@ def run_report(result: Any, loaded: Any) -> dict[str, Any]:
             "output": info.get("output"),
             "manifest": info.get("manifest"),
             "duration": info.get("duration"),
+            "qa": info.get("qa"),
             "cost_usd": round(s.cost_by_topic.get(t.id, 0.0), 6),
             "nodes": {k: sum(1 for v in nodes.values() if v == k) for k in ("cached", "ran", "failed", "skipped")},
             "failed_nodes": [{"node": f["node"], "step": f["step"], "error": f["error"], "message": f["message"]} for f in failed],

@@ -51,6 +51,8 @@ class Settings:
             ``$TMPDIR/vidflow-scratch``, see :mod:`vidflow.scratch`).
         lease_ttl: seconds a lease on an S3 cache lasts without renewal (``VIDFLOW_LEASE_TTL``):
             how long a killed process can keep others waiting (:mod:`vidflow.cache.lease`).
+        notify: webhook URLs that get every event of a run, besides the recipe's ``notify:``
+            (``--notify URL``, ``VIDFLOW_NOTIFY``: space-separated; docs/webhooks.md).
         env: the environment secrets are read from (a copy; never logged).
     """
 
@@ -62,6 +64,7 @@ class Settings:
     prices_file: str | None = None
     scratch_dir: str | None = None
     lease_ttl: float = 60.0
+    notify: tuple[str, ...] = ()
     env: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -76,6 +79,7 @@ class Settings:
             prices_file=env.get("VIDFLOW_PRICES") or None,
             scratch_dir=env.get("VIDFLOW_SCRATCH_DIR") or None,
             lease_ttl=float(_int(env, "VIDFLOW_LEASE_TTL", 60)),
+            notify=tuple(env.get("VIDFLOW_NOTIFY", "").split()),
             env=env,
         )
 

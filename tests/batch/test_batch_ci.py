@@ -123,7 +123,7 @@ def test_stage_pipe_after_a_full_run_runs_nothing_then_one_edit_reruns_one_line(
     assert edited.returncode == 0, edited.stderr[-2000:]
     ran = json.loads(edited.stdout)["steps"]
     assert ran["speech"]["ran"] == 1 and ran["script"]["ran"] == 0
-    assert ran["video"]["ran"] == 3  # the scene segment holding that line, the audio track, the video
+    assert ran["video"]["ran"] == 4  # the scene segment holding that line, the audio track, the video, its QA check
     assert ran["publish"]["ran"] == 1 and ran["art"]["ran"] == 0
     manifest = json.loads((nightly / "out" / "how-do-bees-make-honey.json").read_text())
     assert line["text"] in [l["text"] for s in manifest["scenes"] for l in s["lines"]]

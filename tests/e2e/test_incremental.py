@@ -66,8 +66,9 @@ def test_changing_one_line_revoices_one_line_and_reencodes_one_scene(project, re
     second = run_recipe(recipe, registry, project)
     assert second.exit_code == 0
     t = "why-do-cats-purr"
-    # one voice line, the one scene segment holding it, then the audio track and the final mux
-    assert ran(second) == {f"{t}/script", f"{t}/speech[{idx}]", f"{t}/video.scene[{scene}]", f"{t}/video.audio", f"{t}/video", f"{t}/publish"}
+    # one voice line, the one scene segment holding it, then the audio track, the final mux
+    # (and its measurement), the QA check of the new video
+    assert ran(second) == {f"{t}/script", f"{t}/speech[{idx}]", f"{t}/video.scene[{scene}]", f"{t}/video.audio", f"{t}/video", f"{t}/video.qa", f"{t}/publish"}
     after = json.loads((project / "out" / f"{t}.json").read_text())
     new_lines = [l["text"] for s in after["scenes"] for l in s["lines"]]
     assert "Here is a brand new catchphrase." in new_lines[idx]

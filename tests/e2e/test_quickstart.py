@@ -20,6 +20,7 @@ from PIL import Image
 from tests.conftest import REPO
 from tests.media.helpers import decode_audio, extract_frame, hex_rgb, pixels
 from vidflow.media.ffmpeg import SPRITE_BOTTOM, SPRITE_MARGIN_X, SPRITE_WIDTH
+from vidflow.media.ffmpeg import ffmpeg_exe
 from vidflow.media.probe import count_frames, probe, wav_duration
 
 pytestmark = [pytest.mark.ffmpeg, pytest.mark.slow]
@@ -28,15 +29,34 @@ PAUSE = 0.3  # the quickstart's compose pause (the default)
 
 
 def _clean_env(tmp: Path) -> dict[str, str]:
-    """No API keys, and a PATH on which no ffmpeg can be found."""
+    """No API keys, and a PATH on which no ffmpeg can be found.
+
+    PATH holds one folder with a ``python3`` script that execs this interpreter by its full
+    path. A symlink would not do: a venv's python is itself a symlink to the base interpreter,
+    and Python finds its venv from the path it was started by (``pyvenv.cfg`` beside it), so a
+    link in another folder starts the base interpreter without the venv's packages.
+    """
     bin_dir = tmp / "bin"
     bin_dir.mkdir()
-    os.symlink(sys.executable, bin_dir / "python3")
+    wrapper = bin_dir / "python3"
+    wrapper.write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
+    wrapper.chmod(0o755)
     env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY") and not k.startswith("VIDFLOW_")}
     env["PATH"] = str(bin_dir)
     env["PYTHONPATH"] = str(REPO)  # the checkout, installed or not
     env.pop("IMAGEIO_FFMPEG_EXE", None)
     return env
+
+
+def test_clean_path_keeps_this_environment_and_has_no_ffmpeg(tmp_path):
+    """The child runs in the same environment as the tests (venv or not), and finds no ffmpeg."""
+    env = _clean_env(tmp_path)
+    assert shutil.which("ffmpeg", path=env["PATH"]) is None
+    assert shutil.which("python3", path=env["PATH"]) == str(tmp_path / "bin" / "python3")
+    probe_code = "import sys, fsspec, imageio_ffmpeg; print(sys.prefix)"
+    child = subprocess.run(["python3", "-c", probe_code], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert child.returncode == 0, child.stderr
+    assert child.stdout.strip() == sys.prefix
 
 
 @pytest.fixture(scope="module")
@@ -46,8 +66,8 @@ def quickstart(tmp_path_factory):
     shutil.copytree(REPO / "characters", root / "characters")
     env = _clean_env(root)
     assert shutil.which("ffmpeg", path=env["PATH"]) is None
-    first = subprocess.run([str(root / "bin" / "python3"), "-m", "vidflow", "run", "recipes/quickstart.yaml"], cwd=root, env=env, capture_output=True, text=True, timeout=600)
-    second = subprocess.run([str(root / "bin" / "python3"), "-m", "vidflow", "run", "recipes/quickstart.yaml", "--json"], cwd=root, env=env, capture_output=True, text=True, timeout=600)
+    first = subprocess.run(["python3", "-m", "vidflow", "run", "recipes/quickstart.yaml"], cwd=root, env=env, capture_output=True, text=True, timeout=600)
+    second = subprocess.run(["python3", "-m", "vidflow", "run", "recipes/quickstart.yaml", "--json", "--new-run"], cwd=root, env=env, capture_output=True, text=True, timeout=600)
     return root, first, second
 
 
@@ -159,3 +179,31 @@ def test_manifest_lists_scenes_lines_nodes_and_cost(quickstart):
     ran = set(m["nodes"]["ran"]) | set(m["nodes"]["cached"])
     assert {"why-is-the-sky-blue/script", "why-is-the-sky-blue/video"} <= ran
     assert m["cost_usd"] == 0.0 and m["placeholders"] == []
+
+
+@pytest.mark.parametrize("topic", TOPICS)
+def test_loudness_true_peak_stereo_and_music_in_the_gaps(quickstart, topic, tmp_path):
+    """Platform-ready sound, measured independently (pyloudnorm, 4x-oversampled peak), and the
+    recipe's ``music: vidflow:gentle`` bed heard in the pauses (without music they are silent)."""
+    import numpy as np
+    import pyloudnorm
+    from scipy.signal import resample_poly
+
+    root, _, _ = quickstart
+    video = root / "out" / f"{topic}.mp4"
+    [a] = probe(video).of_type("audio")
+    assert (a.channels, a.sample_rate) == (2, 48000)
+    raw = subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(video), "-vn", "-f", "f32le", "-acodec", "pcm_f32le", "-"], capture_output=True, check=True).stdout
+    x = np.frombuffer(raw, dtype="<f4").reshape(-1, 2)
+    assert abs(pyloudnorm.Meter(48000).integrated_loudness(x) - (-14.0)) <= 1.0
+    assert 20 * np.log10(np.abs(resample_poly(x, 4, 1, axis=0)).max()) <= -1.0
+    manifest = json.loads((root / "out" / f"{topic}.json").read_text())
+    qa = manifest["qa"]
+    assert qa["passed"] is True and abs(qa["loudness"] + 14) <= 1.0 and qa["true_peak"] <= -1.0
+    for scene in manifest["scenes"]:
+        for line in scene["lines"]:
+            gap_end = line["end"] + PAUSE
+            if gap_end > manifest["duration"] - 2.0:
+                continue  # the bed's fade-out
+            mid = x[round((gap_end - 0.15) * 48000) : round((gap_end - 0.05) * 48000)]
+            assert 20 * np.log10(np.sqrt((mid**2).mean())) > -50, (line, "the bed is not heard in the pause")

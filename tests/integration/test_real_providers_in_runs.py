@@ -7,6 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 import json
 import textwrap
+import threading
+import time
 
 import pytest
 
@@ -27,7 +29,7 @@ characters: [nova, pip]
 providers:
   writer: {{kind: text.litellm, model: openai/gpt-4o-mini, api_base: "{oai}/v1", timeout: 10}}
   voice: {{kind: speech.elevenlabs, api_base: "{xi}", concurrency: {voice_conc}, timeout: 10}}
-  painter: {{kind: image.litellm, model: openai/gpt-image-1, api_base: "{oai}/v1", concurrency: 4, timeout: 10}}
+  painter: {{kind: image.litellm, model: openai/gpt-image-1, api_base: "{painter}/v1", concurrency: 4, timeout: 10}}
 steps:
   script:
     uses: writer
@@ -68,9 +70,9 @@ PRICES = textwrap.dedent(
 )
 
 
-def _recipe(project, oai, xi, *, topics, lines=4, scenes=2, compose=False, budget="", voice_conc=2):
+def _recipe(project, oai, xi, *, topics, lines=4, scenes=2, compose=False, budget="", voice_conc=2, painter=None):
     text = RECIPE.format(
-        topics=json.dumps(topics), oai=oai.url, xi=xi.url, lines=lines, scenes=scenes,
+        topics=json.dumps(topics), oai=oai.url, xi=xi.url, lines=lines, scenes=scenes, painter=(painter or oai).url,
         compose=COMPOSE if compose else "", budget=budget, voice_conc=voice_conc,
     )
     path = project / "recipe.yaml"
@@ -92,12 +94,27 @@ def _plan(path, settings):
 
 
 def test_429_pauses_that_provider_for_retry_after_while_others_keep_working(project):
-    with OpenAIServer(responder=dialogue_responder, latency=0.15) as oai, ElevenLabsServer(latency=0.1) as xi:
+    # The painter's server holds every image request until the voice server has answered its 429,
+    # so image work is still pending when the pause starts, however the machine schedules things
+    # (6 images at concurrency 4: the last two can only start once held ones are answered).
+    gate = threading.Event()
+    with OpenAIServer(responder=dialogue_responder, latency=0.15) as oai, ElevenLabsServer(latency=0.1) as xi, \
+            OpenAIServer(gate=gate) as painter:  # fmt: skip
         # one voice call at a time, so every later voice request was sent after the 429 arrived
-        path = _recipe(project, oai, xi, topics=["Why is the sky blue?", "How do magnets work?"], lines=6, scenes=3, voice_conc=1)
+        path = _recipe(project, oai, xi, topics=["Why is the sky blue?", "How do magnets work?"], lines=6, scenes=3, voice_conc=1, painter=painter)
         # the first voice request is told to wait 2 s
         xi.script(xi.error_reply(429, "too_many_concurrent_requests", "slow down", retry_after=2))
+
+        def open_gate_after_the_429():
+            deadline = time.monotonic() + 120  # a guard only: without a 429 the assertions below fail
+            while not any(r.t_end is not None for r in xi.completed(status=429)) and time.monotonic() < deadline:
+                time.sleep(0.005)
+            gate.set()
+
+        opener = threading.Thread(target=open_gate_after_the_429, daemon=True)
+        opener.start()
         result = _run(path, _settings(project), project)
+        opener.join()
     assert result.exit_code == 0, result.summary.failures
     voice = sorted(xi.requests, key=lambda r: r.t_start)
     limited = [r for r in voice if r.status == 429]
@@ -108,7 +125,8 @@ def test_429_pauses_that_provider_for_retry_after_while_others_keep_working(proj
     # no request reached the voice provider until Retry-After had passed ...
     assert min(r.t_start for r in later) >= t429 + 2.0 - 0.01
     # while the other provider kept working during the pause
-    images = [r for r in oai.requests if r.path.endswith("/images/generations")]
+    images = [r for r in painter.requests if r.path.endswith("/images/generations")]
+    assert len(images) == 6 and all(r.t_end > t429 for r in images)  # none was answered before the pause
     assert any(t429 < r.t_start < t429 + 2.0 for r in images)
     # the retry is an event with the status and the wait
     events = [json.loads(l) for l in Path(result.events_path).read_text().splitlines()]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -62,11 +63,11 @@ async def test_cancel_kills_ffmpeg():
     task = asyncio.create_task(
         run_ffmpeg(["-re", "-f", "lavfi", "-i", "testsrc=s=320x240:d=60", "-f", "null", "-"])
     )
-    for _ in range(100):
+    deadline = time.monotonic() + 60  # a guard against hanging only: ffmpeg starts far sooner
+    pids = []
+    while not pids and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
         pids = _ffmpeg_children()
-        if pids:
-            break
     assert len(pids) == 1, "ffmpeg did not start"
     task.cancel()
     with pytest.raises(asyncio.CancelledError):

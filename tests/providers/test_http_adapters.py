@@ -523,7 +523,9 @@ async def test_http_errors_map_to_vidflow_errors_with_one_request(case, status, 
 @pytest.mark.parametrize("case", CASES, ids=IDS)
 async def test_timeout_is_transient_with_one_request(case):
     with case.server() as srv:
-        srv.script(Reply(200, {}, b"{}", delay=3.0))
+        # the reply would come after 10 minutes (stop() ends the wait): only the adapter's own
+        # 0.5 s timeout can end this call, on any machine load
+        srv.script(Reply(200, {}, b"{}", delay=600))
         adapter = case.make(srv, timeout=0.5)
         t0 = time.monotonic()
         with pytest.raises(ProviderTimeoutError) as ei:
@@ -531,7 +533,7 @@ async def test_timeout_is_transient_with_one_request(case):
         elapsed = time.monotonic() - t0
         assert len(srv.requests) == 1 and srv.requests[0].path == case.path
     assert isinstance(ei.value, TransientProviderError) and ei.value.kind == adapter.kind
-    assert 0.45 <= elapsed < 2.0
+    assert elapsed >= 0.45  # it did wait for its timeout (a lower bound: load only adds to it)
 
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)

@@ -27,7 +27,7 @@ steps:
     approve: true
     prompt: "Explain {{ topic }} with {{ characters | names }}. {{ review.note }}"
   speech: {for_each: script.lines, uses: voice, text: "{{ item.text }}", voice: "{{ item.speaker }}"}
-  video: {compose: vertical, width: 180, height: 320, preset: ultrafast, pause: 0.1}
+  video: {compose: vertical, width: 180, height: 320, preset: ultrafast, pause: 0.1, qa: false}  # the fake voice is silence
   publish: {to: "out/{{ topic | slug }}.mp4"}
 """
 

@@ -63,7 +63,7 @@ steps:
   script: {uses: writer, output: dialogue, lines: 4, prompt: "Explain {{ topic }}"}
   speech: {for_each: script.lines, uses: voice, text: "{{ item.text }}", voice: "{{ item.speaker }}"}
   art: {for_each: script.scenes, uses: painter, prompt: "{{ item.image_prompt }}"}
-  video: {compose: vertical, width: 180, height: 320, preset: ultrafast, pause: 0.1}
+  video: {compose: vertical, width: 180, height: 320, preset: ultrafast, pause: 0.1, qa: false}  # the fake voice is silence
   publish: {to: "out/{{ topic | slug }}.mp4"}
 """
 

@@ -13,10 +13,15 @@ Request handling order for each request:
 5. admission, atomically under the lock: ``pause_until`` → 429, ``max_concurrency`` → 429, ``rate`` → 429
    (a 429 does not count as in flight nor as a start in the rate window);
 6. ``fail_rate`` → 500 (a seeded draw per admitted request, so the sequence of outcomes is deterministic);
-7. sleep ``latency``; route → response;
+7. wait for ``gate`` (if given) to open, sleep ``latency``; route → response;
 8. the in-flight count is decremented and ``t_end`` stamped *before* the response bytes are written, so a
    client that waits for a response before sending the next request can never see a spurious 429 and the
    log's [t_start, t_end] intervals overlap at most ``max_concurrency`` times.
+
+Tests that check limits must not depend on how fast this machine is: pass ``clock`` (any
+zero-argument callable, e.g. :class:`ManualClock`) so rate windows, pauses and Retry-After are
+computed on time the test moves itself, and ``gate`` (a ``threading.Event``) to hold admitted
+requests in flight until the test opens it, instead of hoping a ``latency`` is long enough.
 """
 
 from __future__ import annotations
@@ -31,10 +36,10 @@ import uuid
 from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import parse_qsl, urlsplit
 
-__all__ = ["LoopbackServer", "Record", "Reply", "format_retry_after"]
+__all__ = ["LoopbackServer", "ManualClock", "Record", "Reply", "format_retry_after"]
 
 
 @dataclass
@@ -46,7 +51,7 @@ class Record:
     headers: dict[str, str]  # lower-case keys
     json: Any  # parsed JSON body, or None (no body / not JSON)
     status: int | None
-    t_start: float  # time.monotonic()
+    t_start: float  # the server's clock (time.monotonic() unless a clock was given)
     t_end: float | None = None
     query: dict[str, str] = field(default_factory=dict)
     body: bytes = field(default=b"", repr=False)
@@ -80,6 +85,22 @@ class Reply:
             data = json.dumps(body).encode()
             headers.setdefault("content-type", "application/json")
         return data, headers
+
+
+class ManualClock:
+    """Time that moves only when the test says so: ``clock()`` reads it, ``advance(s)`` moves it."""
+
+    def __init__(self, start: float = 1000.0):
+        self._now = start
+        self._lock = threading.Lock()
+
+    def __call__(self) -> float:
+        with self._lock:
+            return self._now
+
+    def advance(self, seconds: float) -> None:
+        with self._lock:
+            self._now += seconds
 
 
 def format_retry_after(seconds: float) -> str:
@@ -144,8 +165,12 @@ class LoopbackServer:
         fail_rate: float = 0.0,
         seed: int = 0,
         api_key: str = "test-key",
+        clock: Callable[[], float] = time.monotonic,
+        gate: threading.Event | None = None,
     ):
         self.latency = latency
+        self.clock = clock
+        self.gate = gate
         self.max_concurrency = max_concurrency
         self.rate = rate
         self.retry_after = retry_after
@@ -238,7 +263,7 @@ class LoopbackServer:
         return reply
 
     def pause_until(self, t: float) -> None:
-        """Answer 429 (Retry-After = seconds left, ceil, >= 1) until time.monotonic() >= t."""
+        """Answer 429 (Retry-After = seconds left, ceil, >= 1) until ``self.clock() >= t``."""
         with self._lock:
             self._paused_until = t
 
@@ -292,6 +317,11 @@ class LoopbackServer:
     def _sleep(self, seconds: float) -> None:
         if seconds > 0:
             self._stopping.wait(seconds)
+
+    def _wait_for_gate(self) -> None:
+        """Block until the gate opens or the server stops (whichever comes first)."""
+        while not self.gate.wait(0.05) and not self._stopping.is_set():
+            pass
 
     def _retry_after(self, natural: float) -> float:
         if self.retry_after is not None:
@@ -363,7 +393,7 @@ class LoopbackServer:
         )
         counted = fail = False
         with self._lock:
-            rec.t_start = time.monotonic()
+            rec.t_start = self.clock()
             self.requests.append(rec)
             scripted = self._script.popleft() if self._script else None
         try:
@@ -382,15 +412,17 @@ class LoopbackServer:
             reply = self.echo_reply(rec, echo) if echo is not None else self.check_auth(rec)
             if reply is None:
                 with self._lock:
-                    reply = self._admit(time.monotonic())
+                    reply = self._admit(self.clock())
                     if reply is None:
                         counted = True
-                        rec.t_start = time.monotonic()  # admission time: consistent with the in-flight count
+                        rec.t_start = self.clock()  # admission time: consistent with the in-flight count
                         fail = self.fail_rate > 0 and self._rng.random() < self.fail_rate
                 if counted:
                     if fail:
                         reply = self.error_reply(500, "server_error", "The server had an error processing your request.")
                     else:
+                        if self.gate is not None:
+                            self._wait_for_gate()
                         self._sleep(self.latency)
                         try:
                             reply = self.route(rec)
@@ -400,7 +432,7 @@ class LoopbackServer:
             if counted:
                 with self._lock:
                     self._in_flight -= 1
-                    rec.t_end = time.monotonic()
+                    rec.t_end = self.clock()
                     counted = False
             self._send(h, rec, reply)
         finally:
@@ -408,7 +440,7 @@ class LoopbackServer:
                 with self._lock:
                     self._in_flight -= 1
             if rec.t_end is None:
-                rec.t_end = time.monotonic()
+                rec.t_end = self.clock()
 
     def _send(self, h: BaseHTTPRequestHandler, rec: Record, reply: Reply) -> None:
         rec.status = reply.status

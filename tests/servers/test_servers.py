@@ -7,6 +7,7 @@ import base64
 import io
 import json
 import os
+import threading
 import time
 import wave
 
@@ -15,6 +16,7 @@ import pytest
 from PIL import Image
 
 from tests.servers import ElevenLabsServer, OpenAIServer, Reply
+from tests.servers.base import ManualClock
 from tests.servers.elevenlabs_server import LEAD, PER_CHAR
 
 os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"  # before litellm is imported: never fetch the cost map
@@ -53,6 +55,15 @@ def _png_size(data: bytes) -> tuple[int, int]:
 def _wav_info(data: bytes) -> tuple[int, int, int, float]:
     with wave.open(io.BytesIO(data)) as w:
         return w.getnchannels(), w.getsampwidth(), w.getframerate(), w.getnframes() / w.getframerate()
+
+
+async def _until(condition, what: str) -> None:
+    """Wait for ``condition()`` (a state of the server, not a duration); a generous guard only
+    against hanging forever when it never comes."""
+    deadline = time.monotonic() + 60
+    while not condition():
+        assert time.monotonic() < deadline, f"never happened: {what}"
+        await asyncio.sleep(0.01)
 
 
 def _max_overlap(recs) -> int:
@@ -226,8 +237,10 @@ async def test_litellm_elevenlabs_speech_plain_path(litellm, xi):
 # ---------------------------------------------------------------------------------------------
 # errors through litellm: class, retry-after, exactly one request with max_retries=0
 # ---------------------------------------------------------------------------------------------
-async def test_litellm_rate_limit_error_carries_retry_after(litellm, oai):
-    oai.pause_until(time.monotonic() + 7)
+async def test_litellm_rate_limit_error_carries_retry_after(litellm):
+    clock = ManualClock()  # the server's time stands still: Retry-After is exactly the pause
+    oai = OpenAIServer(clock=clock).start()
+    oai.pause_until(clock() + 7)
     with pytest.raises(litellm.RateLimitError) as ei:
         await litellm.acompletion(model="openai/gpt-4o-mini", messages=[{"role": "user", "content": "hi"}],
                                   api_base=oai.url + "/v1", api_key=KEY, max_retries=0)  # fmt: skip
@@ -236,6 +249,7 @@ async def test_litellm_rate_limit_error_carries_retry_after(litellm, oai):
     [rec] = oai.requests
     assert rec.status == 429
     assert rec.headers["x-stainless-retry-count"] == "0"
+    oai.stop()
 
 
 @pytest.mark.parametrize(
@@ -302,17 +316,18 @@ async def test_litellm_image_generation_single_request_with_pinned_client(litell
 
 
 async def test_litellm_elevenlabs_429_and_401(litellm):
-    with ElevenLabsServer(max_concurrency=1, latency=0.5) as srv:
+    gate = threading.Event()  # the first request stays in flight until the 429 was seen
+    with ElevenLabsServer(max_concurrency=1, gate=gate) as srv:
         async with httpx.AsyncClient() as client:
             hold = asyncio.create_task(client.post(f"{srv.url}/v1/text-to-speech/{VOICE}?output_format=pcm_16000",
                                                    json={"text": "x"}, headers={"xi-api-key": KEY}))  # fmt: skip
-            while srv.in_flight == 0:
-                await asyncio.sleep(0.01)
+            await _until(lambda: srv.in_flight == 1, "the first request is in flight")
             with pytest.raises(litellm.RateLimitError) as ei:
                 await litellm.aspeech(model="elevenlabs/eleven_multilingual_v2", input="Hello", voice=VOICE,
                                       api_base=srv.url, api_key=KEY, max_retries=0)  # fmt: skip
             assert ei.value.litellm_response_headers.get("retry-after") == "1"
             assert "too_many_concurrent_requests" in str(ei.value)
+            gate.set()
             assert (await hold).status_code == 200
         with pytest.raises(litellm.AuthenticationError):
             await litellm.aspeech(model="elevenlabs/eleven_multilingual_v2", input="Hello", voice=VOICE,
@@ -382,47 +397,73 @@ async def test_elevenlabs_error_shapes(xi):
 # limits, failures, scripts
 # ---------------------------------------------------------------------------------------------
 async def test_max_concurrency_never_exceeded():
-    with ElevenLabsServer(max_concurrency=2, latency=0.3) as srv:
+    gate = threading.Event()  # admitted requests stay in flight until every request was answered or admitted
+    with ElevenLabsServer(max_concurrency=2, gate=gate) as srv:
         async with httpx.AsyncClient(headers={"xi-api-key": KEY}) as client:
             url = f"{srv.url}/v1/text-to-speech/{VOICE}?output_format=pcm_16000"
-            rs = await asyncio.gather(*(client.post(url, json={"text": f"t{i}"}) for i in range(5)))
+            calls = [asyncio.create_task(client.post(url, json={"text": f"t{i}"})) for i in range(5)]
+            await _until(lambda: len(srv.requests) == 5 and len(srv.completed(status=429)) == 3, "2 admitted, 3 refused")
+            assert srv.in_flight == 2
+            gate.set()
+            rs = await asyncio.gather(*calls)
     codes = sorted(r.status_code for r in rs)
-    assert codes.count(200) >= 2 and 429 in codes and set(codes) <= {200, 429}
+    assert codes == [200, 200, 429, 429, 429]
     for r in rs:
         if r.status_code == 429:
             assert r.json()["detail"]["status"] == "too_many_concurrent_requests"
-            assert int(r.headers["retry-after"]) >= 1
+            assert r.headers["retry-after"] == "1"
     ok = srv.completed(status=200)
-    assert len(ok) == codes.count(200) and _max_overlap(ok) <= 2 and srv.peak_in_flight == 2
-    assert all(r.t_end - r.t_start >= 0.29 for r in ok)
-    assert len(srv.requests) == 5
+    assert len(ok) == 2 and _max_overlap(ok) == 2 and srv.peak_in_flight == 2 and srv.in_flight == 0
+
+
+async def test_latency_delays_every_admitted_reply():
+    with ElevenLabsServer(latency=0.3) as srv:
+        async with httpx.AsyncClient(headers={"xi-api-key": KEY}) as client:
+            url = f"{srv.url}/v1/text-to-speech/{VOICE}?output_format=pcm_16000"
+            rs = await asyncio.gather(*(client.post(url, json={"text": f"t{i}"}) for i in range(2)))
+    assert [r.status_code for r in rs] == [200, 200]
+    assert all(r.t_end - r.t_start >= 0.299 for r in srv.completed())  # a lower bound: load only adds to it
 
 
 async def test_rate_window_and_retry_after():
-    with OpenAIServer(rate=(2, 1.0)) as srv:
+    clock = ManualClock()
+    with OpenAIServer(rate=(2, 1.0), clock=clock) as srv:
         async with httpx.AsyncClient(base_url=srv.url, headers={"authorization": f"Bearer {KEY}"}) as client:
             body = {"model": "m", "messages": [{"role": "user", "content": "x"}]}
-            rs = [await client.post("/v1/chat/completions", json=body) for _ in range(3)]
+            rs = [await client.post("/v1/chat/completions", json=body) for _ in range(2)]
+            clock.advance(0.4)
+            rs.append(await client.post("/v1/chat/completions", json=body))
             assert [r.status_code for r in rs] == [200, 200, 429]
-            assert int(rs[2].headers["retry-after"]) >= 1
+            assert rs[2].headers["retry-after"] == "1"  # 0.6 s left in the window, rounded up
             assert rs[2].json()["error"]["code"] == "rate_limit_exceeded"
             assert rs[2].headers["x-request-id"].startswith("req_")
-            await asyncio.sleep(srv.requests[0].t_start + 1.0 - time.monotonic() + 0.01)
+            clock.advance(0.59)
+            assert (await client.post("/v1/chat/completions", json=body)).status_code == 429  # a 429 is no start
+            clock.advance(0.01)
             assert (await client.post("/v1/chat/completions", json=body)).status_code == 200
+            assert (await client.post("/v1/chat/completions", json=body)).status_code == 200
+            assert (await client.post("/v1/chat/completions", json=body)).status_code == 429
 
 
 async def test_retry_after_override_and_pause():
-    with ElevenLabsServer(rate=(1, 60.0), retry_after=0.5) as srv:
+    clock = ManualClock()
+    with ElevenLabsServer(rate=(1, 60.0), retry_after=0.5, clock=clock) as srv:
         async with httpx.AsyncClient(base_url=srv.url, headers={"xi-api-key": KEY}) as client:
             path = f"/v1/text-to-speech/{VOICE}?output_format=pcm_16000"
             assert (await client.post(path, json={"text": "a"})).status_code == 200
             r = await client.post(path, json={"text": "a"})
             assert r.status_code == 429 and r.headers["retry-after"] == "0.5"
             assert r.json()["detail"]["status"] == "system_busy"
-    with OpenAIServer() as srv:
-        srv.pause_until(time.monotonic() + 2.2)
+    with OpenAIServer(clock=clock) as srv:
+        srv.pause_until(clock() + 2.2)
         r = httpx.post(srv.url + "/v1/chat/completions", headers={"authorization": f"Bearer {KEY}"}, json={})
-        assert r.status_code == 429 and r.headers["retry-after"] == "3"
+        assert r.status_code == 429 and r.headers["retry-after"] == "3"  # 2.2 s left, rounded up
+        clock.advance(2.1)
+        r = httpx.post(srv.url + "/v1/chat/completions", headers={"authorization": f"Bearer {KEY}"}, json={})
+        assert r.status_code == 429 and r.headers["retry-after"] == "1"  # never 0
+        clock.advance(0.1)
+        r = httpx.post(srv.url + "/v1/chat/completions", headers={"authorization": f"Bearer {KEY}"}, json={})
+        assert r.status_code != 429
 
 
 def test_fail_rate_is_seeded_and_deterministic():
@@ -446,7 +487,7 @@ async def test_script_replies_verbatim_then_normal_handling(oai):
     oai.script(
         Reply(400, {"x-custom": "1"}, {"error": {"message": "scripted", "type": "invalid_request_error"}}),
         Reply(200, {"content-type": "text/plain"}, b"raw"),
-        Reply(200, {}, b"late", delay=1.0),
+        Reply(200, {}, b"late", delay=600),  # longer than any test: only stop() ends it
         Reply(close=True),
     )
     async with httpx.AsyncClient(base_url=oai.url) as client:  # no auth: scripted replies skip it
@@ -455,10 +496,8 @@ async def test_script_replies_verbatim_then_normal_handling(oai):
         assert "x-request-id" not in r.headers  # verbatim
         r = await client.get("/else")
         assert r.content == b"raw"
-        t0 = time.monotonic()
         with pytest.raises(httpx.ReadTimeout):
             await client.post("/v1/chat/completions", json={}, timeout=0.3)
-        assert time.monotonic() - t0 < 0.9
         with pytest.raises(httpx.RemoteProtocolError):
             await client.post("/v1/chat/completions", json={})
         r = await client.post("/v1/chat/completions", json={})
@@ -490,9 +529,13 @@ async def test_openai_validation_errors(oai):
 
 
 def test_stop_is_prompt_with_sleeping_and_idle_connections():
-    srv = OpenAIServer(latency=5).start()
+    """stop() wakes a handler sleeping in a long latency and drops idle keep-alive connections.
+
+    The latency (an hour) dwarfs the join guards (a minute): a stop() that waited for the sleeper
+    fails here, on any machine load.
+    """
+    srv = OpenAIServer(latency=3600).start()
     client = httpx.Client(base_url=srv.url, headers={"authorization": f"Bearer {KEY}"})
-    import threading
 
     def call():
         try:
@@ -502,10 +545,15 @@ def test_stop_is_prompt_with_sleeping_and_idle_connections():
 
     t = threading.Thread(target=call, daemon=True)
     t.start()
-    while srv.in_flight == 0:
+    deadline = time.monotonic() + 60
+    while srv.in_flight == 0 and time.monotonic() < deadline:
         time.sleep(0.01)
-    t0 = time.monotonic()
-    srv.stop()
-    assert time.monotonic() - t0 < 1.5
-    t.join(2)
+    assert srv.in_flight == 1
+    stopper = threading.Thread(target=srv.stop, daemon=True)
+    stopper.start()
+    stopper.join(60)
+    assert not stopper.is_alive(), "stop() waited for a sleeping handler"
+    t.join(60)
+    assert not t.is_alive(), "the client's call never ended"
+    assert srv.in_flight == 0
     client.close()

@@ -7,12 +7,24 @@ Its nodes, named once the script exists:
 * ``video.scene[j]``: one video-only segment per scene with lines (its still, the cast's
   sprites, burned-in captions); it needs only its own lines and image, so it starts as soon as
   those exist, and segments encode in parallel;
-* ``video.audio``: the whole audio track, once (it needs only the lines);
-* ``video``: segments joined with ``-c copy`` and the audio muxed (the step's output).
+* ``video.audio``: the whole soundtrack, once: the lines in their slots, the ``music:`` bed
+  looped, faded and ducked under every line, normalised to ``loudness:`` (it needs only the
+  lines and the bed, so it runs while segments encode);
+* ``video``: segments joined with ``-c copy``, the soundtrack muxed, then the file measured
+  (``media.qa``: real duration, loudness, true peak, black/frozen/silent stretches). The
+  figures are part of its cached output, so a rerun never measures again;
+* ``video.qa`` (unless ``qa: false``): the figures checked against the ``qa:`` limits, the
+  step's output. Outside a limit, it fails with the figure, and so does its topic only.
 
 What enters a segment's key: compose settings, the scene image digest, each line's text,
 speaker, audio digest and word timings, the cast's colours, sides and sprite digests, the font
-digest. The video's key: the segment and audio digests.
+digest. The soundtrack's: the lines' audio digests and durations, the mix settings and the
+music's digest (never its path). The video's: the segment and soundtrack digests (and the QA
+measurement's version). The check's: the video digest and the limits.
+
+``music:`` is a step name (a single-node step whose output has an ``audio`` blob), a bundled
+bed (``vidflow:gentle``), a file, or a folder (one file per topic, see ``media.audio.pick_music``);
+paths are relative to the recipe's folder and checked at load time.
 """
 
 from __future__ import annotations
@@ -31,6 +43,19 @@ from ..errors import Problem
 from ..providers.base import WordTiming
 from ..recipe.schema import StepModel
 from .base import UNKNOWN, Capability, Expansion, Prepared, Runtime, TaskInputs, TaskSpec, require
+from .compose_audio import (
+    AUDIO_VERSION,
+    QA_SECONDS,
+    QA_VERSION,
+    QASpec,
+    audio_mix,
+    check_qa,
+    min_stretch,
+    music_source,
+    prepare_qa,
+    qa_limits,
+    wire_music,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..recipe.load import LoadedRecipe, StepInfo
@@ -39,8 +64,9 @@ __all__ = ["ComposeCapability", "ComposeStep", "video_settings"]
 
 COMPOSE_VERSION = "1"
 #: Seconds of one CPU slot per second of output, before past runs measured this machine
-#: (an x264 veryfast 1080x1920 segment on one core of the 2-core CI machine).
-DEFAULT_RATE = {"segment": 0.6, "audio": 0.05, "video": 0.03}
+#: (an x264 veryfast 1080x1920 segment on one core of the 2-core CI machine). The soundtrack
+#: includes its loudness passes; the video node includes the QA measurement (one decode).
+DEFAULT_RATE = {"segment": 0.6, "audio": 0.08, "video": 0.12}
 
 
 class ComposeStep(StepModel):
@@ -57,6 +83,12 @@ class ComposeStep(StepModel):
     crf: int = Field(default=23, ge=0, le=51)
     preset: Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow"] = "veryfast"
     font_size: int = Field(default=72, ge=8, le=400)
+    music: str | None = None
+    music_volume: float = Field(default=-12.0, ge=-40, le=0)
+    duck: float = Field(default=12.0, ge=0, le=40)
+    loudness: float | None = Field(default=-14.0, ge=-40, le=-5)
+    true_peak: float = Field(default=-1.0, ge=-9, le=0)
+    qa: QASpec | bool = True
 
 
 _SETTINGS = ("width", "height", "fps", "pause", "crf", "preset", "zoom", "subtitles", "font_size")
@@ -98,12 +130,16 @@ class ComposeCapability(Capability):
                 problems.append(Problem(loaded.loc("steps", name, "for_each"), f"steps.{name}.for_each", f"step `{name}` is composed per {want[:-1]}: give it `for_each: {script}.{want}`"))
         step.links.update({k: v for k, v in (("script", script), ("speech", speech), ("art", art)) if v})
         step.deps.update(n for n in (script, speech, art) if n)
+        if spec.music is not None:
+            wire_music(step, loaded, problems)
 
     # ------------------------------------------------------------------ plan time
     def expand_needs(self, step: StepInfo) -> dict[str, str]:
         needs = {step.links["script"]: "value", step.links["speech"]: "nodes"}
         if "art" in step.links:
             needs[step.links["art"]] = "nodes"
+        if "music" in step.links:
+            needs[step.links["music"]] = "nodes"
         return needs
 
     def expand(self, step: StepInfo, x: Expansion) -> list[TaskSpec]:
@@ -132,12 +168,18 @@ class ComposeCapability(Capability):
             out.append(TaskSpec(f"{name}.scene[{j}]", role="segment", deps=deps, params={"scene": j, "lines": tuple(scene_lines[j])}, estimated=estimated, result=False))
         order = tuple(i for j in scenes for i in scene_lines[j])
         layout = {"scenes": tuple(scenes), "scene_lines": tuple(tuple(ls) for ls in scene_lines)}
-        out.append(TaskSpec(f"{name}.audio", role="audio", deps=(script_id, *(speech_ids[i] for i in order)), params=layout, estimated=estimated, result=False))
+        music = x.results[step.links["music"]][:1] if "music" in step.links else ()
+        out.append(TaskSpec(f"{name}.audio", role="audio", deps=(script_id, *(speech_ids[i] for i in order), *music), params={**layout, "music": bool(music)}, estimated=estimated, result=False))
         seg_ids = tuple(x.node_id(f"{name}.scene[{j}]") for j in scenes)
-        out.append(TaskSpec(name, role="video", deps=(script_id, *seg_ids, x.node_id(f"{name}.audio")), params=layout, estimated=estimated))
+        checked = qa_limits(step.spec) is not None
+        out.append(TaskSpec(name, role="video", deps=(script_id, *seg_ids, x.node_id(f"{name}.audio")), params=layout, estimated=estimated, result=not checked))
+        if checked:
+            out.append(TaskSpec(f"{name}.qa", role="qa", deps=(x.node_id(name),), estimated=estimated))
         return out
 
     def estimate(self, task: Any, step: StepInfo, loaded: LoadedRecipe, adapter: Any, calibration: Calibration) -> Prepared:
+        if task.role == "qa":
+            return Prepared(None, seconds=QA_SECONDS)
         speech = loaded.steps[step.links["speech"]]
         per_line = calibration.line_seconds(loaded.providers[speech.provider].kind if speech.provider else None) + step.spec.pause
         lines = len(task.params["lines"]) if task.role == "segment" else sum(len(task.params["scene_lines"][j]) for j in task.params["scenes"])
@@ -155,6 +197,8 @@ class ComposeCapability(Capability):
         if not inputs.known():
             return None
         arts = {d: inputs.artifact(d) for d in task.deps}
+        if task.role == "qa":
+            return prepare_qa(task, step, arts[task.deps[0]], loaded)
         dialogue = arts[task.deps[0]].value
         pause = step.spec.pause
         if task.role == "segment":
@@ -178,24 +222,32 @@ class ComposeCapability(Capability):
             }
             out_s = sum(a.value["duration"] + pause for a in lines)
             return self._timed(task, out_s, inputs.calibration, fields=fields, payload={"dialogue": dialogue, "lines": lines, "image": image})
-        lines = [arts[d] for d in task.deps[1:]] if task.role == "audio" else None
         if task.role == "audio":
-            by_id = dict(zip(_order(task.params), lines))
+            order = _order(task.params)
+            by_id = dict(zip(order, (arts[d] for d in task.deps[1 : 1 + len(order)])))
+            music = music_source(task, step, arts[task.deps[-1]] if task.params.get("music") else None, loaded)
             fields = {
                 "node": "compose.audio",
-                "version": COMPOSE_VERSION,
+                "version": AUDIO_VERSION,
                 "settings": {"fps": step.spec.fps, "pause": step.spec.pause},
+                "mix": dict(vars(audio_mix(step.spec))),
+                "music": music[0] if music else None,
                 "scenes": [[[by_id[i].blobs["audio"].digest, by_id[i].value["duration"]] for i in task.params["scene_lines"][j]] for j in task.params["scenes"]],
             }
-            out_s = sum(a.value["duration"] + pause for a in lines)
-            return self._timed(task, out_s, inputs.calibration, fields=fields, payload={"dialogue": dialogue, "lines": by_id})
+            out_s = sum(a.value["duration"] + pause for a in by_id.values())
+            bed = {"path": music[1], "name": music[2], "digest": music[0]} if music else None
+            return self._timed(task, out_s, inputs.calibration, fields=fields, payload={"dialogue": dialogue, "lines": by_id, "music": bed})
         segments = [arts[d] for d in task.deps[1:-1]]
         audio = arts[task.deps[-1]]
         fields = {"node": "compose.video", "version": COMPOSE_VERSION, "segments": [a.blobs["video"].digest for a in segments], "audio": audio.blobs["audio"].digest}
+        if qa_limits(step.spec) is not None:
+            fields["qa"] = {"version": QA_VERSION, "min_stretch": min_stretch(step.spec)}
         out_s = sum(a.value["duration"] for a in segments)
         return self._timed(task, out_s, inputs.calibration, fields=fields, payload={"dialogue": dialogue, "segments": segments, "audio": audio})
 
     async def execute(self, task: Any, step: StepInfo, prepared: Prepared, rt: Runtime) -> Artifact:
+        if task.role == "qa":
+            return check_qa(prepared.payload)
         run = {"segment": _segment, "audio": _audio, "video": _video}[task.role]
         workdir = rt.scratch(f"{task.role}-")
         try:
@@ -208,8 +260,11 @@ class ComposeCapability(Capability):
             "segment": ({"frames": int, "duration": (int, float), "starts": list, "ends": list, "slot_samples": list, "durations": list}, "video"),
             "audio": ({"duration": (int, float)}, "audio"),
             "video": ({"duration": (int, float), "scenes": list}, "video"),
+            "qa": ({"duration": (int, float), "scenes": list, "qa": dict}, "video"),
         }
         shape, blob = shapes[task.role]
+        if task.role == "video" and qa_limits(step.spec) is not None:
+            shape = {**shape, "qa": dict}
         return lambda art: require(art.value, shape, blobs=art.blobs, blob=blob)
 
     def view(self, step: StepInfo, artifact: Artifact) -> Any:
@@ -293,7 +348,7 @@ async def _segment(task: Any, step: StepInfo, p: dict, rt: Runtime, workdir: str
 
 
 async def _audio(task: Any, step: StepInfo, p: dict, rt: Runtime, workdir: str) -> Artifact:
-    from ..media.compose import build_audio, scene_timeline
+    from ..media.compose import build_soundtrack, scene_timeline
 
     s = video_settings(step.spec)
     dialogue, by_id = p["dialogue"], p["lines"]
@@ -303,13 +358,23 @@ async def _audio(task: Any, step: StepInfo, p: dict, rt: Runtime, workdir: str) 
         arts = [by_id[i] for i in ids]
         clips = await rt.io(_clips, rt, dialogue, ids, arts)
         scenes_arg.append((scene_timeline([a.value["duration"] for a in arts], s), clips))
+    bed, music = p["music"], None
+    if bed is not None:
+        music = bed["path"] if isinstance(bed["path"], str) else await rt.io(rt.store.blob_file, bed["path"])
     out = os.path.join(workdir, "audio.m4a")
     async with rt.cpu():
         t0 = time.monotonic()
-        duration = await build_audio(scenes_arg, s, out, workdir)
+        st = await build_soundtrack(scenes_arg, s, audio_mix(step.spec), out, workdir, music=music)
         seconds = time.monotonic() - t0
     ref = await rt.io(lambda: rt.store.put_blob_file(out, media_type="audio/mp4", ext="m4a"))
-    return Artifact(value={"duration": duration}, blobs={"audio": ref}, meta={"kind": "compose.audio", "seconds": round(seconds, 4)})
+    mixed = {
+        "voice_loudness": st.voice.integrated, "music_loudness": st.music.integrated if st.music else None,
+        "music_gain": st.music_gain, "gain": st.gain, "correction": round(st.correction, 3),
+    }
+    value: dict[str, Any] = {"duration": st.duration, "mix": mixed}
+    if bed is not None:  # for the manifest: which bed this topic got (its name when it was mixed)
+        value["music"] = {"name": bed["name"], "digest": bed["digest"]}
+    return Artifact(value=value, blobs={"audio": ref}, meta={"kind": "compose.audio", "seconds": round(seconds, 4)})
 
 
 async def _video(task: Any, step: StepInfo, p: dict, rt: Runtime, workdir: str) -> Artifact:
@@ -320,9 +385,14 @@ async def _video(task: Any, step: StepInfo, p: dict, rt: Runtime, workdir: str) 
     audio_path = await rt.io(rt.store.blob_file, audio.blobs["audio"])
     out = os.path.join(workdir, "video.mp4")
     duration = sum(a.value["frames"] for a in segments) / step.spec.fps
+    figures = None
     async with rt.cpu():
         t0 = time.monotonic()
         await mux(seg_paths, audio_path, duration, video_settings(step.spec), out, workdir)
+        if qa_limits(step.spec) is not None:
+            from ..media.qa import measure
+
+            figures = await measure(out, min_stretch=min_stretch(step.spec))
         seconds = time.monotonic() - t0
     ref = await rt.io(lambda: rt.store.put_blob_file(out, media_type="video/mp4", ext="mp4"))
     timeline, offset = [], 0.0
@@ -338,5 +408,9 @@ async def _video(task: Any, step: StepInfo, p: dict, rt: Runtime, workdir: str) 
             })
         timeline.append(entry)
         offset += v["duration"]
-    value = {"duration": duration, "title": dialogue.get("title", ""), "scenes": timeline}
+    value: dict[str, Any] = {"duration": duration, "title": dialogue.get("title", ""), "scenes": timeline}
+    if audio.value.get("music"):
+        value["music"] = audio.value["music"]
+    if figures is not None:  # the real length, measured on the file
+        value.update(duration=round(figures.duration, 4), qa=figures.as_dict())
     return Artifact(value=value, blobs={"video": ref}, meta={"kind": "compose.video", "seconds": round(seconds, 4)})

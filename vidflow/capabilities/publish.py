@@ -1,12 +1,17 @@
 """The ``publish`` capability: copy a topic's finished video to its destination, manifest beside it.
 
-The destination is the step's ``to:`` template, rendered; it must stay inside its root (see
-:func:`vidflow.outputs.resolve_destination`). It is rendered even in a dry run, so ``vidflow
-plan`` reports a destination that cannot be written before anything is paid for.
+The destination is the step's ``to:`` template, rendered; it must stay inside its root (the
+rules are in :mod:`vidflow.outputs`): a topic that renders to ``../../etc``, a URL or a path
+through a symlink out of the root fails that topic alone (OutputPathError), never a write. It is
+rendered even in a dry run, so ``vidflow plan`` reports a destination that cannot be written
+(exit 2) before anything is paid for.
 
-Writes are never visible half-done (``storage.atomic_put_file``). When the destination already
-holds this exact video (the manifest beside it names the same digest and the bytes match),
-nothing is written. Publishing is a side effect, so its node is never cached.
+The manifest carries the compose step's QA figures (``qa``: measured duration, loudness, true
+peak, black/frozen/silent stretches, the limits they passed), and so does the topic's report
+entry (:func:`qa_summary`). Writes are never visible half-done (``storage.atomic_put_file``).
+When the destination already holds this exact video (the manifest beside it names the same
+digest and the bytes there hash to it), nothing is written; a video corrupted in place, even
+keeping its size, is written again. Publishing is a side effect, so its node is never cached.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar
 from pydantic import Field
 
 from ..cache.store import Artifact
-from ..errors import Problem, TemplateError
+from ..errors import OutputPathError, Problem, TemplateError
 from ..outputs import already_published, resolve_destination, sidecar_path
 from ..recipe.schema import StepModel
 from ..recipe.templating import render
@@ -75,9 +80,9 @@ class PublishCapability(Capability):
         ctx = inputs.template_context(partial=True)
         rendered = render(step.spec.to, ctx, where=template_where(loaded, step, ctx)("to"))
         try:
-            dest = resolve_destination(step.spec.to, rendered, inputs.output_root)
-        except TemplateError as e:
-            raise TemplateError(f"{loaded.loc('steps', step.name, 'to')}: steps.{step.name}.to (topic {task.topic!r}): {e}") from None
+            dest = resolve_destination(step.spec.to, rendered, inputs.output_root, topic=task.topic)
+        except OutputPathError as e:  # the message names the topic, what is wrong and the fix
+            raise OutputPathError(f"{loaded.loc('steps', step.name, 'to')}: steps.{step.name}.to: {e}") from None
         other = inputs.claim_output(dest)
         if other is not None:
             raise TemplateError(f"topics `{other}` and `{task.topic}` both publish to {dest}; put a per-topic part in `to:` such as {{{{ topic | slug }}}}")
@@ -91,7 +96,7 @@ class PublishCapability(Capability):
         opts = rt.settings.storage_options(dest)
         side = sidecar_path(dest)
         if await asyncio.to_thread(already_published, dest, side, video.blobs["video"].digest, opts):
-            return Artifact(value={"output": dest, "manifest": side, "duration": video.value.get("duration")})
+            return Artifact(value={"output": dest, "manifest": side, "duration": video.value.get("duration"), "qa": video.value.get("qa")})
         return None
 
     async def execute(self, task: Any, step: StepInfo, prepared: Prepared, rt: Runtime) -> Artifact:
@@ -100,11 +105,22 @@ class PublishCapability(Capability):
         manifest = _manifest(task, rt, video, dest)
         local = await rt.io(rt.store.blob_file, video.blobs["video"])
         await asyncio.to_thread(_write, local, dest, side, manifest, rt.settings.storage_options(dest), step.spec.manifest)
-        return Artifact(value={"output": dest, "manifest": side if step.spec.manifest else None, "duration": video.value.get("duration")})
+        return Artifact(value={"output": dest, "manifest": side if step.spec.manifest else None, "duration": video.value.get("duration"), "qa": video.value.get("qa")})
 
     def topic_output(self, task: Any, artifact: Artifact) -> dict[str, Any] | None:
         v = artifact.value or {}
-        return {"output": v.get("output"), "manifest": v.get("manifest"), "duration": v.get("duration")}
+        out = {"output": v.get("output"), "manifest": v.get("manifest"), "duration": v.get("duration")}
+        if v.get("qa"):
+            out["qa"] = qa_summary(v["qa"])
+        return out
+
+
+def qa_summary(qa: dict[str, Any]) -> dict[str, Any]:
+    """The QA figures a run report shows per topic (the manifest has them all, stretches included)."""
+    out = {k: qa.get(k) for k in ("duration", "loudness", "true_peak", "channels", "sample_rate", "passed")}
+    for kind in ("silence", "black", "frozen"):
+        out[f"longest_{kind}"] = (qa.get(kind) or {}).get("longest")
+    return out
 
 
 def _write(local: str, dest: str, side: str, manifest: dict, opts: dict, with_manifest: bool) -> None:
@@ -127,7 +143,9 @@ def _manifest(task: Any, rt: Runtime, video: Artifact, dest: str) -> dict[str, A
         "output": dest,
         "video_digest": video.blobs["video"].digest,
         "size": video.blobs["video"].size,
-        "duration": video.value.get("duration"),
+        "duration": video.value.get("duration"),  # measured on the file when QA is on
+        "qa": video.value.get("qa"),
+        "music": video.value.get("music"),  # the bed's name and sha256, when there is one
         "title": video.value.get("title", ""),
         "scenes": video.value.get("scenes", []),
         "nodes": {"ran": record["ran"], "cached": record["cached"]},

@@ -7,6 +7,9 @@ Owns running the two ffmpeg steps of a video and checking what they made:
    cached and rendered in parallel.
 2. :func:`assemble`: segments joined with the concat demuxer (``-c:v copy``) plus the audio of
    every line built once (aac), so audio and video lengths match by construction.
+3. :func:`build_soundtrack`: that audio track with a music bed, ducking and loudness
+   normalisation (``audio`` builds the three passes; this module runs them and reads back
+   what ``ebur128`` measured).
 
 It writes into ``workdir`` and publishes outputs by rename, so a failed or cancelled run never
 leaves a complete-looking file. argv comes from ``ffmpeg``; timing from ``timeline``.
@@ -17,9 +20,12 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import MediaError
+from . import audio as _audio
+from .audio import AudioMix, Loudness
 from .ffmpeg import (
     PathLike,
     assemble_filtergraph,
@@ -41,12 +47,15 @@ from .timeline import (
 )
 
 __all__ = [
+    "AudioMix",
     "CharacterLook",
     "LineClip",
     "SceneTimeline",
+    "Soundtrack",
     "VideoSettings",
     "assemble",
     "build_audio",
+    "build_soundtrack",
     "mux",
     "render_segment",
     "scene_timeline",
@@ -152,6 +161,77 @@ async def build_audio(
     return sum(tl.frames for tl, _ in scenes) / s.fps
 
 
+@dataclass(frozen=True)
+class Soundtrack:
+    """What :func:`build_soundtrack` made: its length and what it measured on the way.
+
+    ``voice``/``music``: pass 1's measurements (``music`` None without a bed); ``mixed``: the
+    mix after gain and limiter, before the final correction; ``music_gain``, ``gain``,
+    ``correction``: the dB applied to the bed, to the sum, and in the last pass.
+    """
+
+    duration: float
+    voice: Loudness
+    music: Loudness | None
+    mixed: Loudness
+    music_gain: float | None
+    gain: float
+    correction: float
+
+
+def _spans(scenes: Sequence[tuple[SceneTimeline, Sequence[LineClip]]]) -> list[tuple[float, float]]:
+    """Every line's (start, end) in seconds from the video's start."""
+    out, offset = [], 0.0
+    for tl, _ in scenes:
+        out += [(offset + a, offset + b) for a, b in zip(tl.starts, tl.ends)]
+        offset += tl.duration
+    return out
+
+
+async def build_soundtrack(
+    scenes: Sequence[tuple[SceneTimeline, Sequence[LineClip]]],
+    s: VideoSettings,
+    mix: AudioMix,
+    out_path: PathLike,
+    workdir: PathLike,
+    *,
+    music: PathLike | None = None,
+) -> Soundtrack:
+    """The video's whole audio track: lines in their slots, the bed under them, normalised.
+
+    Three ffmpeg runs (see ``audio``): the voice WAV plus loudness of voice and bed; the mix
+    plus its loudness; the correction and the AAC encode. Every pass keeps the sample count,
+    so the track lasts ``sum(frames) / fps`` like the video.
+
+    Raises:
+        FFmpegError: ffmpeg failed (an unreadable music file, ...).
+        MediaError: inputs disagree, or a measurement is missing.
+    """
+    out, work = Path(out_path), Path(workdir)
+    work.mkdir(parents=True, exist_ok=True)
+    pieces = _pieces(scenes, s)
+    samples = sum(n for _, n in pieces)
+    music_arg = Path(music).absolute() if music is not None else None
+    graph = _audio.voice_filtergraph(pieces, s, music_input=sum(1 for p, _ in pieces if p is not None) if music_arg else None)
+    graph_path = None
+    if len(graph) > GRAPH_INLINE_MAX:
+        graph_path = work / f"{out.stem}.voice.fgraph"
+        graph_path.write_text(graph, encoding="utf-8")
+    voice_wav = work / f"{out.stem}.voice.wav"
+    measured = _audio.parse_loudness(await run_ffmpeg(_audio.voice_argv(pieces, music_arg, voice_wav, graph=graph, graph_path=graph_path)))
+    voice, bed = measured["voice"], measured.get("music") if music_arg else None
+    music_gain, gain = _audio.gains(mix, voice, bed)
+    mix_graph = _audio.mix_filtergraph(samples, s, mix, spans=_spans(scenes), music_gain=music_gain, gain=gain)
+    mix_wav = work / f"{out.stem}.mix.wav"
+    mixed = _audio.parse_loudness(await run_ffmpeg(_audio.mix_argv(voice_wav, music_arg, mix_wav, graph=mix_graph)))["mix"]
+    fix = _audio.correction(mix, mixed)
+    await _publish(lambda tmp: _audio.finish_argv(mix_wav, s, mix, tmp, correction=fix), out)
+    for p in (voice_wav, mix_wav):
+        p.unlink(missing_ok=True)
+    duration = sum(tl.frames for tl, _ in scenes) / s.fps
+    return Soundtrack(duration, voice, bed, mixed, music_gain, gain, fix)
+
+
 async def mux(segment_paths: Sequence[PathLike], audio_path: PathLike, duration: float, s: VideoSettings, out_path: PathLike, workdir: PathLike) -> float:
     """Join the segments (``-c copy``) with the finished audio track (``-c copy``), +faststart."""
     if not segment_paths:
@@ -171,8 +251,14 @@ async def assemble(
     s: VideoSettings,
     out_path: PathLike,
     workdir: PathLike,
+    *,
+    mix: AudioMix | None = None,
+    music: PathLike | None = None,
 ) -> float:
     """Join the segments and mux the audio of every line once; return the duration (seconds).
+
+    Without ``mix`` the audio is the lines alone (mono, as recorded); with it,
+    :func:`build_soundtrack` (stereo, normalised, ``music`` as its bed).
 
     ``scenes[i]`` is segment i's timeline and lines, as :func:`render_segment` used them. Each
     line's audio fills its slot exactly (padded with silence or trimmed), so the audio lasts
@@ -189,5 +275,8 @@ async def assemble(
         )
     work = Path(workdir)
     audio = work / f"{Path(out_path).stem}.audio.m4a"
-    duration = await build_audio(scenes, s, audio, work)
+    if mix is None:
+        duration = await build_audio(scenes, s, audio, work)
+    else:
+        duration = (await build_soundtrack(scenes, s, mix, audio, work, music=music)).duration
     return await mux(segment_paths, audio, duration, s, out_path, work)

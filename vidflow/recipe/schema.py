@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from ..limits import Rate, parse_rate
 
-__all__ = ["Budget", "ProviderSpec", "Recipe", "RetrySpec", "StepModel", "TopicSpec"]
+__all__ = ["NOTIFY_EVENTS", "Budget", "NotifySpec", "ProviderSpec", "Recipe", "RetrySpec", "StepModel", "TopicSpec"]
 
 
 class _Strict(BaseModel):
@@ -88,6 +88,47 @@ class Budget(_Strict):
     per_topic_usd: float | None = Field(default=None, ge=0)
 
 
+#: The webhook events vidflow sends (docs/webhooks.md), in the order a run makes them.
+NOTIFY_EVENTS = (
+    "run.accepted", "topic.accepted", "run.started", "topic.started", "topic.progress",
+    "topic.awaiting_review", "topic.completed", "topic.failed", "run.awaiting_review", "run.completed", "run.failed",
+)
+_ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
+
+
+class NotifySpec(_Strict):
+    """``notify:``: signed webhooks of the run's lifecycle (docs/webhooks.md).
+
+    The secret itself never appears in a recipe: ``secret_env`` names the environment variable
+    that holds it (``whsec_`` + base64, the Standard Webhooks format).
+    """
+
+    url: str | None = Field(default=None, description="an endpoint (http or https)")
+    urls: list[str] = Field(default=[], description="more endpoints; each gets every event")
+    secret_env: str = Field(default="VIDFLOW_WEBHOOK_SECRET", pattern=_ENV_NAME, description="the environment variable holding the signing secret")
+    events: list[str] = Field(default=[], description="send only these event types (default: all)")
+
+    @field_validator("url", "urls")
+    @classmethod
+    def _http(cls, v: Any) -> Any:
+        for u in [v] if isinstance(v, str) else v or []:
+            if not u.startswith(("http://", "https://")):
+                raise ValueError(f"webhook URL {u!r} must start with http:// or https://")
+        return v
+
+    @field_validator("events")
+    @classmethod
+    def _known(cls, v: list[str]) -> list[str]:
+        unknown = [e for e in v if e not in NOTIFY_EVENTS]
+        if unknown:
+            raise ValueError(f"unknown event {', '.join(unknown)}; known: {', '.join(NOTIFY_EVENTS)}")
+        return v
+
+    @property
+    def endpoints(self) -> list[str]:
+        return ([self.url] if self.url else []) + [u for u in self.urls if u != self.url]
+
+
 class TopicSpec(_Strict):
     """One topic and its own template variables."""
 
@@ -110,3 +151,4 @@ class Recipe(_Strict):
     steps: dict[str, Any]
     budget: Budget | None = None
     cache_salt: str = ""
+    notify: NotifySpec | None = None
