@@ -1,9 +1,9 @@
 """Prices: what a call costs, for budgets, plan estimates and the actual cost in manifests.
 
-The table ships in ``vidflow/prices.yaml`` (TTS per character, images per image and size, LLM
-overrides per token); ``VIDFLOW_PRICES`` names a file merged over it. LLMs missing from the
-table are priced from litellm's bundled price map, read straight from its JSON file so that
-pricing never imports litellm (plan must stay fast).
+The table ships in ``vidflow/prices.yaml`` (TTS per character, images per image and size, video
+per second of clip, LLM overrides per token); ``VIDFLOW_PRICES`` names a file merged over it.
+LLMs and video models missing from the table are priced from litellm's bundled price map, read
+straight from its JSON file so that pricing never imports litellm (plan must stay fast).
 
 Model names are ``<vendor>/<model>`` as litellm spells them (``openai/gpt-4o-mini``,
 ``elevenlabs/eleven_v3``, ``together_ai/black-forest-labs/FLUX.1-schnell``).
@@ -26,6 +26,7 @@ from .errors import ConfigError
 __all__ = ["PriceTable", "estimate_tokens"]
 
 _BUILTIN = Path(__file__).resolve().parent / "prices.yaml"
+_SECTIONS = ("text", "speech", "image", "video")
 
 
 def estimate_tokens(text: str) -> int:
@@ -50,6 +51,7 @@ class PriceTable:
     text: dict[str, dict[str, float]] = field(default_factory=dict)
     speech: dict[str, dict[str, float]] = field(default_factory=dict)
     image: dict[str, dict[str, float]] = field(default_factory=dict)
+    video: dict[str, dict[str, float]] = field(default_factory=dict)
 
     @classmethod
     def load(cls, override: str | os.PathLike | None = None) -> PriceTable:
@@ -59,11 +61,11 @@ class PriceTable:
                 extra = yaml.safe_load(Path(override).read_text()) or {}
             except (OSError, yaml.YAMLError) as e:
                 raise ConfigError(f"price file {override}: {e}") from None
-            if not isinstance(extra, dict) or set(extra) - {"text", "speech", "image"}:
-                raise ConfigError(f"price file {override}: expected top-level keys text:, speech:, image:")
+            if not isinstance(extra, dict) or set(extra) - set(_SECTIONS):
+                raise ConfigError(f"price file {override}: expected top-level keys {', '.join(s + ':' for s in _SECTIONS)}")
             for section, entries in extra.items():
                 data.setdefault(section, {}).update(entries or {})
-        return cls(text=data.get("text") or {}, speech=data.get("speech") or {}, image=data.get("image") or {})
+        return cls(**{section: data.get(section) or {} for section in _SECTIONS})
 
     # ------------------------------------------------------------------ text
     def text_rates(self, model: str) -> tuple[float, float] | None:
@@ -101,6 +103,24 @@ class PriceTable:
             return None
         price = entry.get(f"{width}x{height}", entry.get("*"))
         return None if price is None else n * float(price)
+
+    # ------------------------------------------------------------------ video
+    def video_cost(self, model: str, seconds: float, width: int, height: int) -> float | None:
+        """USD for ``seconds`` of clip at ``width`` x ``height``: the rate of its resolution (``720p``
+        by the short side) or ``per_second``; litellm's map for models the table lacks."""
+        res = f"{min(width, height)}p"
+        entry = self.video.get(model)
+        if entry is not None:
+            rate = entry.get(res, entry.get("per_second"))
+            return None if rate is None else seconds * float(rate)
+        m = _litellm_map()
+        for name in (model, model.split("/", 1)[-1]):
+            info = m.get(name)
+            if info:
+                for k in (f"output_cost_per_second_{res}", "output_cost_per_second", "output_cost_per_video_per_second"):
+                    if info.get(k):
+                        return seconds * float(info[k])
+        return None
 
     def litellm_registrations(self) -> dict[str, dict[str, Any]]:
         """The entries litellm's own map lacks, in ``litellm.register_model`` form."""

@@ -8,7 +8,8 @@ from vidflow.capabilities.registry import CapabilityRegistry
 from vidflow.providers.image_procedural import ProceduralImage
 from vidflow.providers.speech_espeak import EspeakSpeech
 from vidflow.providers.text_offline import OfflineText
-from vidflow.testing import CapabilityContract, ImageGeneratorContract, SpeechSynthesizerContract, TextGeneratorContract
+from vidflow.providers.video_procedural import ProceduralVideo
+from vidflow.testing import CapabilityContract, ImageGeneratorContract, SpeechSynthesizerContract, TextGeneratorContract, VideoGeneratorContract
 
 
 class TestOfflineText(TextGeneratorContract):
@@ -29,7 +30,13 @@ class TestProceduralImage(ImageGeneratorContract):
         return ProceduralImage()
 
 
+class TestProceduralVideo(VideoGeneratorContract):
+    @pytest.fixture
+    def adapter(self):
+        return ProceduralVideo(ProceduralVideo.Options(fps=8))
+
+
 class TestBuiltinCapabilities(CapabilityContract):
-    @pytest.fixture(params=["text", "speech", "image", "compose", "publish"])
+    @pytest.fixture(params=["text", "speech", "image", "video", "compose", "publish"])
     def capability(self, request):
         return CapabilityRegistry(entry_point_group=None).get(request.param)

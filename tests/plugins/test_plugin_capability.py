@@ -84,3 +84,29 @@ def test_a_plugin_capabilitys_own_keys_are_validated_with_file_and_line(project)
     lines = out.stderr.strip().splitlines()
     assert any("recipe.yaml:14:12: steps.shout.style" in line and "upper" in line for line in lines), lines
     assert any("recipe.yaml:15:5: steps.shout.colour: unknown key `colour`" in line for line in lines), lines
+
+
+VIDEO_RECIPE = """\
+vidflow: 1
+name: plugin-video
+topics: ["Why is the sky blue?"]
+characters: [nova, pip]
+providers:
+  writer: {kind: text.offline}
+  flip: {kind: video.flipbook}
+steps:
+  script: {uses: writer, output: dialogue, lines: 2, scenes: 2, prompt: "{{ topic }}"}
+  clip: {for_each: script.scenes, uses: flip, seconds: 2, size: 64x112, prompt: "{{ item.image_prompt }}"}
+"""
+
+
+def test_a_video_provider_from_a_plugin_runs_in_a_recipe(project):
+    (project / "recipe.yaml").write_text(VIDEO_RECIPE)
+    run = _vidflow(project, "run", "recipe.yaml", "--until", "clip", "--emit", "json")
+    assert run.returncode == 0, run.stderr
+    (topic,) = json.loads(run.stdout)["topics"]
+    assert [(c["width"], c["height"]) for c in topic["value"]] == [(64, 112), (64, 112)]
+    assert all(c["duration"] == pytest.approx(2.0, abs=0.2) for c in topic["value"])
+    calls = [c for c in _calls(project) if "video" in c]
+    # polled until ready through vidflow's video capability: one submit per clip, then polls
+    assert [c["video"] for c in calls].count("submit") == 2 and [c["video"] for c in calls].count("status") == 4

@@ -7,6 +7,10 @@ Two levels, as in Bazel (action cache + CAS) and Hamilton (metadata store + resu
 * ``actions/<key>.json`` maps a node key to an :class:`Artifact`: a small JSON ``value`` (a
   dialogue, word timings...), the digests of its blobs, and metadata (cost, model, tokens).
 
+Beside them, ``jobs/<key>.json`` records a vendor job a node started and has not finished
+(a video being made): written the moment the vendor accepts it, so a run killed while polling
+resumes the same job on the next run, on any machine that shares the cache.
+
 Order of writes: blobs first, each verified, then the manifest in one atomic write. A reader
 therefore never sees a manifest whose blobs are missing.
 
@@ -143,6 +147,9 @@ class CacheStore:
 
     def action_path(self, key: str) -> str:
         return join(self.root, "actions", f"{key}.json")
+
+    def job_path(self, key: str) -> str:
+        return join(self.root, "jobs", f"{key}.json")
 
     # ------------------------------------------------------------------ blobs
     def put_blob(self, data: bytes, *, media_type: str, ext: str) -> BlobRef:
@@ -380,6 +387,32 @@ class CacheStore:
                 raise CacheError(f"refusing to publish manifest {key[:12]}: {detail}")
         body = _json_bytes(art.to_json(key))
         atomic_write(self.fs, self.action_path(key), body, content_type="application/json")
+
+    # ------------------------------------------------------------------ vendor jobs
+    def put_job(self, key: str, record: dict[str, Any]) -> None:
+        """Record the vendor job node ``key`` is waiting for (one atomic write; replaces any)."""
+        atomic_write(self.fs, self.job_path(key), _json_bytes(record), content_type="application/json")
+
+    def get_job(self, key: str) -> dict[str, Any] | None:
+        """The job recorded for ``key``; None if there is none or it is unreadable."""
+        try:
+            raw = self.fs.cat_file(self.job_path(key))
+        except FileNotFoundError:
+            return None
+        except OSError as e:
+            raise CacheError(f"cannot read the cache at {self.url}: {e}") from e
+        try:
+            record = json.loads(raw)
+        except ValueError:
+            return None
+        return record if isinstance(record, dict) and isinstance(record.get("job"), str) else None
+
+    def drop_job(self, key: str) -> None:
+        """Forget the job recorded for ``key`` (nothing if there is none)."""
+        try:
+            self.fs.rm_file(self.job_path(key))
+        except FileNotFoundError:
+            pass
 
     # ------------------------------------------------------------------ lifetime
     def close(self) -> None:

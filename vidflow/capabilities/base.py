@@ -157,6 +157,7 @@ class Runtime(Protocol):
     loaded: LoadedRecipe
     output_root: str
     run_id: str
+    clock: Any  # now() and async sleep(seconds): the scheduler's clock (virtual in tests)
 
     def adapter(self, provider: str) -> Any:
         """The provider instance's adapter (created once per run)."""
@@ -166,8 +167,17 @@ class Runtime(Protocol):
         """One provider call under the provider's limits, budget and retry policy."""
         ...
 
+    async def retrying(self, task: Any, provider: str, fn: Callable[[], Awaitable[Any]]) -> Any:
+        """``fn`` under the provider's retry policy, without its concurrency slot or the budget
+        (polls and downloads of a job already submitted with :meth:`call`)."""
+        ...
+
     def fallback(self, task: Any, provider: str, error: BaseException, next_provider: str) -> None:
         """Record that ``provider`` failed for good and ``next_provider`` is tried next."""
+        ...
+
+    def note(self, task: Any, message: str, *, error: str = "", data: Mapping[str, Any] | None = None) -> None:
+        """Say in the event log why a node does something again (e.g. submits an expired job anew)."""
         ...
 
     def cpu(self) -> AsyncContextManager[Any]:

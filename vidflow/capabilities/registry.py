@@ -27,6 +27,7 @@ _BUILTINS: dict[str, str] = {
     "text": "vidflow.capabilities.text:TextCapability",
     "speech": "vidflow.capabilities.speech:SpeechCapability",
     "image": "vidflow.capabilities.image:ImageCapability",
+    "video": "vidflow.capabilities.video:VideoCapability",
     "compose": "vidflow.capabilities.compose:ComposeCapability",
     "publish": "vidflow.capabilities.publish:PublishCapability",
     "command": "vidflow.capabilities.command:CommandCapability",

@@ -64,6 +64,9 @@ def do_plan(loaded, settings, *, refresh=(), check: bool = False, as_json: bool 
     con.print(t)
     if report.to_run:
         con.print(f"est. time: {_secs(report.wall_seconds)} under the providers' limits and {settings.max_ffmpeg} CPU slot(s); timings {report.timings}")
+    clip_seconds = sum(r.units.get("video_seconds", 0.0) for r in report.rows)
+    if clip_seconds:  # video vendors bill by the second of clip
+        con.print(f"video to make: {clip_seconds:g} s of clips in {sum(r.units.get('clips', 0.0) for r in report.rows):g} job(s)")
     if report.cost_by_provider:
         con.print("est. cost by provider: " + ", ".join(f"{k} {_money(v)}" for k, v in sorted(report.cost_by_provider.items())))
         con.print("est. cost by topic:    " + ", ".join(f"{k} {_money(v)}" for k, v in sorted(report.cost_by_topic.items())))

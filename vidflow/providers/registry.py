@@ -36,6 +36,8 @@ _BUILTINS: dict[str, tuple[str, str | None]] = {
     "image.litellm": ("vidflow.providers.image_litellm:LiteLLMImage", None),
     "speech.openai": ("vidflow.providers.speech_openai:OpenAISpeech", None),
     "speech.elevenlabs": ("vidflow.providers.speech_elevenlabs:ElevenLabsSpeech", None),
+    "video.procedural": ("vidflow.providers.video_procedural:ProceduralVideo", None),
+    "video.litellm": ("vidflow.providers.video_litellm:LiteLLMVideo", None),
 }
 
 

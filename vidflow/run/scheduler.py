@@ -763,14 +763,36 @@ class Scheduler:
                         self.budget.settle(task.topic, estimate, actual)
             return CallResult(value, seconds, started_at)
 
+        return await policy.call(attempt, sleep=self.clock.sleep, on_retry=self._on_retry(task, provider, lambda: t0))
+
+    def _on_retry(self, task: Task, provider: str, started: Callable[[], float]) -> Callable[[BaseException, int, float], None]:
+        limiter = self.limiter(provider)
+
         def on_retry(exc: BaseException, n: int, delay: float) -> None:
             if isinstance(exc, RateLimitedError):
                 limiter.pause(delay)  # a 429 pauses the whole provider instance, not just this call
             status = getattr(exc, "status", None)
             data = {"status": status, "wait": round(delay, 3)} if status else {"wait": round(delay, 3)}
-            self.emit(EventType.NODE_RETRY, task, attempt=self._attempts.get(task.id, 0), provider=provider, error=type(exc).__name__, message=str(exc), latency=self.clock.now() - t0, data=data)
+            self.emit(EventType.NODE_RETRY, task, attempt=self._attempts.get(task.id, 0), provider=provider, error=type(exc).__name__, message=str(exc), latency=self.clock.now() - started(), data=data)
 
-        return await policy.call(attempt, sleep=self.clock.sleep, on_retry=on_retry)
+        return on_retry
+
+    async def retrying(self, task: Task, provider: str, fn: Callable[[], Awaitable[Any]]) -> Any:
+        """``fn`` under the provider's retry policy and per-attempt timeout, with retry events and
+        429 pauses, but without a concurrency slot, a rate-window start or a budget reservation:
+        for the polls and downloads of a job already submitted (and paid for) with :meth:`call`."""
+        await self.warm_up(provider)
+        policy, kind = self.retry_policy(provider), self.adapter(provider).kind
+        t0 = self.clock.now()
+
+        async def attempt() -> Any:  # a coroutine function: tenacity calls plain callables without awaiting
+            return await policy.bounded(fn, kind=kind)
+
+        return await policy.call(attempt, sleep=self.clock.sleep, on_retry=self._on_retry(task, provider, lambda: t0))
+
+    def note(self, task: Task, message: str, *, error: str = "", data: Mapping[str, Any] | None = None) -> None:
+        """Say in the event log why a node does something again (a NODE_RETRY event with ``data``)."""
+        self.emit(EventType.NODE_RETRY, task, attempt=self._attempts.get(task.id, 0), error=error, message=message, data=dict(data or {}))
 
     def fallback(self, task: Task, provider: str, error: BaseException, next_provider: str) -> None:
         self.emit(EventType.NODE_RETRY, task, attempt=self._attempts.get(task.id, 0), provider=provider, error=type(error).__name__, message=str(error), data={"fallback_to": next_provider})

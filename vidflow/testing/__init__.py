@@ -22,6 +22,7 @@ from .contracts import (
     ProviderContract,
     SpeechSynthesizerContract,
     TextGeneratorContract,
+    VideoGeneratorContract,
 )
 
-__all__ = ["CapabilityContract", "ImageGeneratorContract", "ProviderContract", "SpeechSynthesizerContract", "TextGeneratorContract"]
+__all__ = ["CapabilityContract", "ImageGeneratorContract", "ProviderContract", "SpeechSynthesizerContract", "TextGeneratorContract", "VideoGeneratorContract"]

@@ -20,7 +20,7 @@ from ..cache.fingerprint import canonical_bytes
 from ..providers.base import ImageRequest, ProviderOptions, SpeakerInfo, SpeechRequest, TextRequest
 from ..recipe.schema import StepModel
 
-__all__ = ["CapabilityContract", "ImageGeneratorContract", "ProviderContract", "SpeechSynthesizerContract", "TextGeneratorContract"]
+__all__ = ["CapabilityContract", "ImageGeneratorContract", "ProviderContract", "SpeechSynthesizerContract", "TextGeneratorContract", "VideoGeneratorContract"]
 
 _KIND = re.compile(r"^[a-z][a-z0-9_]*\.[A-Za-z0-9_.-]+$")
 
@@ -121,6 +121,42 @@ class ImageGeneratorContract(ProviderContract):
 
     def test_estimates_a_cost(self, adapter: Any) -> None:
         assert adapter.estimate_cost(ImageRequest(prompt="", width=540, height=960)) >= 0
+
+
+class VideoGeneratorContract(ProviderContract):
+    """The job protocol of ``video.*`` adapters (``providers/video_contract.py``): a submit gives
+    a job id, status reaches ``completed`` (``poll_pause``: seconds between polls, ``max_polls``),
+    the content is an MP4, and a job the adapter never made is ``expired``, never an exception."""
+
+    capability = "video"
+    poll_pause = 0.05
+    max_polls = 200
+
+    def test_a_job_is_submitted_polled_to_completion_and_downloaded_as_mp4(self, adapter: Any) -> None:
+        from ..providers.video_contract import VideoJob, VideoRequest
+
+        async def go() -> bytes:
+            job = await adapter.submit(VideoRequest("a paper boat on a pond", seconds=1, width=64, height=112))
+            assert isinstance(job, VideoJob) and isinstance(job.id, str) and job.id
+            for _ in range(self.max_polls):
+                status = await adapter.status(job.id)
+                assert status.state in ("queued", "in_progress", "completed"), status
+                if status.state == "completed":
+                    return await adapter.content(job.id)
+                await asyncio.sleep(self.poll_pause)
+            raise AssertionError(f"job {job.id} did not complete in {self.max_polls} polls")
+
+        data = _run(go())
+        assert data[4:8] == b"ftyp", "the content must be an MP4"
+
+    def test_an_unknown_job_is_expired(self, adapter: Any) -> None:
+        status = _run(adapter.status("never-submitted-job"))
+        assert status.state == "expired"
+
+    def test_estimates_a_cost(self, adapter: Any) -> None:
+        from ..providers.video_contract import VideoRequest
+
+        assert adapter.estimate_cost(VideoRequest("x", seconds=4)) >= 0.0
 
 
 class CapabilityContract:

@@ -78,3 +78,53 @@ class Crier(Provider):
             with open(log, "a", encoding="utf-8") as f:
                 f.write(json.dumps({"text": req.text, "start": start, "end": time.time()}) + "\n")
         return ShoutResult(text)
+
+
+class Flipbook(Provider):
+    """``video.flipbook``: a video provider from a plugin (the job protocol of ``video.*``).
+
+    A job is ready on its second poll; the clip is ffmpeg's test pattern at the asked size.
+    """
+
+    kind: ClassVar[str] = "video.flipbook"
+    capability: ClassVar[str] = "video"
+    version: ClassVar[str] = "1"
+    typical_latency: ClassVar[float] = 1.0
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._polls: dict[str, int] = {}
+
+    def _log(self, what: str, job: str) -> None:
+        path = os.environ.get("ACME_CALL_LOG")
+        if path:
+            with open(path, "a") as f:
+                f.write(json.dumps({"video": what, "job": job}) + "\n")
+
+    async def submit(self, req: Any, image: Any = None) -> Any:
+        from vidflow.providers.video_contract import VideoJob
+
+        job = f"flip-{req.width}x{req.height}-{req.seconds}-{abs(hash(req.prompt)) % 10**8}"
+        self._log("submit", job)
+        return VideoJob(id=job, model="flipbook")
+
+    async def status(self, job: str) -> Any:
+        from vidflow.providers.video_contract import JobStatus
+
+        self._polls[job] = self._polls.get(job, 0) + 1
+        self._log("status", job)
+        return JobStatus("completed" if self._polls[job] >= 2 else "in_progress")
+
+    async def content(self, job: str) -> bytes:
+        import subprocess
+        import tempfile
+
+        import imageio_ffmpeg
+
+        _, size, seconds, _ = job.split("-", 3)
+        with tempfile.TemporaryDirectory() as tmp:
+            out = os.path.join(tmp, "clip.mp4")
+            subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-loglevel", "error", "-y", "-f", "lavfi", "-i",
+                            f"testsrc2=size={size}:rate=8:duration={seconds}", "-pix_fmt", "yuv420p", out], check=True)
+            with open(out, "rb") as f:
+                return f.read()
