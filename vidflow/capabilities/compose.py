@@ -1,18 +1,21 @@
-"""The ``compose`` capability: a dialogue's lines, voices and stills -> one video (local ffmpeg).
+"""The ``compose`` capability: a dialogue's lines, voices and pictures -> one video (local ffmpeg).
 
 ``compose: vertical`` takes a dialogue step (``script``), a speech step over its lines and,
-optionally, an image step over its scenes (each found by itself when there is only one).
-Its nodes, named once the script exists:
+optionally, a step giving each scene its picture (``visuals:``/``art:``: stills or clips; an
+image step over the scenes is found by itself). Any frame size works: the layout, the fonts
+and the topics' glyphs are checked at load time (``_visuals``). Its nodes, named once the
+script exists:
 
-* ``video.scene[j]``: one video-only segment per scene with lines (its still, the cast's
-  sprites, burned-in captions); it needs only its own lines and image, so it starts as soon as
-  those exist, and segments encode in parallel;
+* ``video.scene[j]``: one video-only segment per scene with lines (its picture, the cast's
+  sprites, burned-in captions; with ``transition: crossfade`` also the previous scene's
+  picture and lines); it needs only its own inputs, so it starts as soon as those exist, and
+  segments encode in parallel;
 * ``video.audio``: the whole audio track, once (it needs only the lines);
 * ``video``: segments joined with ``-c copy`` and the audio muxed (the step's output).
 
-What enters a segment's key: compose settings, the scene image digest, each line's text,
-speaker, audio digest and word timings, the cast's colours, sides and sprite digests, the font
-digest. The video's key: the segment and audio digests.
+What enters a segment's key: compose settings, the scene picture's digests and size, each
+line's text, speaker, audio digest and word timings, the cast's colours, sides, sprite digests
+and sizes, the font chain's digest. The video's key: the segment and audio digests.
 """
 
 from __future__ import annotations
@@ -22,12 +25,13 @@ import os
 import shutil
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Literal
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from ..cache.store import Artifact
 from ..errors import Problem
 from ..providers.base import WordTiming
 from ..recipe.schema import StepModel
+from ._visuals import check_frame, pick_visuals, segment, segment_fields
 from .base import UNKNOWN, Capability, Expansion, Prepared, Runtime, TaskInputs, TaskSpec, require
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -40,34 +44,87 @@ COMPOSE_VERSION = "1"
 SEGMENT_SECONDS, AUDIO_SECONDS, VIDEO_SECONDS = 1.0, 0.5, 0.3
 
 
+class Captions(BaseModel):
+    """``captions:``: how lines are shown (sizes in pixels of a 1920-high frame)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    style: Literal["karaoke", "words", "plain", "none"] | None = None
+    font: str | None = None
+    size: int | None = Field(default=None, ge=8, le=400)
+    outline: float = Field(default=6, ge=0, le=40)
+    position: Literal["auto", "bottom", "center", "top"] = "auto"
+    max_words: int = Field(default=3, ge=1, le=3)
+
+
+class SafeArea(BaseModel):
+    """``safe_area:``: fractions of the frame that platform UI covers, instead of the defaults."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    top: float = Field(ge=0, le=0.45)
+    bottom: float = Field(ge=0, le=0.45)
+    left: float = Field(ge=0, le=0.45)
+    right: float = Field(ge=0, le=0.45)
+
+
 class ComposeStep(StepModel):
     compose: Literal["vertical"]
-    subtitles: Literal["karaoke", "plain", "none"] = "karaoke"
+    subtitles: Literal["karaoke", "words", "plain", "none"] | None = None  # = captions.style
+    captions: Captions = Captions()
+    fonts: str | None = None
     script: str | None = None
     speech: str | None = None
     art: str | None = None
+    visuals: str | None = None
     width: int = Field(default=1080, ge=64, le=4096, multiple_of=2)
     height: int = Field(default=1920, ge=64, le=4096, multiple_of=2)
     fps: int = Field(default=30, ge=1, le=120)
     pause: float = Field(default=0.3, ge=0.05, le=10)
-    zoom: float = Field(default=0.0, ge=0, le=0.5)
+    zoom: float = Field(default=0.06, ge=0, le=0.5)
+    pan: float = Field(default=0.03, ge=0, le=0.5)
+    bob: float = Field(default=0.02, ge=0, le=0.2)
+    transition: Literal["cut", "crossfade"] = "cut"
+    transition_seconds: float = Field(default=0.4, gt=0, le=5)
+    clip_audio: Literal["drop", "mix"] = "drop"
+    clip_fit: Literal["auto", "loop", "slow"] = "auto"
+    safe_area: SafeArea | None = None
     crf: int = Field(default=23, ge=0, le=51)
     preset: Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow"] = "veryfast"
-    font_size: int = Field(default=72, ge=8, le=400)
+    font_size: int | None = Field(default=None, ge=8, le=400)  # = captions.size
+
+    @property
+    def caption_style(self) -> str:
+        return self.captions.style or self.subtitles or "karaoke"
+
+    @property
+    def caption_size(self) -> int:
+        return self.captions.size or self.font_size or (WORDS_SIZE if self.caption_style == "words" else CAPTION_SIZE)
 
 
-_SETTINGS = ("width", "height", "fps", "pause", "crf", "preset", "zoom", "subtitles", "font_size")
+#: Default caption sizes (pixels of a 1920-high frame): karaoke/plain rows, shorts-style words.
+CAPTION_SIZE, WORDS_SIZE = 72, 110
 
 
 def video_settings(spec: Any, *, parallel: int = 1):
     """The media layer's settings for a compose step; ``parallel`` = segments encoded at once."""
     from ..media.compose import VideoSettings
 
+    c, sa = spec.captions, spec.safe_area
     return VideoSettings(
         width=spec.width, height=spec.height, fps=spec.fps, pause=spec.pause, crf=spec.crf,
-        preset=spec.preset, zoom=spec.zoom, subtitles=spec.subtitles, font_size=spec.font_size,
+        preset=spec.preset, zoom=spec.zoom, subtitles=spec.caption_style, font_size=spec.caption_size,
+        font=c.font, outline=c.outline, caption_position=c.position, max_words=c.max_words,
+        pan=spec.pan, bob=spec.bob, transition=spec.transition, transition_seconds=spec.transition_seconds,
+        margins=(sa.top, sa.bottom, sa.left, sa.right) if sa else None,
         threads=max(1, (os.cpu_count() or 1) // max(1, parallel)),
     )
+
+
+def _settings_key(spec: Any) -> dict[str, Any]:
+    """Every compose setting that changes a segment's pixels, resolved (defaults applied)."""
+    v = video_settings(spec)
+    keys = ("width", "height", "fps", "pause", "crf", "preset", "zoom", "subtitles", "font_size", "font",
+            "outline", "caption_position", "max_words", "pan", "bob", "transition", "transition_seconds", "margins")
+    return {**{k: getattr(v, k) for k in keys}, "clip_audio": spec.clip_audio, "clip_fit": spec.clip_fit}
 
 
 class ComposeCapability(Capability):
@@ -87,11 +144,10 @@ class ComposeCapability(Capability):
             return
         lines = [t for t in steps.values() if t.capability == "speech" and t.for_each == (script, "lines")]
         speech = _pick("speech", spec.speech, lines, step, loaded, problems, capability="speech", required=True)
-        scenes = [t for t in steps.values() if t.capability == "image" and t.for_each == (script, "scenes")]
-        art = _pick("art", spec.art, scenes, step, loaded, problems, capability="image", required=False)
-        for name, want in ((speech, "lines"), (art, "scenes")):
-            if name and steps[name].for_each != (script, want):
-                problems.append(Problem(loaded.loc("steps", name, "for_each"), f"steps.{name}.for_each", f"step `{name}` is composed per {want[:-1]}: give it `for_each: {script}.{want}`"))
+        if speech and steps[speech].for_each != (script, "lines"):
+            problems.append(Problem(loaded.loc("steps", speech, "for_each"), f"steps.{speech}.for_each", f"step `{speech}` is composed per line: give it `for_each: {script}.lines`"))
+        art = pick_visuals(step, loaded, script, problems)
+        check_frame(step, loaded, problems)
         step.links.update({k: v for k, v in (("script", script), ("speech", speech), ("art", art)) if v})
         step.deps.update(n for n in (script, speech, art) if n)
 
@@ -121,13 +177,22 @@ class ComposeCapability(Capability):
         scenes = [j for j, ls in enumerate(scene_lines) if ls]
         name = step.name
         out = []
-        for j in scenes:
+        crossfade = step.spec.transition == "crossfade"
+        for k, j in enumerate(scenes):
             deps = (script_id, *(speech_ids[i] for i in scene_lines[j]))
-            if art_ids is not None and j < len(art_ids):
-                deps += (art_ids[j],)
-            out.append(TaskSpec(f"{name}.scene[{j}]", role="segment", deps=deps, params={"scene": j, "lines": tuple(scene_lines[j])}, estimated=estimated, result=False))
+            visual = art_ids is not None and j < len(art_ids)
+            deps += (art_ids[j],) if visual else ()
+            params: dict[str, Any] = {"scene": j, "lines": tuple(scene_lines[j]), "visual": visual, "previous": None}
+            if crossfade and k > 0:  # the previous scene's picture, and its lines (its length)
+                p = scenes[k - 1]
+                p_visual = art_ids is not None and p < len(art_ids)
+                deps += ((art_ids[p],) if p_visual else ()) + tuple(speech_ids[i] for i in scene_lines[p])
+                params["previous"] = {"scene": p, "lines": tuple(scene_lines[p]), "visual": p_visual}
+            out.append(TaskSpec(f"{name}.scene[{j}]", role="segment", deps=deps, params=params, estimated=estimated, result=False))
         order = tuple(i for j in scenes for i in scene_lines[j])
-        layout = {"scenes": tuple(scenes), "scene_lines": tuple(tuple(ls) for ls in scene_lines)}
+        # clip_audio: "mix" tells the audio/video nodes that segments carry a `clip_audio` blob
+        # (the clip's own sound, fitted to the scene) to mix under the voices
+        layout = {"scenes": tuple(scenes), "scene_lines": tuple(tuple(ls) for ls in scene_lines), "clip_audio": step.spec.clip_audio}
         out.append(TaskSpec(f"{name}.audio", role="audio", deps=(script_id, *(speech_ids[i] for i in order)), params=layout, estimated=estimated, result=False))
         seg_ids = tuple(x.node_id(f"{name}.scene[{j}]") for j in scenes)
         out.append(TaskSpec(name, role="video", deps=(script_id, *seg_ids, x.node_id(f"{name}.audio")), params=layout, estimated=estimated))
@@ -145,25 +210,8 @@ class ComposeCapability(Capability):
         dialogue = arts[task.deps[0]].value
         est = self.estimate(task, step, loaded, None)
         if task.role == "segment":
-            j, line_ids = task.params["scene"], task.params["lines"]
-            lines = [arts[d] for d in task.deps[1 : 1 + len(line_ids)]]
-            image = arts[task.deps[1 + len(line_ids)]] if len(task.deps) > 1 + len(line_ids) else None
-            fields = {
-                "node": "compose.segment",
-                "version": COMPOSE_VERSION,
-                "settings": {k: getattr(step.spec, k) for k in _SETTINGS},
-                "image": image.blobs["image"].digest if image is not None else {"card": dialogue["scenes"][j].get("caption", ""), "title": dialogue.get("title", "")},
-                "lines": [
-                    {"speaker": dialogue["lines"][i]["speaker"], "text": a.value["text"], "audio": a.blobs["audio"].digest, "duration": a.value["duration"], "words": a.value["words"]}
-                    for i, a in zip(line_ids, lines)
-                ],
-                "cast": [
-                    {"name": c.name, "colour": c.profile.colour, "side": c.profile.side, "telling": c.telling_digest, "hearing": c.hearing_digest}
-                    for c in loaded.characters.values()
-                ],
-                "font": _fonts_digest(),
-            }
-            return Prepared(fields, payload={"dialogue": dialogue, "lines": lines, "image": image}, seconds=est.seconds)
+            fields, payload = segment_fields(task, step, arts, dialogue, loaded)
+            return Prepared(fields, payload=payload, seconds=est.seconds)
         lines = [arts[d] for d in task.deps[1:]] if task.role == "audio" else None
         if task.role == "audio":
             by_id = dict(zip(_order(task.params), lines))
@@ -180,7 +228,7 @@ class ComposeCapability(Capability):
         return Prepared(fields, payload={"dialogue": dialogue, "segments": segments, "audio": audio}, seconds=est.seconds)
 
     async def execute(self, task: Any, step: StepInfo, prepared: Prepared, rt: Runtime) -> Artifact:
-        run = {"segment": _segment, "audio": _audio, "video": _video}[task.role]
+        run = {"segment": segment, "audio": _audio, "video": _video}[task.role]
         workdir = rt.scratch(f"{task.role}-")
         try:
             return await run(task, step, prepared.payload, rt, workdir)
@@ -198,12 +246,6 @@ class ComposeCapability(Capability):
 
     def view(self, step: StepInfo, artifact: Artifact) -> Any:
         return dict(artifact.value or {})
-
-
-def _fonts_digest() -> str:
-    from ..media.fonts import fonts_digest
-
-    return fonts_digest()
 
 
 def _order(layout: Any) -> list[int]:
@@ -238,40 +280,6 @@ def _clips(rt: Runtime, dialogue: dict, line_ids: Any, lines: list[Artifact]):
         words = tuple(WordTiming(w[0], w[1], w[2], w[3], w[4]) for w in a.value["words"])
         clips.append(LineClip(speaker=dialogue["lines"][i]["speaker"], text=a.value["text"], audio_path=rt.store.blob_file(a.blobs["audio"]), duration=a.value["duration"], words=words))
     return clips
-
-
-def _cast(loaded: LoadedRecipe):
-    from ..media.compose import CharacterLook
-
-    return [CharacterLook(c.name, c.profile.colour, c.profile.side, c.telling, c.hearing) for c in loaded.characters.values()]
-
-
-async def _segment(task: Any, step: StepInfo, p: dict, rt: Runtime, workdir: str) -> Artifact:
-    from ..media.compose import render_segment
-
-    j, line_ids = task.params["scene"], task.params["lines"]
-    dialogue, image = p["dialogue"], p["image"]
-    clips = await rt.io(_clips, rt, dialogue, line_ids, p["lines"])
-    if image is not None:
-        image_path = await rt.io(rt.store.blob_file, image.blobs["image"])
-    else:
-        from ..providers.image_procedural import render_card
-
-        scene = dialogue["scenes"][j]
-        data = await asyncio.to_thread(render_card, scene.get("image_prompt") or dialogue.get("title", ""), caption=scene.get("caption", ""), width=step.spec.width, height=step.spec.height)
-        image_path = os.path.join(workdir, "card.png")
-        with open(image_path, "wb") as f:
-            f.write(data)
-    out = os.path.join(workdir, "segment.mp4")
-    async with rt.cpu():
-        timeline = await render_segment(image_path, clips, _cast(rt.loaded), video_settings(step.spec, parallel=rt.settings.max_ffmpeg), out, workdir)
-    ref = await rt.io(lambda: rt.store.put_blob_file(out, media_type="video/mp4", ext="mp4"))
-    value = {
-        "scene": j, "frames": timeline.frames, "duration": timeline.duration, "starts": list(timeline.starts),
-        "ends": list(timeline.ends), "slot_samples": list(timeline.slot_samples),
-        "durations": [c.duration for c in clips],
-    }
-    return Artifact(value=value, blobs={"video": ref}, meta={"kind": "compose.segment"})
 
 
 async def _audio(task: Any, step: StepInfo, p: dict, rt: Runtime, workdir: str) -> Artifact:

@@ -25,6 +25,7 @@ from .ffmpeg import (
     Previous,
     assemble_filtergraph,
     audio_argv,
+    clip_audio_argv,
     concat_list,
     mux_argv,
     run_ffmpeg,
@@ -61,6 +62,7 @@ __all__ = [
     "Previous",
     "Visual",
     "check_glyphs",
+    "clip_audio",
     "still",
     "LineClip",
     "SceneTimeline",
@@ -180,6 +182,16 @@ async def render_segment(
     await _publish(argv, out)
     await _check_duration(out, tl.duration, s.fps, "segment")
     return tl
+
+
+async def clip_audio(v: Visual, frames: int, s: VideoSettings, out_path: PathLike, workdir: PathLike) -> bool:
+    """Write a clip's own sound fitted to its scene (see :func:`ffmpeg.clip_audio_argv`);
+    False (nothing written) when the clip has no sound."""
+    info = await asyncio.to_thread(probe, v.path)
+    if not info.of_type("audio"):
+        return False
+    await _publish(lambda tmp: clip_audio_argv(v, frames, s, tmp), Path(out_path))
+    return True
 
 
 def _pieces(

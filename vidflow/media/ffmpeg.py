@@ -29,6 +29,7 @@ __all__ = [
     "COMMON_FLAGS",
     "Previous",
     "audio_argv",
+    "clip_audio_argv",
     "mux_argv",
     "assemble_filtergraph",
     "concat_list",
@@ -138,7 +139,7 @@ def _fit_chain(v: Visual, s: VideoSettings, p: str = "f") -> tuple[str, ArtFit]:
     fit = fit_art(v.width, v.height, w, h, v.keep)
     (sw, sh), (ox, oy) = fit.size, fit.offset
     if fit.mode == "cover":
-        return f"scale={sw}:{sh},setsar=1,crop={w}:{h}:{ox}:{oy}", fit
+        return f"scale={sw}:{sh},setsar=1,crop={w}:{h}:{ox}:{oy},format=yuv420p", fit
     cover = fit_art(v.width, v.height, w, h, (0.5, 0.5, 0.5, 0.5))
     (cw, ch), (cx, cy) = cover.size, cover.offset
     bw, bh = max(2, w // 8), max(2, h // 8)
@@ -146,7 +147,7 @@ def _fit_chain(v: Visual, s: VideoSettings, p: str = "f") -> tuple[str, ArtFit]:
     return (
         f"split[{p}a][{p}b];[{p}a]scale={cw}:{ch},crop={w}:{h}:{cx}:{cy},scale={bw}:{bh},"
         f"boxblur=4:2,scale={w}:{h},setsar=1,eq=brightness=-0.12[{p}bg];"
-        f"[{p}b]scale={sw}:{sh},setsar=1[{p}fg];[{p}bg][{p}fg]overlay={ox}:{oy}"
+        f"[{p}b]scale={sw}:{sh},setsar=1[{p}fg];[{p}bg][{p}fg]overlay={ox}:{oy},format=yuv420p"
     ), fit
 
 
@@ -262,7 +263,7 @@ def segment_filtergraph(
             raise MediaError(f"no place for {look.name}'s sprite in the layout")
         b = placed.box
         fit_sprite = f"scale={b.w}:{b.h}" if telling else f"scale={b.w}:{b.h}:force_original_aspect_ratio=decrease"
-        chains.append(f"[{i}:v]{fit_sprite},loop=loop=-1:size=1,settb=1/{fps},setpts=N[s{i}]")
+        chains.append(f"[{i}:v]{fit_sprite},format=yuva420p,loop=loop=-1:size=1,settb=1/{fps},setpts=N[s{i}]")
         x = str(b.x) if telling else f"{b.x}+({b.w}-w)/2"
         y = f"{b.bottom}-h"
         if telling and s.bob > 0:
@@ -325,6 +326,23 @@ def segment_argv(
         "-an",
         "-f", "mp4",
         path_arg(out_path),
+    ]
+
+
+def clip_audio_argv(v: Visual, frames: int, s: VideoSettings, out_path: PathLike) -> list[str]:
+    """argv writing a clip's own sound fitted to a scene of ``frames`` frames the way its
+    picture is (trimmed, slowed with ``atempo``, or looped): 16-bit stereo WAV at
+    ``s.audio_rate`` of exactly ``frames * samples_per_frame`` samples, for mixing under voices."""
+    n = frames * s.samples_per_frame
+    mode, k = v.clip_plan(frames / s.fps)
+    tempo = f"atempo={1 / k:.6f}," if mode == "slow" else ""
+    graph = (
+        f"[0:a]asetpts=PTS-STARTPTS,{tempo}aresample={s.audio_rate},"
+        f"aformat=sample_fmts=s16:channel_layouts=stereo,apad=whole_len={n},atrim=end_sample={n}[aout]"
+    )
+    return [
+        *_visual_inputs(v, frames, s), "-filter_complex", graph, "-map", "[aout]",
+        "-c:a", "pcm_s16le", "-f", "wav", path_arg(out_path),
     ]
 
 
