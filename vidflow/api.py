@@ -23,6 +23,7 @@ from .cache.store import CacheStore
 from .capabilities.registry import CapabilityRegistry, default_capabilities
 from .errors import Problem, RecipeError, UserError
 from .plan.estimate import PlanReport, build_report
+from .plan.refresh import Refresh, parse_refresh
 from .providers.registry import Registry, default_registry
 from .recipe.load import LoadedRecipe, load_recipe
 from .run.executors import DryRunExecutor, LocalExecutor
@@ -86,20 +87,26 @@ def check_credentials(loaded: LoadedRecipe, settings: Settings) -> None:
         raise RecipeError(problems)
 
 
-def _check_refresh(loaded: LoadedRecipe, refresh: Iterable[str]) -> None:
-    bad = [s for s in refresh if s not in loaded.steps]
-    if bad:
-        raise UserError(f"--refresh {', '.join(bad)}: no such step (steps: {', '.join(loaded.order)})")
+def _check_refresh(loaded: LoadedRecipe, refresh: Iterable[str] | Refresh) -> Refresh:
+    """``--refresh`` specs (``art``, ``art[2]``, ``speech[0:3]``) checked against the recipe."""
+    return parse_refresh(refresh, loaded.steps)
 
 
-async def plan(loaded: LoadedRecipe, *, settings: Settings, refresh: Iterable[str] = (), store: CacheStore | None = None, output_root: str | None = None) -> tuple[PlanReport, nx.DiGraph]:
+async def plan(loaded: LoadedRecipe, *, settings: Settings, refresh: Iterable[str] | Refresh = (), store: CacheStore | None = None, output_root: str | None = None) -> tuple[PlanReport, nx.DiGraph]:
     """The dry run: every node named, looked up in the cache, priced and timed; nothing made.
 
-    Templates that cannot render and outputs that cannot be written are reported in
-    ``report.problems`` (the CLI exits 2 on them), with everything that could be planned.
+    Each node that would run says why (``report.nodes``: new, changed and which key fields,
+    refresh, missing, a corrupt cache entry, inputs not made yet). Templates that cannot render
+    and outputs that cannot be written are reported in ``report.problems`` (the CLI exits 2 on
+    them), with everything that could be planned. Missing API keys are warnings: only ``run``
+    needs them.
     """
-    _check_refresh(loaded, refresh)
-    check_credentials(loaded, settings)
+    refresh = _check_refresh(loaded, refresh)
+    warnings = []
+    try:
+        check_credentials(loaded, settings)
+    except RecipeError as e:
+        warnings = [f"{line} (needed by `vidflow run`, not by the plan)" for line in e.lines()]
     own = store is None
     store = store or open_store(settings)
     try:
@@ -114,6 +121,13 @@ async def plan(loaded: LoadedRecipe, *, settings: Settings, refresh: Iterable[st
     limits = {name: s.limits(name) for name in loaded.providers}
     report = build_report(s.graph, status, recipe=loaded.name, topics=len(loaded.topics), step_order=loaded.order,
                           limits=limits, cpu_slots=settings.max_ffmpeg, problems=problems)
+    report.warnings = warnings
+    report.timings = s.calibration.source
+    for n in s.graph:
+        o = s.outcomes.get(n)
+        if o is not None and o.status in ("run", "estimated"):
+            task = s.graph.nodes[n]["task"]
+            report.nodes.append({"id": n, "topic": task.topic, "step": task.step, "reason": o.reason, "changed": list(o.changed)})
     return report, s.graph
 
 
@@ -122,7 +136,7 @@ async def run(
     *,
     settings: Settings,
     sink: EventSink | None = None,
-    refresh: Iterable[str] = (),
+    refresh: Iterable[str] | Refresh = (),
     output_root: str | None = None,
     clock: Clock | None = None,
     store: CacheStore | None = None,
@@ -136,11 +150,11 @@ async def run(
 
     ``executor``: ``"local"`` (this process) or a :class:`~vidflow.run.dask.DaskExecutor`.
     """
-    _check_refresh(loaded, refresh)
+    refresh = _check_refresh(loaded, refresh)
     check_credentials(loaded, settings)
     run_id = run_id or new_run_id()
     if executor != "local":
-        return await executor.run(loaded, settings=settings, sink=sink, refresh=list(refresh), output_root=output_root, run_id=run_id)
+        return await executor.run(loaded, settings=settings, sink=sink, refresh=refresh, output_root=output_root, run_id=run_id)
     memory = MemorySink()
     jsonl = JsonlSink(os.path.join(settings.runs_dir, run_id, "events.jsonl")) if record else None
     own = store is None

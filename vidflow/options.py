@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import UserError
+from .plan.refresh import Refresh, parse_refresh
 from .recipe.load import LoadedRecipe
 from .stage import parse_input_spec, read_document
 
@@ -21,7 +22,8 @@ __all__ = ["PreparedRun", "RunOptions", "prepare_run"]
 class RunOptions:
     """What ``vidflow run`` was asked to do (beyond the recipe and the topic selection)."""
 
-    refresh: tuple[str, ...] = ()
+    refresh: tuple[str, ...] = ()  # STEP, STEP[N] or STEP[A:B]
+    force: bool = False  # refresh approved items too
     until: str | None = None
     emit: str | None = None
     inputs: tuple[str, ...] = ()  # "STEP=FILE" or "STEP=-"
@@ -37,6 +39,7 @@ class PreparedRun:
     loaded: LoadedRecipe
     imports: dict[str, dict[str, Any]] = field(default_factory=dict)
     executor: Any = "local"
+    refresh: Refresh = field(default_factory=Refresh)
 
 
 def prepare_run(loaded: LoadedRecipe, options: RunOptions, *, stdin: Any = None) -> PreparedRun:
@@ -50,6 +53,9 @@ def prepare_run(loaded: LoadedRecipe, options: RunOptions, *, stdin: Any = None)
         raise UserError("--address goes with --executor dask")
     if o.workers < 1:
         raise UserError("--workers must be at least 1")
+    if o.force and not o.refresh:
+        raise UserError("--force goes with --refresh STEP (it makes approved items of STEP again)")
+    refresh = parse_refresh(o.refresh, loaded.steps, force=o.force)
     if o.until:
         loaded = loaded.until(o.until)
     imports = {}
@@ -61,4 +67,4 @@ def prepare_run(loaded: LoadedRecipe, options: RunOptions, *, stdin: Any = None)
         from .run.dask import DaskExecutor
 
         executor = DaskExecutor(address=o.address, workers=o.workers, topics_file=o.topics_file)
-    return PreparedRun(loaded, imports, executor)
+    return PreparedRun(loaded, imports, executor, refresh)

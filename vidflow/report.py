@@ -63,9 +63,19 @@ def _node_counts(s: Summary) -> dict[str, int]:
 
 
 def write_report(path: str, result: Any, loaded: Any, settings: Any) -> None:
-    """Write the ``--report`` document to ``path`` (a local path or a URL), atomically."""
+    """Write the ``--report`` document to ``path`` (a local path or a URL), atomically.
+
+    A path ending in ``.html`` gets the HTML report (:mod:`vidflow.report_html`), else JSON.
+    """
     from .storage import atomic_write, url_to_fs
 
+    if path.lower().endswith((".html", ".htm")):
+        from .report_html import write_html_report
+
+        if not result.events_path:
+            raise UserError(f"--report {path}: this run kept no record to draw the report from")
+        write_html_report(path, result.run_id, read_events(result.events_path), settings)
+        return
     fs, p = url_to_fs(path, **settings.storage_options(path))
     atomic_write(fs, p, (json.dumps(run_report(result, loaded), indent=2) + "\n").encode(), content_type="application/json")
 

@@ -49,6 +49,8 @@ class Settings:
         max_ffmpeg: ffmpeg processes at once (default: CPU count).
         scratch_dir: root of vidflow's temporary folders (``VIDFLOW_SCRATCH_DIR``; None:
             ``$TMPDIR/vidflow-scratch``, see :mod:`vidflow.scratch`).
+        lease_ttl: seconds a lease on an S3 cache lasts without renewal (``VIDFLOW_LEASE_TTL``):
+            how long a killed process can keep others waiting (:mod:`vidflow.cache.lease`).
         env: the environment secrets are read from (a copy; never logged).
     """
 
@@ -59,6 +61,7 @@ class Settings:
     max_ffmpeg: int = field(default_factory=lambda: os.cpu_count() or 2)
     prices_file: str | None = None
     scratch_dir: str | None = None
+    lease_ttl: float = 60.0
     env: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -72,6 +75,7 @@ class Settings:
             max_ffmpeg=_int(env, "VIDFLOW_MAX_FFMPEG", os.cpu_count() or 2),
             prices_file=env.get("VIDFLOW_PRICES") or None,
             scratch_dir=env.get("VIDFLOW_SCRATCH_DIR") or None,
+            lease_ttl=float(_int(env, "VIDFLOW_LEASE_TTL", 60)),
             env=env,
         )
 

@@ -206,7 +206,7 @@ async def test_connection_refused_is_reported_as_a_connection_failure(case):
         await case.call(case.make(_Endpoint(f"http://127.0.0.1:{port}")))
     err = ei.value
     assert f"could not connect to 127.0.0.1:{port}" in str(err), str(err)
-    assert "HTTP" not in str(err) and "500" not in str(err) and err.status is None
+    assert "HTTP" not in str(err) and "HTTP 500" not in str(err) and err.status is None
     assert err.kind == case.make(_Endpoint("http://x")).kind
 
 

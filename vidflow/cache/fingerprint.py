@@ -28,7 +28,7 @@ from typing import Any
 
 from ..errors import KeyEncodingError
 
-__all__ = ["KEY_SCHEME", "canonical_bytes", "digest_bytes", "encode", "key_tag", "node_key"]
+__all__ = ["KEY_SCHEME", "canonical_bytes", "changed_fields", "digest_bytes", "encode", "encoded", "key_tag", "node_key"]
 
 #: Bumping this invalidates every key (and is a changelog entry).
 KEY_SCHEME = "vidflow-key-v2"
@@ -189,3 +189,36 @@ def node_key(fields: Mapping[str, Any], *, salt: str = "") -> str:
     h.update(b"\0")
     h.update(canonical_bytes(fields))
     return h.hexdigest()
+
+
+def encoded(fields: Mapping[str, Any]) -> Any:
+    """The type-tagged form of ``fields`` that keys are hashed from (JSON-ready): what a
+    manifest records, so a later plan can say which field changed (:func:`changed_fields`)."""
+    return _encode(fields)
+
+
+def changed_fields(old: Any, new: Any, *, limit: int = 12) -> list[str]:
+    """Paths where two encoded field sets differ (``request.prompt``, ``lines[2].audio``).
+
+    Both arguments are :func:`encoded` forms. At most ``limit`` paths, shallowest first.
+    """
+    out: list[str] = []
+
+    def walk(a: Any, b: Any, path: str) -> None:
+        if len(out) >= limit or a == b:
+            return
+        ta = a[0] if isinstance(a, list) and a else None
+        tb = b[0] if isinstance(b, list) and b else None
+        if ta == tb == "r" and a[1] == b[1]:
+            walk(a[2], b[2], path)
+        elif ta == tb == "m":
+            for k in sorted(set(a[1]) | set(b[1])):
+                walk(a[1].get(k), b[1].get(k), f"{path}.{k}" if path else k)
+        elif ta == tb == "l" and len(a[1]) == len(b[1]):
+            for i, (x, y) in enumerate(zip(a[1], b[1])):
+                walk(x, y, f"{path}[{i}]")
+        else:
+            out.append(path or "(all)")
+
+    walk(old, new, "")
+    return out

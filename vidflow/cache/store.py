@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import threading
 from dataclasses import dataclass, field
@@ -78,6 +79,14 @@ class Artifact:
             "blobs": {k: b.as_dict() for k, b in self.blobs.items()},
             "meta": self.meta,
         }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Artifact:
+        """An artifact back from :meth:`to_json` (a review record's copy); checked like a manifest."""
+        from .manifest import Manifest
+
+        m = Manifest.model_validate(data)
+        return cls(value=m.value, blobs={n: BlobRef(b.digest, b.size, b.media_type, b.ext) for n, b in m.blobs.items()}, meta=dict(m.meta))
 
 
 class LookupStatus(str, Enum):
@@ -294,7 +303,66 @@ class CacheStore:
         return CacheLookup(art, LookupStatus.HIT)
 
     def _read_manifest(self, key: str) -> bytes:
-        path = self.action_path(key)
+        return self._read_file(self.action_path(key))
+
+    def manifest_meta(self, key: str) -> dict[str, Any] | None:
+        """The metadata a manifest recorded (its fields, attempts...), unverified; None if none.
+
+        For explanations only (which field changed since): never a reason to use an output.
+        """
+        try:
+            return dict(parse_manifest(self._read_manifest(key), key).meta)
+        except (OSError, ManifestError):
+            return None
+
+    # ------------------------------------------------------------------ node index
+    def index_path(self, recipe: str, topic_id: str) -> str:
+        return join(self.root, "nodes", _safe_name(recipe), f"{_safe_name(topic_id)}.json")
+
+    def read_index(self, recipe: str, topic_id: str) -> dict[str, str]:
+        """Node name -> the key it had when it was last made or used (by any run of the recipe)."""
+        data = self.read_doc(self.index_path(recipe, topic_id))
+        if not isinstance(data, dict):
+            return {}
+        return {k: v for k, v in data.items() if isinstance(k, str) and isinstance(v, str)}
+
+    def write_index(self, recipe: str, topic_id: str, keys: dict[str, str]) -> None:
+        """Record the keys a run used for a topic's nodes (merged over the previous record)."""
+        self.write_doc(self.index_path(recipe, topic_id), {**self.read_index(recipe, topic_id), **keys})
+
+    # ------------------------------------------------------------------ small documents
+    def doc_path(self, name: str) -> str:
+        """The path of a small JSON document kept beside the cache (``stats/timings.json``)."""
+        return join(self.root, name)
+
+    def read_doc(self, path: str) -> Any:
+        """A small JSON document of the cache (records, stats), or None if absent or unreadable."""
+        try:
+            return json.loads(self._read_file(path))
+        except (OSError, ValueError):
+            return None
+
+    def write_doc(self, path: str, data: Any) -> None:
+        atomic_write(self.fs, path, _json_bytes(data), content_type="application/json")
+
+    def remove_doc(self, path: str) -> bool:
+        """Remove a document; False if there was none."""
+        try:
+            self.fs.rm_file(path)
+            return True
+        except FileNotFoundError:
+            return False
+
+    def list_docs(self, folder: str) -> list[str]:
+        """Paths of the JSON documents under ``folder`` (relative to the cache root), sorted."""
+        root = self.doc_path(folder)
+        try:
+            found = self.fs.find(root)
+        except (FileNotFoundError, OSError):
+            return []
+        return sorted(p for p in found if p.endswith(".json") and ".tmp-" not in p)
+
+    def _read_file(self, path: str) -> bytes:
         if self._local:  # plain open: fsspec's local layer costs more than the read itself
             with open(path, "rb") as f:
                 return f.read()
@@ -356,3 +424,11 @@ def _file_digest(path: str) -> tuple[str, int]:
             h.update(chunk)
             size += len(chunk)
     return h.hexdigest(), size
+
+
+def _safe_name(name: str) -> str:
+    """A file name for a recipe or topic id: readable, and distinct for distinct names."""
+    clean = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.")[:60] or "x"
+    if clean == name:
+        return clean
+    return f"{clean}-{hashlib.sha256(name.encode('utf-8', 'surrogatepass')).hexdigest()[:12]}"

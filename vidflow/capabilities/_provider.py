@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar, Literal
 from pydantic import Field
 
 from ..cache.store import Artifact
+from ..calibration import Calibration, lane_key
 from ..errors import BudgetExceededError, ProviderError, VidflowError
 from ..recipe.schema import StepModel
 from .base import Capability, Prepared, Runtime, TaskInputs
@@ -77,13 +78,17 @@ class ProviderCapability(Capability):
             problems.append(Problem(loaded.loc(*where), f"steps.{step.name}.on_failure", f"a {self.name} step cannot use a placeholder; remove `on_failure: placeholder`"))
 
     @staticmethod
-    def latency(step: StepInfo, loaded: LoadedRecipe, adapter: Any) -> float:
+    def latency(task: Any, step: StepInfo, loaded: LoadedRecipe, adapter: Any, calibration: Calibration) -> float:
+        """Seconds of one call: the recipe's ``latency:`` hint, else what past runs of this cache
+        measured, else the adapter's typical latency."""
         spec = loaded.providers[step.provider].spec
-        return float(spec.latency if spec.latency is not None else adapter.typical_latency)
+        if spec.latency is not None:
+            return float(spec.latency)
+        return calibration.seconds(lane_key(task, loaded), float(adapter.typical_latency))
 
-    def estimate(self, task: Any, step: StepInfo, loaded: LoadedRecipe, adapter: Any) -> Prepared:
+    def estimate(self, task: Any, step: StepInfo, loaded: LoadedRecipe, adapter: Any, calibration: Calibration) -> Prepared:
         req = self.sketch(step, adapter, loaded)
-        return Prepared(fields=None, cost=adapter.estimate_cost(req), seconds=self.latency(step, loaded, adapter), units=self.units(req))
+        return Prepared(fields=None, cost=adapter.estimate_cost(req), seconds=self.latency(task, step, loaded, adapter, calibration), units=self.units(req))
 
     def prepare(self, task: Any, step: StepInfo, inputs: TaskInputs, loaded: LoadedRecipe, adapters: Callable[[str], Any]) -> Prepared | None:
         ctx = inputs.template_context()
@@ -92,7 +97,7 @@ class ProviderCapability(Capability):
         requests = [(p, self.request(step, adapters(p), ctx, loaded)) for p in (step.provider, *step.fallbacks)]
         adapter, req = adapters(step.provider), requests[0][1]
         fields = {"node": "provider", "provider": adapter.identity(), "request": req}
-        return Prepared(fields, payload=requests, cost=adapter.estimate_cost(req), seconds=self.latency(step, loaded, adapter), units=self.units(req))
+        return Prepared(fields, payload=requests, cost=adapter.estimate_cost(req), seconds=self.latency(task, step, loaded, adapter, inputs.calibration), units=self.units(req))
 
     async def execute(self, task: Any, step: StepInfo, prepared: Prepared, rt: Runtime) -> Artifact:
         error: BaseException | None = None

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -304,7 +305,9 @@ async def segment(task: Any, step: StepInfo, p: dict, rt: Any, workdir: str) -> 
         previous = Previous(pv, prev["scene"], frames)
     out = os.path.join(workdir, "segment.mp4")
     async with rt.cpu():
+        t0 = time.monotonic()
         timeline = await render_segment(visual, clips, cast_looks(rt.loaded), s, out, workdir, chain=chain, scene=j, previous=previous)
+        seconds = time.monotonic() - t0
     ref = await rt.io(lambda: rt.store.put_blob_file(out, media_type="video/mp4", ext="mp4"))
     blobs = {"video": ref}
     has_clip_audio = False
@@ -319,5 +322,5 @@ async def segment(task: Any, step: StepInfo, p: dict, rt: Any, workdir: str) -> 
         "ends": list(timeline.ends), "slot_samples": list(timeline.slot_samples),
         "durations": [c.duration for c in clips], "visual": visual.kind, "clip_audio": has_clip_audio,
     }
-    meta = {"kind": "compose.segment", **({"dropped_emoji": dropped} if dropped else {})}
+    meta = {"kind": "compose.segment", "seconds": round(seconds, 4), **({"dropped_emoji": dropped} if dropped else {})}
     return Artifact(value=value, blobs=blobs, meta=meta)

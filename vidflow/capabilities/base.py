@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, AsyncContextManager, Awaitable, Callable,
 from pydantic import BaseModel
 
 from ..cache.store import Artifact
+from ..calibration import Calibration
 from ..errors import BadOutputError, Problem
 from ..recipe.schema import StepModel
 
@@ -128,6 +129,7 @@ class TaskInputs(Protocol):
     """A node's resolved inputs, as the scheduler hands them to :meth:`Capability.prepare`."""
 
     output_root: str  # where relative outputs go (publish)
+    calibration: Calibration  # timings past runs of this cache measured (estimates)
 
     def artifact(self, node_id: str) -> Any:
         """The artifact of dependency ``node_id`` (or UNKNOWN in a dry run)."""
@@ -196,6 +198,7 @@ class Capability:
         trigger: or: a step with this key belongs to this capability (``compose``, ``to``...).
         template_fields: which of ``Step``'s fields are Jinja templates.
         cacheable: False for nodes whose output is a side effect (publish).
+        exclusive: making a node is costly enough to take a lease (compose, local commands).
     """
 
     name: ClassVar[str]
@@ -204,6 +207,9 @@ class Capability:
     trigger: ClassVar[str | None] = None
     template_fields: ClassVar[tuple[str, ...]] = ()
     cacheable: ClassVar[bool] = True
+    #: Its local work is worth one process at a time per key (a lease): expensive CPU work.
+    #: Provider nodes take the lease when their provider is paid.
+    exclusive: ClassVar[bool] = False
 
     # ------------------------------------------------------------------ load time
     def claims(self, body: Mapping[str, Any], provider_capability: str | None) -> bool:
@@ -275,8 +281,9 @@ class Capability:
             for i in range(n)
         ]
 
-    def estimate(self, task: Any, step: StepInfo, loaded: LoadedRecipe, adapter: Any) -> Prepared:
-        """Cost, time and units of a node whose inputs do not exist yet (plan)."""
+    def estimate(self, task: Any, step: StepInfo, loaded: LoadedRecipe, adapter: Any, calibration: Calibration) -> Prepared:
+        """Cost, time and units of a node whose inputs do not exist yet (plan). ``calibration``
+        holds what past runs of this cache measured (``Calibration.seconds``)."""
         return Prepared(fields=None)
 
     # ------------------------------------------------------------------ run time

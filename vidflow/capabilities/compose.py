@@ -23,11 +23,13 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import time
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..cache.store import Artifact
+from ..calibration import Calibration
 from ..errors import Problem
 from ..providers.base import WordTiming
 from ..recipe.schema import StepModel
@@ -40,8 +42,9 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["ComposeCapability", "ComposeStep", "video_settings"]
 
 COMPOSE_VERSION = "1"
-#: Rough encode cost per node, for plans (seconds of one CPU slot).
-SEGMENT_SECONDS, AUDIO_SECONDS, VIDEO_SECONDS = 1.0, 0.5, 0.3
+#: Seconds of one CPU slot per second of output, before past runs measured this machine
+#: (an x264 veryfast 1080x1920 segment on one core of the 2-core CI machine).
+DEFAULT_RATE = {"segment": 0.6, "audio": 0.05, "video": 0.03}
 
 
 class Captions(BaseModel):
@@ -131,6 +134,7 @@ class ComposeCapability(Capability):
     name: ClassVar[str] = "compose"
     Step: ClassVar[type[ComposeStep]] = ComposeStep
     trigger: ClassVar[str] = "compose"
+    exclusive: ClassVar[bool] = True
 
     # ------------------------------------------------------------------ load time
     def wire(self, step: StepInfo, loaded: LoadedRecipe, problems: list[Problem]) -> None:
@@ -198,9 +202,18 @@ class ComposeCapability(Capability):
         out.append(TaskSpec(name, role="video", deps=(script_id, *seg_ids, x.node_id(f"{name}.audio")), params=layout, estimated=estimated))
         return out
 
-    def estimate(self, task: Any, step: StepInfo, loaded: LoadedRecipe, adapter: Any) -> Prepared:
-        seconds = {"segment": SEGMENT_SECONDS, "audio": AUDIO_SECONDS, "video": VIDEO_SECONDS}[task.role]
-        return Prepared(fields=None, seconds=seconds)
+    def estimate(self, task: Any, step: StepInfo, loaded: LoadedRecipe, adapter: Any, calibration: Calibration) -> Prepared:
+        speech = loaded.steps[step.links["speech"]]
+        per_line = calibration.line_seconds(loaded.providers[speech.provider].kind if speech.provider else None) + step.spec.pause
+        lines = len(task.params["lines"]) if task.role == "segment" else sum(len(task.params["scene_lines"][j]) for j in task.params["scenes"])
+        return self._timed(task, lines * per_line, calibration)
+
+    @staticmethod
+    def _timed(task: Any, output_seconds: float, calibration: Calibration, **kw: Any) -> Prepared:
+        """A node's seconds from the length of what it makes (learnt rate, or the default)."""
+        default = DEFAULT_RATE[task.role] * output_seconds
+        seconds = calibration.seconds(f"cpu:compose.{task.role}", default, output_seconds=output_seconds)
+        return Prepared(kw.pop("fields", None), seconds=seconds, units={"output_seconds": round(output_seconds, 3)}, **kw)
 
     # ------------------------------------------------------------------ run time
     def prepare(self, task: Any, step: StepInfo, inputs: TaskInputs, loaded: LoadedRecipe, adapters: Callable[[str], Any]) -> Prepared | None:
@@ -208,10 +221,11 @@ class ComposeCapability(Capability):
             return None
         arts = {d: inputs.artifact(d) for d in task.deps}
         dialogue = arts[task.deps[0]].value
-        est = self.estimate(task, step, loaded, None)
+        pause = step.spec.pause
         if task.role == "segment":
             fields, payload = segment_fields(task, step, arts, dialogue, loaded)
-            return Prepared(fields, payload=payload, seconds=est.seconds)
+            out_s = sum(a.value["duration"] + pause for a in payload["lines"])
+            return self._timed(task, out_s, inputs.calibration, fields=fields, payload=payload)
         lines = [arts[d] for d in task.deps[1:]] if task.role == "audio" else None
         if task.role == "audio":
             by_id = dict(zip(_order(task.params), lines))
@@ -221,11 +235,13 @@ class ComposeCapability(Capability):
                 "settings": {"fps": step.spec.fps, "pause": step.spec.pause},
                 "scenes": [[[by_id[i].blobs["audio"].digest, by_id[i].value["duration"]] for i in task.params["scene_lines"][j]] for j in task.params["scenes"]],
             }
-            return Prepared(fields, payload={"dialogue": dialogue, "lines": by_id}, seconds=est.seconds)
+            out_s = sum(a.value["duration"] + pause for a in lines)
+            return self._timed(task, out_s, inputs.calibration, fields=fields, payload={"dialogue": dialogue, "lines": by_id})
         segments = [arts[d] for d in task.deps[1:-1]]
         audio = arts[task.deps[-1]]
         fields = {"node": "compose.video", "version": COMPOSE_VERSION, "segments": [a.blobs["video"].digest for a in segments], "audio": audio.blobs["audio"].digest}
-        return Prepared(fields, payload={"dialogue": dialogue, "segments": segments, "audio": audio}, seconds=est.seconds)
+        out_s = sum(a.value["duration"] for a in segments)
+        return self._timed(task, out_s, inputs.calibration, fields=fields, payload={"dialogue": dialogue, "segments": segments, "audio": audio})
 
     async def execute(self, task: Any, step: StepInfo, prepared: Prepared, rt: Runtime) -> Artifact:
         run = {"segment": segment, "audio": _audio, "video": _video}[task.role]
@@ -295,9 +311,11 @@ async def _audio(task: Any, step: StepInfo, p: dict, rt: Runtime, workdir: str) 
         scenes_arg.append((scene_timeline([a.value["duration"] for a in arts], s), clips))
     out = os.path.join(workdir, "audio.m4a")
     async with rt.cpu():
+        t0 = time.monotonic()
         duration = await build_audio(scenes_arg, s, out, workdir)
+        seconds = time.monotonic() - t0
     ref = await rt.io(lambda: rt.store.put_blob_file(out, media_type="audio/mp4", ext="m4a"))
-    return Artifact(value={"duration": duration}, blobs={"audio": ref}, meta={"kind": "compose.audio"})
+    return Artifact(value={"duration": duration}, blobs={"audio": ref}, meta={"kind": "compose.audio", "seconds": round(seconds, 4)})
 
 
 async def _video(task: Any, step: StepInfo, p: dict, rt: Runtime, workdir: str) -> Artifact:
@@ -309,7 +327,9 @@ async def _video(task: Any, step: StepInfo, p: dict, rt: Runtime, workdir: str) 
     out = os.path.join(workdir, "video.mp4")
     duration = sum(a.value["frames"] for a in segments) / step.spec.fps
     async with rt.cpu():
+        t0 = time.monotonic()
         await mux(seg_paths, audio_path, duration, video_settings(step.spec), out, workdir)
+        seconds = time.monotonic() - t0
     ref = await rt.io(lambda: rt.store.put_blob_file(out, media_type="video/mp4", ext="mp4"))
     timeline, offset = [], 0.0
     for j, a in zip(task.params["scenes"], segments):
@@ -325,4 +345,4 @@ async def _video(task: Any, step: StepInfo, p: dict, rt: Runtime, workdir: str) 
         timeline.append(entry)
         offset += v["duration"]
     value = {"duration": duration, "title": dialogue.get("title", ""), "scenes": timeline}
-    return Artifact(value=value, blobs={"video": ref}, meta={"kind": "compose.video"})
+    return Artifact(value=value, blobs={"video": ref}, meta={"kind": "compose.video", "seconds": round(seconds, 4)})

@@ -20,7 +20,7 @@ from rich.table import Table
 
 from ..run.ledger import Event, EventType, StepCounts
 
-__all__ = ["do_plan", "do_run", "show_characters", "show_status"]
+__all__ = ["do_plan", "do_run", "show_cache_gc", "show_cache_stats", "show_cache_verify", "show_characters", "show_report_html", "show_schema", "show_status"]
 
 
 def _console(stderr: bool = False) -> Console:
@@ -51,6 +51,7 @@ def do_plan(loaded, settings, *, refresh=(), check: bool = False, as_json: bool 
     status = 2 if report.problems else (1 if check and report.to_run else 0)
     if as_json:
         print(json.dumps(report.as_dict(), indent=2))
+        _print_issues(report)
         return status
     con = _console()
     t = Table(title=f"plan: {report.recipe} — {report.topics} topic(s), cache {settings.cache_url}")
@@ -61,6 +62,8 @@ def do_plan(loaded, settings, *, refresh=(), check: bool = False, as_json: bool 
     t.add_section()
     t.add_row("total", "", str(report.total_nodes), str(report.cached), str(report.to_run), "estimated" if report.estimated else "exact", _money(report.cost_usd), _secs(report.wall_seconds))
     con.print(t)
+    if report.to_run:
+        con.print(f"est. time: {_secs(report.wall_seconds)} under the providers' limits and {settings.max_ffmpeg} CPU slot(s); timings {report.timings}")
     if report.cost_by_provider:
         con.print("est. cost by provider: " + ", ".join(f"{k} {_money(v)}" for k, v in sorted(report.cost_by_provider.items())))
         con.print("est. cost by topic:    " + ", ".join(f"{k} {_money(v)}" for k, v in sorted(report.cost_by_topic.items())))
@@ -68,23 +71,61 @@ def do_plan(loaded, settings, *, refresh=(), check: bool = False, as_json: bool 
         con.print("Everything is cached: `vidflow run` would make no provider call.")
     elif report.estimated:
         con.print("Counts marked [bold]estimated[/] depend on outputs that do not exist yet (e.g. lines of a script).")
+    _print_reasons(con, report.nodes)
     if check and report.to_run:
         con.print(f"check: {report.to_run} node(s) would run")
+    _print_issues(report)
+    return status
+
+
+def _print_issues(report) -> None:
+    for w in report.warnings:
+        print(f"warning: {w}", file=sys.stderr)
     for p in report.problems:
         print(f"error: {p}", file=sys.stderr)
-    return status
+
+
+#: Lines of "what would run and why" printed before the rest is summarised.
+MAX_REASON_LINES = 40
+
+
+def _print_reasons(con: Console, nodes: list[dict]) -> None:
+    """Which nodes would run and why, one line each (terraform plan style), then counts."""
+    if not nodes:
+        return
+    from collections import Counter
+
+    con.print("would run:")
+    for n in nodes[:MAX_REASON_LINES]:
+        why = n["reason"] + (f" ({', '.join(n['changed'])})" if n.get("changed") else "")
+        con.print(f"  + {n['id']}  [dim]{why}[/]")
+    if len(nodes) > MAX_REASON_LINES:
+        counts = Counter(n["reason"] for n in nodes[MAX_REASON_LINES:])
+        con.print(f"  ... and {len(nodes) - MAX_REASON_LINES} more: " + ", ".join(f"{v} {k}" for k, v in counts.most_common()) + " (--json lists them all)")
 
 
 # --------------------------------------------------------------------------- run
 
 
+def _count(p) -> str:
+    """``12/40`` (``~40`` while the total is a forecast) and the ETA once it can be told."""
+    eta = p.eta()
+    return f"[{p.done}/{'~' if p.estimated else ''}{p.total}{f' eta {_secs(eta)}' if eta is not None else ''}]"
+
+
 class PlainProgress:
-    """Line-based progress for logs (stdout is not a terminal)."""
+    """Line-based progress for logs (stdout is not a terminal): one line per node that ran,
+    failed or was retried and per finished topic, each prefixed with done/total (a total that
+    never shrinks) and an ETA."""
 
     def __init__(self, stream=None):
+        from ..run.progress import Progress
+
         self.stream = stream or sys.stderr
+        self.state = Progress()
 
     def emit(self, e: Event) -> None:
+        self.state.feed(e)
         line = None
         if e.type is EventType.NODE_SUCCEEDED:
             extra = " (placeholder)" if e.data.get("placeholder") else ""
@@ -99,20 +140,30 @@ class PlainProgress:
             elif e.data.get("status") == "failed":
                 line = f"topic FAILED {e.topic}: {e.data.get('error', '')}"
         if line:
-            print(line, file=self.stream, flush=True)
+            print(f"{_count(self.state)} {line}", file=self.stream, flush=True)
+
+
+#: Batches up to this many topics get one progress line per topic.
+TOPIC_LINES = 8
 
 
 class RichProgress:
-    """One bar per step: done/total and how many were cached."""
+    """An overall bar (done/total, never shrinking, and an ETA), one bar per step, what runs
+    right now (compose included), and a line per topic for small batches."""
 
     def __init__(self, console: Console):
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+        from ..run.progress import Progress as State
+
+        self.state = State()
         self.progress = Progress(
-            TextColumn("[bold]{task.fields[step]:<12}"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("{task.fields[note]}"), TimeElapsedColumn(), console=console, transient=False,
+            TextColumn("[bold]{task.fields[step]:<14}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("{task.fields[note]}"), TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=False,
         )
+        self.overall = self.progress.add_task("", total=None, step="all", note="")
         self.tasks: dict[str, Any] = {}
+        self.topic_tasks: dict[str, Any] = {}
         self.counts: dict[str, StepCounts] = {}
 
     def __enter__(self) -> RichProgress:
@@ -123,10 +174,25 @@ class RichProgress:
         self.progress.stop()
 
     def emit(self, e: Event) -> None:
-        if not e.node:
-            if e.type is EventType.TOPIC_FINISHED and e.data.get("status") == "failed":
-                self.progress.console.print(f"[red]topic failed:[/] {e.topic}")
-            return
+        st = self.state
+        st.feed(e)
+        if e.type is EventType.RUN_STARTED and len(st.topics) <= TOPIC_LINES:
+            for t in st.topics:
+                self.topic_tasks[t] = self.progress.add_task("", total=None, step=t[:14], note="")
+        if e.node:
+            self._step(e)
+        elif e.type is EventType.TOPIC_FINISHED and e.data.get("status") == "failed":
+            self.progress.console.print(f"[red]topic failed:[/] {e.topic}")
+        running = ", ".join(st.running_now(3))
+        note = ("[dim]running:[/] " + running) if running else ""
+        self.progress.update(self.overall, total=st.total, completed=st.done, note=(("~ " if st.estimated else "") + note).strip())
+        tp = st.topics.get(e.topic) if e.topic else None
+        if tp is not None and e.topic in self.topic_tasks:
+            colour = {"published": "green", "failed": "red"}.get(tp.status, "")
+            label = f"[{colour}]{tp.status}[/]" if colour else tp.status
+            self.progress.update(self.topic_tasks[e.topic], total=max(tp.queued, tp.done), completed=tp.done, note=label)
+
+    def _step(self, e: Event) -> None:
         c = self.counts.setdefault(e.step, StepCounts())
         if e.step not in self.tasks:
             self.tasks[e.step] = self.progress.add_task("", total=0, step=e.step, note="")
@@ -156,7 +222,7 @@ def do_run(loaded, settings, options, *, plain: bool = False, as_json: bool = Fa
     err = _console(stderr=True)
     # Rich progress only when a person watches both streams; logs and pipes get plain lines.
     interactive = err.is_terminal and sys.stdout.isatty() and not plain and not as_json and not options.emit and prepared.executor == "local"
-    kwargs = dict(settings=settings, refresh=options.refresh, output_root=options.out_dir, imports=prepared.imports, executor=prepared.executor)
+    kwargs = dict(settings=settings, refresh=prepared.refresh, output_root=options.out_dir, imports=prepared.imports, executor=prepared.executor)
     if interactive:
         with RichProgress(err) as progress:
             result = asyncio.run(run(loaded, sink=progress, **kwargs))
@@ -189,16 +255,24 @@ def _print_summary(con: Console, run_id: str, s, events_path: str | None, order:
     for node in s.placeholders:
         con.print(f"[yellow]placeholder image used for {node}[/]")
     failed_topics = [t for t, d in s.topics.items() if d.get("status") == "failed"]
+    waiting_topics = [t for t, d in s.topics.items() if d.get("status") == "awaiting_review"]
     for t in failed_topics:
         why = next((f"{f['node']}: {f['error']}: {f['message']}" for f in s.failures if f["topic"] == t), s.topics[t].get("error", ""))
         con.print(f"[red]topic failed:[/] {t} — {why}")
     if s.cost_by_provider:
         con.print("cost by provider: " + ", ".join(f"{k} {_money(v)}" for k, v in sorted(s.cost_by_provider.items())))
         con.print("cost by topic:    " + ", ".join(f"{k} {_money(v)}" for k, v in sorted(s.cost_by_topic.items())))
+    for r in s.reviews:
+        files = ", ".join(f"{k}: {v}" for k, v in r["look"].items() if k != "text")
+        text = str(r["look"].get("text", "")).splitlines()
+        con.print(f"[yellow]awaits review[/] {r['node']}" + (f" — {text[0][:80]}" + (" ..." if len(text) > 1 else "") if text else "") + (f" ({files})" if files else ""))
+    if s.reviews:
+        con.print("[yellow]waiting for review[/] (exit 4): `vidflow review RECIPE` shows each item; `vidflow approve`/`reject` decide; the next run goes on")
     for f in s.failures:
         con.print(f"[red]failed[/] {f['node']}: {f['error']}: {f['message']}")
     con.print(
-        f"{len(published)} published, {len(failed_topics)} failed · {s.count('ran')} nodes ran, {s.count('cached')} cached"
+        f"{len(published)} published, {len(failed_topics)} failed" + (f", {len(waiting_topics)} awaiting review" if waiting_topics else "")
+        + f" · {s.count('ran')} nodes ran, {s.count('cached')} cached"
         f" · cost {_money(s.cost_usd)} · {_secs(s.elapsed)} · record: {events_path}"
     )
 
@@ -269,3 +343,152 @@ def show_cache_verify(cache: str | None, *, repair: bool = False, as_json: bool 
         report = verify_cache(store, repair=repair)
     print(json.dumps(report.as_dict(), indent=2) if as_json else format_report(report))
     return 0 if report.ok else 1
+
+
+# --------------------------------------------------------------------------- review
+
+
+def do_review(loaded, settings, args) -> int:
+    """``vidflow review | approve | reject | unpin``."""
+    from ..api import open_store
+    from ..review import decide, pending, unpin
+
+    with open_store(settings) as store:
+        if args.command == "unpin":
+            n = unpin(loaded, store, args.step, topic=args.topic)
+            print(f"{n} pinned edit(s) of `{args.step}` dropped; the next run makes them again" if n else f"nothing of `{args.step}` was pinned")
+            return 0
+        if args.command in ("approve", "reject"):
+            done = decide(loaded, store, args.step, approve=args.command == "approve", topic=args.topic, item=args.item, note=args.note)
+            for i in done:
+                print(f"{args.command}d {i.topic}/{i.node}")
+            return 0
+        items = pending(loaded, store, all_statuses=args.all)
+    if args.json:
+        print(json.dumps([{"topic": i.topic, "node": i.node, "status": i.status, "note": i.note, **i.look} for i in items], indent=2, ensure_ascii=False))
+        return 0
+    con = _console()
+    if not items:
+        con.print("nothing waits for review")
+        return 0
+    for i in items:
+        con.print(f"[bold]{i.topic}/{i.node}[/] [{'yellow' if i.status == 'pending' else 'dim'}]{i.status}[/]" + (f" — note: {i.note}" if i.note else ""))
+        for k, v in i.look.items():
+            text = str(v)
+            con.print(f"  {k}: " + (text if "\n" not in text else "\n    " + text.replace("\n", "\n    ")), highlight=False, markup=False)
+    con.print(f"{sum(1 for i in items if i.status == 'pending')} item(s) wait: `vidflow approve RECIPE STEP [--topic ID] [--item N]` or `vidflow reject ... --note ...`")
+
+
+def _open_cache(settings):
+    """The cache store of ``settings``; UserError when there is no cache there."""
+    from ..cache.store import CacheStore
+    from ..errors import UserError
+
+    store = CacheStore(settings.cache_url, storage_options=settings.storage_options(settings.cache_url))
+    if not store.fs.exists(store.root):
+        store.close()
+        raise UserError(f"{settings.cache_url}: there is no cache there (set --cache or VIDFLOW_CACHE)")
+    return store
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "kB", "MB", "GB"):
+        if abs(n) < 1000:
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} TB"
+
+
+def show_cache_stats(settings, *, recent: int = 10, as_json: bool = False) -> int:
+    """``vidflow cache stats``: size, entries by step and kind, hit rate of recent runs."""
+    from ..cache.usage import cache_stats
+
+    with _open_cache(settings) as store:
+        stats = cache_stats(store, runs_dir=settings.runs_dir, recent=recent)
+    if as_json:
+        print(json.dumps(stats.as_dict(), indent=2))
+        return 0
+    con = _console()
+    con.print(f"cache {stats.url}: {_size(stats.bytes)} · {stats.manifests} entries · {stats.blobs} blobs ({_size(stats.blob_bytes)})"
+              + (f" · {stats.unreferenced_blobs} blobs no entry uses (`vidflow cache gc` removes them)" if stats.unreferenced_blobs else ""))
+    for title, rows in (("entries by step", stats.by_step), ("entries by kind", stats.by_kind)):
+        t = Table(title=title)
+        for col, just in ((title.rsplit(" ", 1)[1], "left"), ("entries", "right"), ("bytes used", "right")):
+            t.add_column(col, justify=just)
+        for name, (n, size) in sorted(rows.items(), key=lambda kv: -kv[1][1]):
+            t.add_row(name, str(n), _size(size))
+        con.print(t)
+    if stats.runs:
+        t = Table(title=f"hit rate of the {len(stats.runs)} latest runs of this cache")
+        for col in ("run", "cached", "made", "hit rate"):
+            t.add_column(col, justify="left" if col == "run" else "right")
+        for r in stats.runs:
+            t.add_row(r["run_id"], str(r["hits"]), str(r["misses"]), "—" if r["hit_rate"] is None else f"{r['hit_rate']:.0%}")
+        con.print(t)
+        if stats.hit_rate is not None:
+            con.print(f"overall: {stats.hit_rate:.0%} of nodes came from the cache")
+    else:
+        con.print(f"no run of this cache is recorded in {settings.runs_dir}/ (hit rates come from run records)")
+    return 0
+
+
+def show_cache_gc(settings, *, keep_runs=None, older_than=None, max_size=None, dry_run: bool = False, as_json: bool = False) -> int:
+    """``vidflow cache gc``: remove entries no kept run uses; 0 done, 2 bad flags or no cache."""
+    from ..cache.gc import GcPolicy, collect_garbage, parse_age, parse_size
+    from ..errors import UserError
+
+    try:
+        policy = GcPolicy(
+            keep_runs=keep_runs,
+            older_than=parse_age(older_than) if older_than is not None else None,
+            max_size=parse_size(max_size) if max_size is not None else None,
+        )
+    except ValueError as e:
+        raise UserError(f"cache gc: {e}") from None
+    with _open_cache(settings) as store:
+        report = collect_garbage(store, policy, runs_dir=settings.runs_dir, dry_run=dry_run)
+    if as_json:
+        print(json.dumps(report.as_dict(), indent=2))
+        return 0
+    con = _console()
+    verb = "would remove" if dry_run else "removed"
+    kept = f"kept the entries of {len(report.kept_runs)} run(s)" if keep_runs is not None else "kept what recent runs used"
+    live = f" and of {len(report.live_runs)} running: {', '.join(report.live_runs)}" if report.live_runs else ""
+    con.print(f"cache {report.url}: {kept}{live}")
+    con.print(
+        f"{verb} {report.manifests_removed} of {report.manifests} entries, {report.blobs_removed} blobs, {report.other_removed} other files:"
+        f" {_size(report.bytes_freed)} of {_size(report.bytes_before)} (now {_size(report.bytes_after)})"
+        + (f"; {report.kept_new} files newer than this gc left alone" if report.kept_new else "")
+    )
+    for w in report.warnings:
+        con.print(f"[yellow]{w}[/]")
+    return 0
+
+
+# --------------------------------------------------------------------------- report, schema
+
+
+def show_report_html(settings, run_id: str | None, path: str, *, thumbnails: bool = True) -> int:
+    """``vidflow report [RUN] --html FILE``: the HTML report of a recorded run."""
+    from ..report import load_past_run
+    from ..report_html import write_html_report
+
+    past = load_past_run(settings.runs_dir, run_id)
+    write_html_report(path, past.run_id, past.events, settings, thumbnails=thumbnails)
+    print(f"wrote {path} (run {past.run_id})", file=sys.stderr)
+    return 0
+
+
+def show_schema() -> int:
+    """``vidflow schema``: the recipe JSON Schema on stdout."""
+    from ..schema_json import recipe_json_schema
+
+    text = json.dumps(recipe_json_schema(), indent=2) + "\n"
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:  # `vidflow schema | head`: the reader had enough
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 0

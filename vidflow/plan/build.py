@@ -17,6 +17,7 @@ import networkx as nx
 
 from ..capabilities.base import Expansion
 from ..recipe.load import LoadedRecipe, StepInfo
+from ..calibration import Calibration
 from .task import Estimate, Task
 
 __all__ = ["add_tasks", "expand_step", "expansion_needs"]
@@ -36,6 +37,7 @@ def expand_step(
     results: Mapping[str, tuple[str, ...]],
     estimated: Mapping[str, bool],
     adapters: Callable[[str], Any],
+    calibration: Calibration | None = None,
 ) -> list[Task]:
     """The Tasks of ``step`` for one topic. May raise BadOutputError (a for_each over a non-list)."""
     cap = loaded.capability(step)
@@ -51,7 +53,7 @@ def expand_step(
         )
         est = estimates.get((task.role, task.provider))
         if est is None:
-            e = cap.estimate(task, step, loaded, adapters(task.provider) if task.provider else None)
+            e = cap.estimate(task, step, loaded, adapters(task.provider) if task.provider else None, calibration or Calibration())
             est = estimates[(task.role, task.provider)] = Estimate(e.cost, e.seconds, dict(e.units))
         tasks.append(_with_estimate(task, est))
     return tasks
@@ -69,3 +71,26 @@ def add_tasks(graph: nx.DiGraph, tasks: list[Task]) -> None:
         graph.add_node(t.id, task=t)
         for d in t.deps:
             graph.add_edge(d, t.id)
+
+
+def expected_nodes(loaded: LoadedRecipe, adapters: Callable[[str], Any], calibration: Calibration | None = None) -> int:
+    """How many nodes one topic of ``loaded`` will probably have, before anything exists.
+
+    The same expansion as a dry run with every upstream output unknown (lists sized from the
+    steps' hints): progress displays start from it, so their totals need not grow much later.
+    """
+    from ..capabilities.base import UNKNOWN
+
+    results: dict[str, tuple[str, ...]] = {}
+    count = 0
+    for name in loaded.order:
+        step = loaded.steps[name]
+        needs = expansion_needs(loaded, step)
+        tasks = expand_step(
+            loaded, step, "t", values={n: UNKNOWN for n, w in needs.items() if w == "value"},
+            results={n: results.get(n, ("t/?",)) for n in needs}, estimated={n: True for n in needs}, adapters=adapters,
+            calibration=calibration,
+        )
+        results[name] = tuple(t.id for t in tasks if t.result) or ("t/?",)
+        count += len(tasks)
+    return count

@@ -49,6 +49,11 @@ class PlanReport:
     cost_by_provider: dict[str, float] = field(default_factory=dict)
     cost_by_topic: dict[str, float] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    #: where the time estimate comes from: this cache's past runs, or defaults
+    timings: str = ""
+    #: every node that would run, and why: {id, topic, step, reason, changed}
+    nodes: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -23,10 +23,12 @@ class _Strict(BaseModel):
 class StepModel(_Strict):
     """Base of every capability's step schema: the keys any step may have.
 
-    ``needs`` names steps that must finish first although no template reads them.
+    ``needs`` names steps that must finish first although no template reads them;
+    ``approve: true`` holds what the step makes for a person's review before anything uses it.
     """
 
     needs: list[str] = []
+    approve: bool = False
 
 
 class RetrySpec(_Strict):

@@ -31,7 +31,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["BASE_NAMES", "Catalog", "StepInfo", "check_steps", "wire_steps"]
 
 #: Names every template may use, besides variables and upstream steps.
-BASE_NAMES = {"topic", "topic_id", "vars", "characters", "recipe"}
+BASE_NAMES = {"topic", "topic_id", "vars", "characters", "recipe", "review"}
 ITEM_NAMES = {"item", "index"}
 
 

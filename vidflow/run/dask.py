@@ -129,7 +129,7 @@ class DistributedLimiter:
         self._releases.shutdown(wait=True)
 
 
-def _topic_task(recipe_path: str, topic_id: str, topics_file: str | None, settings: dict, refresh: list[str], output_root: str, run_id: str, namespace: str) -> dict[str, Any]:
+def _topic_task(recipe_path: str, topic_id: str, topics_file: str | None, settings: dict, refresh: Any, output_root: str, run_id: str, namespace: str) -> dict[str, Any]:
     """Run one topic on a worker; return its events, Tasks, outcomes, calls and outputs."""
     from pathlib import Path
 
@@ -186,10 +186,10 @@ class DaskExecutor:
         self.workers = workers
         self.topics_file = topics_file
 
-    async def run(self, loaded: Any, *, settings: Any, sink: EventSink | None, refresh: list[str], output_root: str | None, run_id: str) -> Any:
+    async def run(self, loaded: Any, *, settings: Any, sink: EventSink | None, refresh: Any, output_root: str | None, run_id: str) -> Any:
         return await asyncio.to_thread(self._run, loaded, settings, sink, refresh, output_root, run_id)
 
-    def _run(self, loaded: Any, settings: Any, sink: EventSink | None, refresh: list[str], output_root: str | None, run_id: str) -> Any:
+    def _run(self, loaded: Any, settings: Any, sink: EventSink | None, refresh: Any, output_root: str | None, run_id: str) -> Any:
         try:
             from distributed import Client, LocalCluster, as_completed
         except ImportError as e:  # pragma: no cover - the dask extra is not installed
@@ -218,7 +218,7 @@ class DaskExecutor:
                 client = Client(cluster)
             with client:
                 futures = [
-                    client.submit(_topic_task, str(loaded.path.resolve()), t.id, self.topics_file, payload, list(refresh), out_root, run_id, namespace, key=f"vidflow-{run_id}-{t.id}", pure=False)
+                    client.submit(_topic_task, str(loaded.path.resolve()), t.id, self.topics_file, payload, refresh, out_root, run_id, namespace, key=f"vidflow-{run_id}-{t.id}", pure=False)
                     for t in loaded.topics
                 ]
                 for fut in as_completed(futures):

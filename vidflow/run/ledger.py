@@ -37,6 +37,14 @@ class EventType(str, Enum):
     """The node failed for good."""
     NODE_SKIPPED = "node_skipped"
     """The node did not run because an input failed."""
+    NODE_REVIEW = "node_review"
+    """The node's output (made or cached) waits for a person's review (``approve: true``);
+    data: digest, what to look at."""
+    NODE_WAITING = "node_waiting"
+    """The node did not run because an input waits for review."""
+    LEASE_WAIT = "lease_wait"
+    """Another process holds the node's lease (it is making the same node): this one waits
+    for its output instead of paying twice. data: holder."""
     CACHE_REJECTED = "cache_rejected"
     """The cache held an entry for the node's key that failed verification (an invalid
     manifest, a corrupt or missing blob): treated as a miss and rebuilt. data: status, detail."""
@@ -46,7 +54,11 @@ class EventType(str, Enum):
     """The run ended (data: interrupted or not)."""
 
 
-TERMINAL = {EventType.NODE_CACHED, EventType.NODE_SUCCEEDED, EventType.NODE_FAILED, EventType.NODE_SKIPPED}
+TERMINAL = {EventType.NODE_CACHED, EventType.NODE_SUCCEEDED, EventType.NODE_FAILED, EventType.NODE_SKIPPED, EventType.NODE_REVIEW, EventType.NODE_WAITING}
+_STATUS = {
+    EventType.NODE_CACHED: "cached", EventType.NODE_SUCCEEDED: "ran", EventType.NODE_FAILED: "failed",
+    EventType.NODE_SKIPPED: "skipped", EventType.NODE_REVIEW: "review", EventType.NODE_WAITING: "waiting",
+}
 _FLUSH_NOW = {EventType.RUN_STARTED, EventType.RUN_FINISHED, EventType.TOPIC_FINISHED, EventType.NODE_FAILED}
 
 
@@ -154,12 +166,14 @@ class StepCounts:
     ran: int = 0
     failed: int = 0
     skipped: int = 0
+    review: int = 0
+    waiting: int = 0
     retries: int = 0
     cost_usd: float = 0.0
 
     @property
     def done(self) -> int:
-        return self.cached + self.ran + self.failed + self.skipped
+        return self.cached + self.ran + self.failed + self.skipped + self.review + self.waiting
 
 
 @dataclass
@@ -175,6 +189,7 @@ class Summary:
     failures: list[dict[str, str]] = field(default_factory=list)
     topics: dict[str, dict[str, Any]] = field(default_factory=dict)
     placeholders: list[str] = field(default_factory=list)
+    reviews: list[dict[str, Any]] = field(default_factory=list)  # what waits for review: node, topic, look
     interrupted: bool = False
     finished: bool = False  # the record has its run_finished (False: the run was killed)
     elapsed: float = 0.0
@@ -191,7 +206,9 @@ class Summary:
         if self.interrupted or not self.finished:
             return 130
         failed_topics = [t for t, d in self.topics.items() if d.get("status") == "failed"]
-        return 1 if failed_topics or self.failures else 0
+        if failed_topics or self.failures:
+            return 1
+        return 4 if any(d.get("status") == "awaiting_review" for d in self.topics.values()) or self.count("review") else 0
 
 
 def summarize(events: Iterable[Event]) -> Summary:
@@ -215,13 +232,18 @@ def summarize(events: Iterable[Event]) -> Summary:
         elif e.type is EventType.NODE_RETRY:
             c.retries += 1
         elif e.type in TERMINAL:
-            status = {EventType.NODE_CACHED: "cached", EventType.NODE_SUCCEEDED: "ran", EventType.NODE_FAILED: "failed", EventType.NODE_SKIPPED: "skipped"}[e.type]
+            status = _STATUS[e.type]
+            before = s.nodes.get(e.node)
+            if before is not None and e.type is EventType.NODE_REVIEW:
+                setattr(c, before, getattr(c, before) - 1)  # made (or cached), then held for review
             s.nodes[e.node] = status
             setattr(c, status, getattr(c, status) + 1)
             if e.type is EventType.NODE_SUCCEEDED and e.cost_usd:
                 c.cost_usd += e.cost_usd
                 for bucket, k in ((s.cost_by_topic, e.topic), (s.cost_by_step, e.step), (s.cost_by_provider, e.provider or e.kind)):
                     bucket[k] = bucket.get(k, 0.0) + e.cost_usd
+            if e.type is EventType.NODE_REVIEW:
+                s.reviews.append({"node": e.node, "topic": e.topic, "step": e.step, "look": e.data.get("look", {})})
             if e.type is EventType.NODE_FAILED:
                 s.failures.append({"node": e.node, "topic": e.topic, "step": e.step, "error": e.error, "message": e.message})
             if e.data.get("placeholder"):

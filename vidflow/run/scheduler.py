@@ -30,9 +30,12 @@ from typing import Any, Awaitable, Callable, Iterable, Mapping
 
 import networkx as nx
 
+from ..cache.lease import Leases
+from ..cache.records import APPROVED, PENDING, REJECTED, Records
 from ..cache.store import Artifact, CacheStore, LookupStatus
 from ..capabilities.base import UNKNOWN
 from ..errors import (
+    AwaitingReviewError,
     BadOutputError,
     BudgetExceededError,
     NodeFailedError,
@@ -43,8 +46,10 @@ from ..errors import (
     VidflowError,
 )
 from ..limits import Limits
-from ..plan.build import add_tasks, expand_step, expansion_needs
-from ..cache.fingerprint import node_key
+from ..plan.build import add_tasks, expand_step, expansion_needs, expected_nodes
+from ..calibration import STATS_PATH, Calibration, samples
+from ..cache.fingerprint import changed_fields, encoded, node_key
+from ..plan.refresh import parse_refresh
 from ..plan.task import Estimate, Task
 from ..pricing import PriceTable
 from ..recipe.load import LoadedRecipe, StepInfo
@@ -77,6 +82,8 @@ class Outcome:
     cost_recorded: float = 0.0  # what the output cost when it was made
     placeholder: bool = False
     imported: bool = False
+    changed: tuple[str, ...] = ()  # a dry run's "changed" reason: which key fields differ
+    seconds: float = 0.0  # how long making it took (the provider's or the work's own time)
 
 
 @dataclass(slots=True)
@@ -95,6 +102,7 @@ class _TopicState:
     expanded: dict[str, asyncio.Future] = field(default_factory=dict)
     runners: list[asyncio.Task] = field(default_factory=list)
     nodes: list[str] = field(default_factory=list)  # this topic's node ids, in the order named
+    index: dict[str, str] | None = None  # node name -> key when the recipe last ran (read lazily)
 
 
 @contextlib.contextmanager
@@ -126,6 +134,10 @@ class _Inputs:
     def output_root(self) -> str:
         return self._s.output_root
 
+    @property
+    def calibration(self) -> Calibration:
+        return self._s.calibration
+
     def artifact(self, node_id: str) -> Any:
         return self._arts[node_id]
 
@@ -139,6 +151,9 @@ class _Inputs:
     def template_context(self, *, partial: bool = False) -> dict[str, Any] | None:
         s, task = self._s, self._task
         ctx = dict(s._topics[task.topic].ctx)
+        note = s._notes.get(task.id)
+        if note is not None:
+            ctx["review"] = {"note": note}
         steps = s.loaded.steps
         for name, ids in task.inputs:
             info = steps[name]
@@ -199,7 +214,9 @@ class Scheduler:
         self.sink = sink
         self.run_id = run_id
         self.clock = clock or MonotonicClock()
-        self.refresh = set(refresh)
+        self.refresh = parse_refresh(refresh, loaded.steps)
+        self.records = Records(store)
+        self.leases = Leases(store, ttl=settings.lease_ttl)
         self.output_root = os.path.abspath(output_root or os.getcwd())
         self.imports = imports or {}
         self.limiter_factory = limiter_factory or Limiter
@@ -217,6 +234,9 @@ class Scheduler:
         self._inflight: dict[str, asyncio.Future] = {}
         self._topics: dict[str, _TopicState] = {}
         self._by_step: dict[str, list[str]] = {}
+        self._pins: dict[tuple[str, str], dict[str, Any]] = {}
+        self._reviews: dict[tuple[str, str], dict[str, Any]] = {}
+        self._notes: dict[str, str] = {}  # node id -> a rejected output's review note
         self._claims: dict[str, str] = {}
         self._adapters: dict[str, Any] = {}
         self._limiters: dict[str, Any] = {}
@@ -226,6 +246,7 @@ class Scheduler:
         self._cpu: asyncio.Semaphore | None = None
         self._scratch: Scratch | None = None
         self._local_store = is_local(store.fs)
+        self.calibration = Calibration()
         self._silent = isinstance(sink, NullSink)
 
     # ------------------------------------------------------------------ resources
@@ -320,7 +341,15 @@ class Scheduler:
     # ------------------------------------------------------------------ the walk
     async def run(self, topics: list[Topic] | None = None) -> None:
         topics = topics if topics is not None else self.loaded.topics
-        self.emit(EventType.RUN_STARTED, data={"recipe": self.loaded.name, "mode": "plan" if self.executor.dry else "run", "topics": [t.id for t in topics], "cache": self.store.url})
+        self.calibration = Calibration.from_json(await self.io(self.store.read_doc, self.store.doc_path(STATS_PATH)))
+        self._pins = {(p["topic"], p["step"]): p for p in await self.io(lambda: list(self.records.pins(self.loaded.name)))}
+        if any(s.spec.approve for s in self.loaded.steps.values()):
+            self._reviews = {(r["topic"], r["node"]): r for r in await self.io(lambda: list(self.records.reviews(self.loaded.name)))}
+        data = {"recipe": self.loaded.name, "mode": "plan" if self.executor.dry else "run", "topics": [t.id for t in topics], "cache": self.store.url}
+        if not self._silent:  # progress displays start from the expected size of the batch
+            with contextlib.suppress(VidflowError):
+                data["expected_nodes"] = expected_nodes(self.loaded, self.adapter, self.calibration) * len(topics)
+        self.emit(EventType.RUN_STARTED, data=data)
         interrupted = False
         with _fewer_collections():
             try:
@@ -330,12 +359,17 @@ class Scheduler:
                 raise
             finally:
                 self.emit(EventType.RUN_FINISHED, data={"interrupted": interrupted})
+        if not self.executor.dry:
+            learnt = samples(self.graph, self.outcomes, self.loaded)
+            if learnt:  # what this run took teaches the next plan (plan/calibration.py)
+                with contextlib.suppress(OSError):
+                    await self.io(self.store.write_doc, self.store.doc_path(STATS_PATH), self.calibration.record(learnt).to_json())
 
     async def _topic(self, topic: Topic) -> None:
         loop = asyncio.get_running_loop()
         variables = {**self.loaded.recipe.vars, **topic.vars}
         ctx = {
-            **variables, "topic": topic.text, "topic_id": topic.id, "vars": variables,
+            **variables, "topic": topic.text, "topic_id": topic.id, "vars": variables, "review": {"note": ""},
             "characters": [c.template_view() for c in self.loaded.characters.values()],
             "recipe": {"name": self.loaded.name},
         }
@@ -351,7 +385,7 @@ class Scheduler:
                 t.cancel()
             await asyncio.gather(*expanders, *ts.runners, return_exceptions=True)
             raise
-        self._topic_finished(ts)
+        await self._topic_finished(ts)
 
     async def _expand(self, ts: _TopicState, step: StepInfo) -> None:
         """Name ``step``'s nodes for one topic once what they need upstream exists."""
@@ -366,7 +400,12 @@ class Scheduler:
                     art = await self._futures[ids[0]]
                     info = self.loaded.steps[src]
                     values[src] = UNKNOWN if art is UNKNOWN else self.loaded.capability(info).view(info, art)
-            tasks = expand_step(self.loaded, step, topic_id, values=values, results=results, estimated=estimated, adapters=self.adapter)
+            tasks = expand_step(self.loaded, step, topic_id, values=values, results=results, estimated=estimated, adapters=self.adapter, calibration=self.calibration)
+        except AwaitingReviewError as e:
+            self._stand_in(topic_id, step, "waiting", e)
+            done.set_exception(AwaitingReviewError(f"{topic_id}/{step.name}", f"{e.node} awaits review"))
+            done.exception()
+            return
         except NodeFailedError as e:
             self._stand_in(topic_id, step, "skipped", UpstreamFailedError(e.node, f"upstream `{e.node}` failed"))
             done.set_exception(UpstreamFailedError(f"{topic_id}/{step.name}", f"upstream `{e.node}` failed"))
@@ -398,6 +437,8 @@ class Scheduler:
         self.emit(EventType.NODE_QUEUED, task)
         if status == "skipped":
             self.emit(EventType.NODE_SKIPPED, task, message=str(cause))
+        elif status == "waiting":
+            self.emit(EventType.NODE_WAITING, task, message=str(cause))
         else:
             self.emit(EventType.NODE_FAILED, task, error=type(cause).__name__, message=str(cause))
         return node
@@ -429,14 +470,56 @@ class Scheduler:
         try:
             for d in task.deps:
                 arts[d] = await self._futures[d]
+        except AwaitingReviewError as e:
+            self.outcomes[task.id] = Outcome("waiting", reason="an input awaits review", error=str(e))
+            self.emit(EventType.NODE_WAITING, task, message=f"{e.node} awaits review")
+            raise AwaitingReviewError(task.id, f"{e.node} awaits review") from None
         except NodeFailedError as e:
             self.outcomes[task.id] = Outcome("skipped", error=str(e))
             self.emit(EventType.NODE_SKIPPED, task, message=f"upstream {e.node} failed")
             raise UpstreamFailedError(task.id, f"upstream {e.node} failed") from e
         step = self.loaded.steps[task.step]
         cap = self.loaded.capability(step)
-        if task.step in self.imports and task.item is None:
-            return self._imported(task)
+        if task.item is None and task.result:
+            if task.topic in self.imports.get(task.step, ()):
+                return await self._imported(task)
+            pin = self._pins.get((task.topic, task.step))
+            if pin is not None:
+                if not self.refresh.covers(task.step, None):
+                    return self._pinned(task, pin)
+                if not self.executor.dry:  # a refresh ends the pin
+                    await self.io(self.records.drop_pin, self.loaded.name, task.topic, task.step)
+        if not step.spec.approve:
+            return await self._obtain(task, step, cap, arts)
+        node = task.id[len(task.topic) + 1 :]
+        record = self._reviews.get((task.topic, node))
+        status = record.get("status") if record else None
+        if status == APPROVED:
+            if not (self.refresh.force and self.refresh.covers(task.step, task.item)):
+                art = Records.artifact(record)
+                self.outcomes[task.id] = Outcome("cached", art, reason="approved", provider=(art.meta or {}).get("provider", ""))
+                self.emit(EventType.NODE_CACHED, task, data={"approved": True})
+                return art
+            record = None  # forced: made again, then reviewed again
+        if status == REJECTED:
+            self._notes[task.id] = str(record.get("note", ""))
+        art = await self._obtain(task, step, cap, arts, rejected=status == REJECTED)
+        if art is UNKNOWN:
+            return art
+        return await self._hold_for_review(task, node, art, record)
+
+    async def _hold_for_review(self, task: Task, node: str, art: Artifact, record: dict | None) -> Any:
+        """A gated node's output waits for a decision: recorded as pending, downstream waits."""
+        if not self.executor.dry and not (record and record.get("status") == PENDING and record.get("digest") == art.digest):
+            await self.io(lambda: self.records.put_review(self.loaded.name, task.topic, node, status=PENDING, art=art, key=task.key or "", previous=record))
+        outcome = self.outcomes.get(task.id) or Outcome("cached", art)
+        outcome.status, outcome.reason = "review", "awaits review"
+        self.outcomes[task.id] = outcome
+        self.emit(EventType.NODE_REVIEW, task, data={"digest": art.digest[:16], "look": _look(art, self.store)})
+        raise AwaitingReviewError(task.id, "awaits review: `vidflow review` lists it, `vidflow approve` releases it")
+
+    async def _obtain(self, task: Task, step: StepInfo, cap: Any, arts: dict[str, Any], *, rejected: bool = False) -> Any:
+        """The node's output: cached, shared with an identical node in flight, or made."""
         try:
             prepared = cap.prepare(task, step, _Inputs(self, task, arts), self.loaded, self.adapter)
         except (UserError, BadOutputError) as e:
@@ -450,8 +533,8 @@ class Scheduler:
             estimate = Estimate(prepared.cost, prepared.seconds or estimate.seconds, dict(prepared.units))
         task = replace(task, fields=prepared.fields, key=key, estimate=estimate)
         self.graph.nodes[task.id]["task"] = task
-        reason = "refresh" if task.step in self.refresh else "new"
-        if reason != "refresh":
+        reason = "rejected" if rejected else "refresh" if self.refresh.covers(task.step, task.item) else "new"
+        if reason == "new":
             try:
                 art = await cap.lookup(task, prepared, key, self)
             except (UserError, BadOutputError) as e:
@@ -462,14 +545,17 @@ class Scheduler:
                 art = found.artifact
                 if found.status not in (LookupStatus.HIT, LookupStatus.MISSING):
                     reason = found.status.value
-                    self.emit(EventType.CACHE_REJECTED, task, message=found.detail, data={"status": found.status.value, "key": key[:16]})
+                    self.emit(EventType.CACHE_REJECTED, task, message=found.detail, data={"status": found.status.value, "key": key})
             if art is not None:
                 meta = art.meta or {}
                 self.outcomes[task.id] = Outcome("cached", art, provider=meta.get("provider", ""), cost_recorded=float(meta.get("cost_usd") or 0.0))
-                self.emit(EventType.NODE_CACHED, task, data={"key": key[:16]} if key else {})
+                self.emit(EventType.NODE_CACHED, task, data={"key": key} if key else {})
                 return art
         if self.executor.dry:
-            self.outcomes[task.id] = Outcome("run", reason=reason)
+            changed: tuple[str, ...] = ()
+            if reason == "new" and key:
+                reason, changed = await self._why(task, key, prepared.fields)
+            self.outcomes[task.id] = Outcome("run", reason=reason, changed=changed)
             return UNKNOWN
         if key:
             shared = self._inflight.get(key)
@@ -479,22 +565,96 @@ class Scheduler:
                 except NodeFailedError as e:
                     return self._fail(task, e)
                 self.outcomes[task.id] = Outcome("cached", art, provider=(art.meta or {}).get("provider", ""))
-                self.emit(EventType.NODE_CACHED, task, data={"key": key[:16], "shared": True})
+                self.emit(EventType.NODE_CACHED, task, data={"key": key, "shared": True})
                 return art
             # The node's own future (resolved by _run_task with this node's outcome) is what an
             # identical node waits for.
             self._inflight[key] = self._futures[task.id]
             try:
+                if self._exclusive(task, cap):
+                    return await self._make_leased(task, step, cap, prepared, key)
                 return await self._execute(task, step, cap, prepared, key)
             finally:
                 self._inflight.pop(key, None)
         return await self._execute(task, step, cap, prepared, key)
 
-    def _imported(self, task: Task) -> Artifact:
-        """A node whose output comes from a stage document (``--input``)."""
-        art = Artifact(value=self.imports[task.step][task.topic], meta={"imported": True, "provider": "input"})
-        self.outcomes[task.id] = Outcome("cached", art, provider="input", imported=True)
+    def _exclusive(self, task: Task, cap: Any) -> bool:
+        """Is this node worth a lease: a paid call, or costly local work."""
+        if task.provider:
+            return bool(self.adapter(task.provider).paid)
+        return cap.exclusive
+
+    async def _make_leased(self, task: Task, step: StepInfo, cap: Any, prepared: Any, key: str) -> Any:
+        """Make a node under its key's lease; if another process holds it, wait for its output."""
+        check = cap.cached_value_check(step, task)
+        delay, waited = 0.2, False
+        while True:
+            lease = await self.io(self.leases.try_acquire, key, task.id)
+            if lease is not None:
+                break
+            found = await self.io(lambda: self.store.lookup(key, check=check))
+            if found.artifact is not None:
+                return self._made_elsewhere(task, found.artifact, key)
+            if not waited:
+                holder = await self.io(self.leases.holder, key) or {}
+                self.emit(EventType.LEASE_WAIT, task, data={"holder": str(holder.get("owner", "")), "key": key[:16]})
+                waited = True
+            await self.clock.sleep(delay)
+            delay = min(2.0, delay * 1.5)
+        renewer = None if self.leases.local else asyncio.ensure_future(self._renew(lease, task))
+        try:
+            if waited:  # the holder may have finished just before it let go
+                found = await self.io(lambda: self.store.lookup(key, check=check))
+                if found.artifact is not None:
+                    return self._made_elsewhere(task, found.artifact, key)
+            return await self._execute(task, step, cap, prepared, key)
+        finally:
+            if renewer is not None:
+                renewer.cancel()
+            await self.io(self.leases.release, lease)
+
+    async def _renew(self, lease: Any, task: Task) -> None:
+        while True:
+            await asyncio.sleep(self.leases.ttl / 3)
+            await self.io(self.leases.renew, lease, task.id)
+
+    def _made_elsewhere(self, task: Task, art: Artifact, key: str) -> Artifact:
+        meta = art.meta or {}
+        self.outcomes[task.id] = Outcome("cached", art, provider=meta.get("provider", ""), cost_recorded=float(meta.get("cost_usd") or 0.0), reason="made by another process")
+        self.emit(EventType.NODE_CACHED, task, data={"key": key[:16], "waited": True})
+        return art
+
+    async def _why(self, task: Task, key: str, fields: Any) -> tuple[str, tuple[str, ...]]:
+        """Why a node whose key is not cached would run: never made (``new``), made before with
+        other inputs (``changed``, naming the fields), or made with these but gone (``missing``)."""
+        ts = self._topics[task.topic]
+        if ts.index is None:
+            ts.index = await self.io(self.store.read_index, self.loaded.name, task.topic)
+        before = ts.index.get(task.id[len(task.topic) + 1 :])
+        if before is None:
+            return "new", ()
+        if before == key:
+            return "missing", ()
+        meta = await self.io(self.store.manifest_meta, before)
+        if not meta or "fields" not in meta:
+            return "changed", ()
+        return "changed", tuple(changed_fields(meta["fields"], encoded(fields)))
+
+    async def _imported(self, task: Task) -> Artifact:
+        """A node whose output comes from a stage document (``--input``): pinned for its topic,
+        so later plain runs keep the edit (until ``vidflow unpin`` or ``--refresh STEP``)."""
+        value = self.imports[task.step][task.topic]
+        if not self.executor.dry:
+            await self.io(self.records.put_pin, self.loaded.name, task.topic, task.step, value)
+        art = Artifact(value=value, meta={"imported": True, "provider": "input"})
+        self.outcomes[task.id] = Outcome("cached", art, provider="input", imported=True, reason="imported")
         self.emit(EventType.NODE_CACHED, task, data={"imported": True})
+        return art
+
+    def _pinned(self, task: Task, pin: dict[str, Any]) -> Artifact:
+        art = Artifact(value=pin["value"], meta={"imported": True, "pinned": True, "provider": "input"})
+        self.outcomes[task.id] = Outcome("cached", art, provider="input", imported=True, reason="pinned")
+        self.emit(EventType.NODE_CACHED, task, data={"pinned": True})
         return art
 
     async def _execute(self, task: Task, step: StepInfo, cap: Any, prepared: Any, key: str) -> Artifact:
@@ -505,6 +665,10 @@ class Scheduler:
         try:
             art = await self.executor.make(self, task, step, cap, prepared)
             if key and not art.meta.get("placeholder"):
+                # the manifest is the node's durable record: what decided it, how it was made
+                art.meta["fields"] = encoded(prepared.fields)
+                art.meta["attempts"] = self._attempts.get(task.id, 1)
+                art.meta["run_id"] = self.run_id
                 await self.io(self.store.save, key, art)
         except (ProviderError, VidflowError, OSError) as e:
             if isinstance(e, UpstreamFailedError):
@@ -513,7 +677,7 @@ class Scheduler:
         meta = art.meta or {}
         latency = float(meta.get("seconds") or (self.clock.now() - t0))
         cost = float(meta.get("cost_usd") or 0.0) if not meta.get("placeholder") else 0.0
-        data: dict[str, Any] = {"key": key[:16]} if key else {}
+        data: dict[str, Any] = {"key": key} if key else {}
         if "started_at" in meta:  # when the provider call itself began (wall clock)
             data["call_start"] = meta["started_at"]
         provider = meta.get("provider", "") or task.provider or ""
@@ -521,7 +685,7 @@ class Scheduler:
             data["fallback"] = provider
         if meta.get("placeholder"):
             data.update(placeholder=True, cause=meta.get("cause", ""))
-        self.outcomes[task.id] = Outcome("ran", art, provider=provider, cost_usd=cost, cost_recorded=cost, placeholder=bool(meta.get("placeholder")))
+        self.outcomes[task.id] = Outcome("ran", art, provider=provider, cost_usd=cost, cost_recorded=cost, placeholder=bool(meta.get("placeholder")), seconds=latency)
         self.emit(EventType.NODE_SUCCEEDED, task, attempt=self._attempts.get(task.id, 1), provider=provider if provider != "placeholder" else task.provider or "", latency=latency, cost_usd=cost, data=data)
         return art
 
@@ -531,15 +695,22 @@ class Scheduler:
         self.emit(EventType.NODE_FAILED, task, attempt=self._attempts.get(task.id, 0), error=type(e).__name__, message=str(e), latency=latency, data=data)
         raise NodeFailedError(task.id, self.redact(f"{type(e).__name__}: {e}")) from e
 
-    def _topic_finished(self, ts: _TopicState) -> None:
+    async def _topic_finished(self, ts: _TopicState) -> None:
         topic_id = ts.topic.id
         mine = [(n, self.outcomes[n]) for n in ts.nodes if n in self.outcomes]
         bad = [(n, o) for n, o in mine if o.status in ("failed", "skipped")]
         if self.executor.dry:
             return
+        keys = {n[len(topic_id) + 1 :]: self.graph.nodes[n]["task"].key for n, o in mine if o.status in ("ran", "cached") and self.graph.nodes[n]["task"].key}
+        if keys:
+            await self.io(self.store.write_index, self.loaded.name, topic_id, keys)
         if bad:
             first = next((o.error for _, o in bad if o.status == "failed"), bad[0][1].error)
             self.emit(EventType.TOPIC_FINISHED, topic=topic_id, data={"status": "failed", "topic": ts.topic.text, "error": self.redact(first)})
+            return
+        awaiting = [n for n, o in mine if o.status == "review"]
+        if awaiting or any(o.status == "waiting" for _, o in mine):
+            self.emit(EventType.TOPIC_FINISHED, topic=topic_id, data={"status": "awaiting_review", "topic": ts.topic.text, "awaiting": awaiting})
             return
         output = None
         for n, o in mine:
@@ -637,3 +808,16 @@ class Scheduler:
             else:
                 out[topic_id] = values if info.for_each is not None else values[0]
         return out
+
+
+def _look(art: Artifact, store: CacheStore) -> dict[str, Any]:
+    """What a reviewer looks at: the text (or its start), and where each file is."""
+    out: dict[str, Any] = {}
+    v = art.value
+    if isinstance(v, str):
+        out["text"] = v[:2000]
+    elif isinstance(v, dict) and "lines" in v:
+        out["text"] = "\n".join(f"{line.get('speaker', '')}: {line.get('text', '')}" for line in v.get("lines", []) if isinstance(line, dict))[:2000]
+    for name, ref in art.blobs.items():
+        out[name] = store.blob_path(ref.digest)
+    return out
