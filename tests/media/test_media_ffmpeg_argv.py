@@ -46,23 +46,24 @@ def graph_of(argv: list[str]) -> str:
 
 def test_segment_argv_golden():
     loop = "loop=loop=-1:size=1,settb=1/30,setpts=N"
+    rgba = f"format=yuva420p,{loop}"  # sprites keep their alpha; each is looped once converted
     lay = frame_layout(CAST, SMALL)
     # three sprites in a row inside the safe area (left 5%, right 14% of 270 px)
     assert [(p.name, p.box) for p in lay.sprites] == [
         ("Nova", Box(15, 338, 66, 82)), ("Pip", Box(165, 338, 66, 82)), ("Zed", Box(90, 338, 66, 82)),
     ]  # Zed prefers the right too, but Pip came first: Zed gets the free middle slot
     graph = ";".join([
-        f"[0:v]scale=270:480,setsar=1,crop=270:480:0:0,{loop}[bg]",
-        f"[1:v]scale=66:82,{loop}[s1]",
+        f"[0:v]scale=270:480,setsar=1,crop=270:480:0:0,format=yuv420p,{loop}[bg]",
+        f"[1:v]scale=66:82,{rgba}[s1]",
         "[bg][s1]overlay=x='15':y='420-h':enable='between(t,0.000,1.000)+between(t,2.100,2.900)'[v1]",
-        f"[2:v]scale=66:82:force_original_aspect_ratio=decrease,{loop}[s2]",
+        f"[2:v]scale=66:82:force_original_aspect_ratio=decrease,{rgba}[s2]",
         "[v1][s2]overlay=x='15+(66-w)/2':y='420-h'"
         ":enable='not(between(t,0.000,1.000)+between(t,2.100,2.900))'[v2]",
-        f"[3:v]scale=66:82,{loop}[s3]",
+        f"[3:v]scale=66:82,{rgba}[s3]",
         "[v2][s3]overlay=x='165':y='420-h':enable='between(t,1.300,1.800)'[v3]",
-        f"[4:v]scale=66:82:force_original_aspect_ratio=decrease,{loop}[s4]",
+        f"[4:v]scale=66:82:force_original_aspect_ratio=decrease,{rgba}[s4]",
         "[v3][s4]overlay=x='165+(66-w)/2':y='420-h':enable='not(between(t,1.300,1.800))'[v4]",
-        f"[5:v]scale=66:82:force_original_aspect_ratio=decrease,{loop}[s5]",
+        f"[5:v]scale=66:82:force_original_aspect_ratio=decrease,{rgba}[s5]",
         "[v4][s5]overlay=x='90+(66-w)/2':y='420-h'[v5]",
         "[v5]ass=filename=/w/seg.ass:fontsdir=/f,format=yuv420p[out]",
     ])

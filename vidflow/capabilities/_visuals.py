@@ -137,7 +137,7 @@ def loc_of(loaded: LoadedRecipe, step: str, key: str) -> str:
 
 
 def video_settings_of(spec: Any):
-    from .compose import video_settings
+    from ._compose_settings import video_settings
 
     return video_settings(spec)
 
@@ -187,7 +187,7 @@ def segment_fields(task: Any, step: StepInfo, arts: dict[str, Artifact], dialogu
     """Key fields and payload of a segment node. Its deps: the script, its lines, its visual
     (``params["visual"]``), then for a crossfade the previous scene's visual and lines."""
     from ..media.fonts import default_chain
-    from .compose import COMPOSE_VERSION, _settings_key
+    from ._compose_settings import COMPOSE_VERSION, settings_key
 
     j, line_ids, prm = task.params["scene"], task.params["lines"], task.params
     deps = list(task.deps[1:])
@@ -204,7 +204,7 @@ def segment_fields(task: Any, step: StepInfo, arts: dict[str, Artifact], dialogu
     fields = {
         "node": "compose.segment",
         "version": COMPOSE_VERSION,
-        "settings": _settings_key(step.spec),
+        "settings": settings_key(step.spec),
         "scene": j,
         "image": _visual_key(visual, dialogue, j),
         "previous": None if not prev else {
@@ -284,13 +284,13 @@ async def segment(task: Any, step: StepInfo, p: dict, rt: Any, workdir: str) -> 
     """Make one scene's segment (and, with ``clip_audio: mix``, its clip's fitted sound)."""
     from ..media.compose import Previous, clip_audio, render_segment
     from ..media.timeline import scene_timeline
-    from .compose import _clips, video_settings
+    from ._compose_settings import line_clips, video_settings
 
     j, line_ids = task.params["scene"], task.params["lines"]
     dialogue = p["dialogue"]
     s = video_settings(step.spec, parallel=rt.settings.max_ffmpeg)
     chain = font_chain(rt.loaded, step.spec)
-    clips = await rt.io(_clips, rt, dialogue, line_ids, p["lines"])
+    clips = await rt.io(line_clips, rt, dialogue, line_ids, p["lines"])
     if s.subtitles != "none":
         _glyph_check(chain, clips, line_ids, rt, task)
         clips, dropped = _drop_emoji(chain, clips)

@@ -11,11 +11,10 @@ Owns the timing and the text of captions, not the ASS file around them (``subtit
 * **words**: 1 to ``max_words`` words at a time (a group also ends after . , ! ? ; : or when
   the next word would not fit one line), from the group's first word to the next group's.
 * **scripts**: each token is cut into font runs (``FontChain.runs``), named with ``\\fn``.
-  libass lays out the runs of one event left to right (bidi only inside a run), so an event
-  with more than one run is written in *visual* order: right-to-left tokens reversed at word
-  level (left-to-right groups inside them kept). Karaoke ``\\k`` times follow the written
-  order, so a right-to-left karaoke chunk is written as one event per word instead, each with
-  the words already spoken in the speaker's colour.
+  Text stays in logical order (libass reorders each event itself). Right-to-left karaoke is
+  written as one event per word, each with the words already spoken in the speaker's colour,
+  rather than ``\\k`` sweeps. :func:`visual_order` (word-level display order) is what a
+  viewer sees, for checks.
 """
 
 from __future__ import annotations

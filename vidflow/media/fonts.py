@@ -7,8 +7,8 @@ of one font each, and the folder of font files a segment's ``ass`` filter gets a
 
 Why runs: libass finds fallback fonts only through fontconfig, never among ``fontsdir`` fonts
 (measured: "fontselect: failed to find any fallback"), so a line is cut into runs and each run
-names its family with ``\\fn``. libass lays such runs out left to right, so ``captions`` puts
-the runs of a right-to-left line in visual order itself. libass also renders nothing when it
+names its family with ``\\fn`` (libass still orders the whole line by the bidi algorithm,
+across runs). libass also renders nothing when it
 finds no font, so every ``ass`` filter gets a ``fontsdir`` holding only font files.
 
 Variable fonts: libass draws a variable font's default instance (Regular, wght 400) and makes

@@ -7,8 +7,9 @@ points libass at it (always with ``fontsdir``).
 
 Every event is placed with ``\\pos`` at its caption box (bottom-, middle- or top-centred), with
 ``WrapStyle: 2`` (rows break only where ``captions`` put ``\\N``), so no caption leaves its box.
-Styles use ``Encoding: -1``: libass then takes each run's direction from its first strong
-character (right-to-left lines start on the right).
+Styles use ``Encoding: -1`` and text stays in logical order: libass runs the bidi algorithm
+over each event as a whole, across ``\fn`` runs, so a right-to-left line starts on the right
+and a Latin word inside it keeps its place (checked by pixels in tests/compose/test_scripts.py).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import re
 from collections.abc import Sequence
 
 from ..errors import MediaError
-from .captions import CaptionEvent, ass_escape, base_rtl, caption_events, tokens, visual_order
+from .captions import CaptionEvent, ass_escape, caption_events, tokens
 from .fonts import FontChain, default_chain
 from .layout import Box, CastMember, Layout, layout
 from .timeline import CharacterLook, LineClip, SceneTimeline, VideoSettings, round_half_up, scene_timeline
@@ -127,7 +128,6 @@ def _place(box: Box, position: str) -> str:
 
 def _body(ev: CaptionEvent, chain: FontChain, colour: str) -> str:
     """The event's text: rows joined by ``\\N``, font runs named, karaoke or spoken colours."""
-    rtl = base_rtl(ev.text)
     primary = chain.primary
     rows, i = [], 0
     for n in ev.lines:
@@ -140,7 +140,10 @@ def _body(ev: CaptionEvent, chain: FontChain, colour: str) -> str:
         return "\\N".join(ass_escape("".join(ev.parts[j] for j in row).strip()) for row in rows)
     out_rows, face = [], primary
     for row in rows:
-        order = row if ev.karaoke is not None else [row[k] for k in visual_order([ev.parts[j] for j in row], rtl)]
+        # logical order: libass reorders the whole event itself, across \fn runs (measured:
+        # "السماء blue زرقاء" shows زرقاء leftmost, السماء rightmost); reordering here
+        # as well turned the words back into left-to-right order
+        order = row
         bits = []
         for k, j in enumerate(order):
             tags = ""
