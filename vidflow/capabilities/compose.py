@@ -247,7 +247,7 @@ async def _audio(task: Any, step: StepInfo, p: dict, rt: Runtime, workdir: str) 
     for j in task.params["scenes"]:
         ids = task.params["scene_lines"][j]
         arts = [by_id[i] for i in ids]
-        clips = await rt.io(_clips, rt, dialogue, ids, arts)
+        clips = await rt.io(line_clips, rt, dialogue, ids, arts)
         scenes_arg.append((scene_timeline([a.value["duration"] for a in arts], s), clips))
     out = os.path.join(workdir, "audio.m4a")
     async with rt.cpu():
