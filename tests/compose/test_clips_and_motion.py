@@ -10,9 +10,12 @@ captions and crossfades, published to a folder.
 
 from __future__ import annotations
 
+import array
 import asyncio
 import json
+import math
 import os
+import wave
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -20,7 +23,7 @@ import pytest
 from PIL import Image, ImageChops, ImageDraw, ImageStat
 
 from tests.compose.helpers import frames
-from tests.media.helpers import make_tone, words_for
+from tests.media.helpers import decode_audio, make_tone, words_for
 from vidflow.api import load_recipe_file, run
 from vidflow.cache.store import Artifact
 from vidflow.capabilities.base import Capability, Prepared
@@ -87,6 +90,7 @@ steps:
     subtitles: words
     transition: crossfade
     transition_seconds: 0.5
+    clip_audio: mix
   publish: {to: "out/{{ topic | slug }}.mp4"}
 """
 
@@ -153,6 +157,22 @@ def test_scenes_crossfade_and_the_video_lasts_what_the_manifest_says(published):
     # the new scene opens on the old picture fading out, then shows its own
     assert _diff(first, last) < _diff(settled, last)
     assert _diff(first, settled) > 3
+
+
+def test_clip_sound_is_mixed_under_the_voices_in_the_pauses(published, tmp_path):
+    root, video, manifest, _ = published
+    with wave.open(str(decode_audio(video, tmp_path / "a.wav"))) as w:
+        rate, ch = w.getframerate(), w.getnchannels()
+        samples = array.array("h", w.readframes(w.getnframes()))
+
+    def rms(a: float, b: float) -> float:
+        part = samples[int(a * rate) * ch:int(b * rate) * ch]
+        return math.sqrt(sum(x * x for x in part) / max(1, len(part)))
+
+    lines = [ln for s in manifest["scenes"] for ln in s["lines"]]
+    # between two lines nobody speaks: what is heard there is the clip's tone, low
+    gaps = [rms(a["end"] + 0.05, b["start"] - 0.05) for a, b in zip(lines, lines[1:]) if b["start"] - a["end"] > 0.15]
+    assert gaps and all(100 < g < 6000 for g in gaps), gaps
 
 
 async def test_stills_move_by_default(tmp_path: Path):

@@ -49,7 +49,8 @@ def differ(a: Image.Image, b: Image.Image) -> int:
 
 pytestmark = pytest.mark.ffmpeg
 
-SAMPLES = {"zh": ("天空蓝色", "蜜蜂酿蜜"), "ar": ("السماء زرقاء", "النحل يصنع"), "hi": ("आसमान नीला", "मधुमक्खी शहद")}
+SAMPLES = {"zh": ("天空蓝色", "蜜蜂酿蜜"), "ar": ("السماء زرقاء", "النحل يصنع"), "hi": ("आसमान नीला", "मधुमक्खी शहद"),
+           "emoji": ("sky 🌍🐝", "sky 🚀😀")}  # emoji are drawn (Noto Emoji, monochrome)
 
 
 @pytest.mark.parametrize("script", list(SAMPLES))

@@ -190,6 +190,8 @@ class ComposeCapability(Capability):
         segments = [arts[d] for d in task.deps[1:-1]]
         audio = arts[task.deps[-1]]
         fields = {"node": "compose.video", "version": COMPOSE_VERSION, "segments": [a.blobs["video"].digest for a in segments], "audio": audio.blobs["audio"].digest}
+        if task.params.get("clip_audio") == "mix":  # the clips' own sound, mixed under the voices
+            fields["clip_audio"] = [a.blobs["clip_audio"].digest if "clip_audio" in (a.blobs or {}) else None for a in segments]
         out_s = sum(a.value["duration"] for a in segments)
         return self._timed(task, out_s, inputs.calibration, fields=fields, payload={"dialogue": dialogue, "segments": segments, "audio": audio})
 
@@ -258,6 +260,20 @@ async def _audio(task: Any, step: StepInfo, p: dict, rt: Runtime, workdir: str) 
     return Artifact(value={"duration": duration}, blobs={"audio": ref}, meta={"kind": "compose.audio", "seconds": round(seconds, 4)})
 
 
+async def _with_clip_sound(rt: Runtime, step: StepInfo, segments: list[Artifact], audio_path: str, workdir: str) -> str:
+    """The audio track with each clip's own sound (``clip_audio: mix``) under the voices."""
+    from ..media.compose import mix_clip_sound
+
+    s = video_settings(step.spec)
+    pieces = []
+    for a in segments:
+        wav = await rt.io(rt.store.blob_file, a.blobs["clip_audio"]) if "clip_audio" in (a.blobs or {}) else None
+        pieces.append((wav, a.value["frames"] * s.samples_per_frame))
+    out = os.path.join(workdir, "mixed.m4a")
+    await mix_clip_sound(audio_path, pieces, s, out)
+    return out
+
+
 async def _video(task: Any, step: StepInfo, p: dict, rt: Runtime, workdir: str) -> Artifact:
     from ..media.compose import mux
 
@@ -268,6 +284,8 @@ async def _video(task: Any, step: StepInfo, p: dict, rt: Runtime, workdir: str) 
     duration = sum(a.value["frames"] for a in segments) / step.spec.fps
     async with rt.cpu():
         t0 = time.monotonic()
+        if any("clip_audio" in (a.blobs or {}) for a in segments) and task.params.get("clip_audio") == "mix":
+            audio_path = await _with_clip_sound(rt, step, segments, audio_path, workdir)
         await mux(seg_paths, audio_path, duration, video_settings(step.spec), out, workdir)
         seconds = time.monotonic() - t0
     ref = await rt.io(lambda: rt.store.put_blob_file(out, media_type="video/mp4", ext="mp4"))

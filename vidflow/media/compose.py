@@ -25,13 +25,13 @@ from .ffmpeg import (
     Previous,
     assemble_filtergraph,
     audio_argv,
-    clip_audio_argv,
     concat_list,
     mux_argv,
     run_ffmpeg,
     segment_argv,
     segment_filtergraph,
 )
+from .clipsound import clip_audio_argv, clip_mix_argv
 from .fonts import FontChain, FontFace, default_chain
 from .probe import probe
 from .subtitles import frame_layout, scene_ass
@@ -63,6 +63,7 @@ __all__ = [
     "Visual",
     "check_glyphs",
     "clip_audio",
+    "mix_clip_sound",
     "still",
     "LineClip",
     "SceneTimeline",
@@ -185,13 +186,19 @@ async def render_segment(
 
 
 async def clip_audio(v: Visual, frames: int, s: VideoSettings, out_path: PathLike, workdir: PathLike) -> bool:
-    """Write a clip's own sound fitted to its scene (see :func:`ffmpeg.clip_audio_argv`);
+    """Write a clip's own sound fitted to its scene (see :func:`clipsound.clip_audio_argv`);
     False (nothing written) when the clip has no sound."""
     info = await asyncio.to_thread(probe, v.path)
     if not info.of_type("audio"):
         return False
     await _publish(lambda tmp: clip_audio_argv(v, frames, s, tmp), Path(out_path))
     return True
+
+
+async def mix_clip_sound(audio_path: PathLike, pieces: Sequence[tuple[PathLike | None, int]], s: VideoSettings, out_path: PathLike) -> None:
+    """Write ``audio_path`` with the clips' own sound mixed under it (see
+    :func:`clipsound.clip_mix_argv`; ``pieces``: one (WAV or None, samples) per segment)."""
+    await _publish(lambda tmp: clip_mix_argv(audio_path, pieces, s, tmp), Path(out_path))
 
 
 def _pieces(

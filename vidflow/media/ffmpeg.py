@@ -29,7 +29,6 @@ __all__ = [
     "COMMON_FLAGS",
     "Previous",
     "audio_argv",
-    "clip_audio_argv",
     "mux_argv",
     "assemble_filtergraph",
     "concat_list",
@@ -326,23 +325,6 @@ def segment_argv(
         "-an",
         "-f", "mp4",
         path_arg(out_path),
-    ]
-
-
-def clip_audio_argv(v: Visual, frames: int, s: VideoSettings, out_path: PathLike) -> list[str]:
-    """argv writing a clip's own sound fitted to a scene of ``frames`` frames the way its
-    picture is (trimmed, slowed with ``atempo``, or looped): 16-bit stereo WAV at
-    ``s.audio_rate`` of exactly ``frames * samples_per_frame`` samples, for mixing under voices."""
-    n = frames * s.samples_per_frame
-    mode, k = v.clip_plan(frames / s.fps)
-    tempo = f"atempo={1 / k:.6f}," if mode == "slow" else ""
-    graph = (
-        f"[0:a]asetpts=PTS-STARTPTS,{tempo}aresample={s.audio_rate},"
-        f"aformat=sample_fmts=s16:channel_layouts=stereo,apad=whole_len={n},atrim=end_sample={n}[aout]"
-    )
-    return [
-        *_visual_inputs(v, frames, s), "-filter_complex", graph, "-map", "[aout]",
-        "-c:a", "pcm_s16le", "-f", "wav", path_arg(out_path),
     ]
 
 
