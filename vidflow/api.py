@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 import uuid
@@ -27,13 +28,14 @@ from .plan.refresh import Refresh, parse_refresh
 from .providers.registry import Registry, default_registry
 from .recipe.load import LoadedRecipe, load_recipe
 from .run.executors import DryRunExecutor, LocalExecutor
+from .run.identity import RunFolder, key_run_id, load_snapshot, outputs_intact, restore_snapshot, save_snapshot, take_snapshot
 from .run.ledger import EventSink, JsonlSink, MemorySink, MultiSink, NullSink, summarize
 from .run.limits import Clock
 from .run.result import RunResult
 from .run.scheduler import Scheduler
 from .settings import Settings
 
-__all__ = ["RunResult", "check_credentials", "load_recipe_file", "new_run_id", "open_store", "plan", "run", "select_topics"]
+__all__ = ["RunResult", "check_credentials", "load_recipe_file", "new_run_id", "open_store", "plan", "rerun", "run", "select_topics", "submit"]
 
 
 def load_recipe_file(path: str | os.PathLike, *, registry: Registry | None = None, capabilities: CapabilityRegistry | None = None, topics_file: str | None = None) -> LoadedRecipe:
@@ -174,3 +176,95 @@ async def run(
         raise s.bugs[0]
     values = {step: s.outputs(step) for step in loaded.order}
     return RunResult(run_id, summarize(memory.events), jsonl.path if jsonl else None, s.graph, dict(s.calls), s.outcomes, values)
+
+
+def _reusable(folder: RunFolder, settings: Settings) -> RunResult | None:
+    """The finished, all-published result of ``folder`` if every output is still intact."""
+    done = folder.finished()
+    if done is None or done[0] != 0 or outputs_intact(done[1], settings.storage_options):
+        return None
+    from .run.ledger import read_events
+
+    return RunResult(folder.run_id, summarize(read_events(str(folder.events))), str(folder.events), nx.DiGraph(), {}, reused=True)
+
+
+async def submit(
+    loaded: LoadedRecipe,
+    *,
+    settings: Settings,
+    options: Mapping[str, Any] | None = None,
+    imports: Mapping[str, Mapping[str, Any]] | None = None,
+    idempotency_key: str | None = None,
+    wait: bool = False,
+    new: bool = False,
+    **run_kwargs: Any,
+) -> RunResult:
+    """Run ``loaded`` as an idempotent submission (see :mod:`vidflow.run.identity`).
+
+    The run id is the digest of the snapshot (recipe, characters, topics, ``options`` that
+    change what is made) or of ``idempotency_key``. If that run finished with everything
+    published and its outputs are intact, its result comes back (``reused=True``) and nothing
+    runs. If another process is making it, UserError, or with ``wait`` the result once it ends.
+    Otherwise it runs (again) under that id. ``new`` always starts a new run id.
+    """
+    snap = take_snapshot(loaded, options={**(options or {}), "cache": settings.cache_url}, imports=imports)
+    run_id = new_run_id() if new else key_run_id(idempotency_key) if idempotency_key is not None else snap.run_id
+    folder = RunFolder(settings.runs_dir, run_id)
+    recorded = folder.meta().get("snapshot")
+    if idempotency_key is not None and recorded and recorded != snap.digest:
+        raise UserError(f"--idempotency-key {idempotency_key!r} was used for a different submission (run {run_id}, {folder.path}); use a new key for new work")
+    if wait:
+        await asyncio.to_thread(folder.wait)
+    reused = _reusable(folder, settings)
+    if reused is not None:
+        return reused
+    folder.claim()
+    try:
+        store = open_store(settings)
+        try:
+            save_snapshot(store, snap)
+        finally:
+            store.close()
+        folder.write_meta(run_id=run_id, snapshot=snap.digest, recipe=str(loaded.path), cache=settings.cache_url, options=dict(options or {}),
+                          idempotency_key_given=idempotency_key is not None, started=time.time())
+        return await run(loaded, settings=settings, imports=imports, run_id=run_id, **run_kwargs)
+    finally:
+        folder.release()
+
+
+async def rerun(run_id: str, *, settings: Settings, cache: str | None = None, capabilities: CapabilityRegistry | None = None, **run_kwargs: Any) -> RunResult:
+    """Run a recorded run again, exactly: its stored snapshot (recipe, characters, topics,
+    options, imported documents) under the same run id, whatever the files say now.
+
+    The snapshot is restored into ``<runs_dir>/<run_id>/snapshot/`` (kept for inspection); the
+    cache is the run's own unless ``cache`` names another one that holds the snapshot.
+    """
+    import shutil
+
+    from .recipe.topics import Topic
+
+    folder = RunFolder(settings.runs_dir, run_id)
+    meta = folder.meta()
+    if not meta.get("snapshot"):
+        raise UserError(f"run {run_id!r} has no stored snapshot in {settings.runs_dir}/ (`vidflow status` lists runs; runs made before vidflow 0.3 cannot be rerun)")
+    settings = settings.replace(cache_url=cache or meta.get("cache"))
+    folder.claim()
+    try:
+        where = folder.path / "snapshot"
+        shutil.rmtree(where, ignore_errors=True)
+        store = open_store(settings)
+        try:
+            data = load_snapshot(store, meta["snapshot"])
+            recipe_path, _chars = restore_snapshot(store, data, where)
+        finally:
+            store.close()
+        loaded = load_recipe_file(recipe_path, capabilities=capabilities)
+        loaded = loaded.with_topics([Topic(t["id"], t["text"], t.get("vars") or {}) for t in data["topics"]])
+        opts = data.get("options") or {}
+        if opts.get("until"):
+            loaded = loaded.until(opts["until"])
+        refresh = parse_refresh(opts.get("refresh") or (), loaded.steps, force=bool(opts.get("force")))
+        return await run(loaded, settings=settings, imports=data.get("imports") or None, run_id=run_id, refresh=refresh,
+                         output_root=opts.get("out_dir"), **run_kwargs)
+    finally:
+        folder.release()

@@ -15,7 +15,7 @@ from .plan.refresh import Refresh, parse_refresh
 from .recipe.load import LoadedRecipe
 from .stage import parse_input_spec, read_document
 
-__all__ = ["PreparedRun", "RunOptions", "prepare_run"]
+__all__ = ["PreparedRun", "RunOptions", "prepare_run", "submission_options"]
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,17 @@ class RunOptions:
     workers: int = 2
     out_dir: str | None = None
     topics_file: str | None = None
+    idempotency_key: str | None = None  # names the run instead of its snapshot's digest
+    wait: bool = False  # the same run is being made elsewhere: wait for it
+    new_run: bool = False  # run even if this exact submission finished
+
+
+def submission_options(o: RunOptions) -> dict[str, Any]:
+    """The options that change what a run makes or where it goes: part of its snapshot (and
+    so of its id). Executors, progress and report flags are not."""
+    import os
+
+    return {"refresh": sorted(o.refresh), "force": o.force, "until": o.until, "out_dir": os.path.abspath(o.out_dir or ".")}
 
 
 @dataclass

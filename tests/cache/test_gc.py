@@ -84,7 +84,7 @@ def test_protected_records_keep_entries_and_blobs_no_run_uses(project):
     only_first = keys_of_first - {e.data["key"] for p in first for e in read_events(str(p)) if "key" in e.data and str(p) != str(min(first, key=lambda p: read_events(str(p))[0].ts))}
     assert only_first
     approved = sorted(only_first)[0]
-    (project / "cache" / "protected").mkdir()
+    (project / "cache" / "protected").mkdir(exist_ok=True)  # runs keep their snapshots protected there too
     (project / "cache" / "protected" / "approvals.json").write_text(json.dumps({"keys": [approved], "digests": []}))
     _settle()
     rc, out, err = cli("cache", "gc", "--keep-runs", "1")
@@ -246,7 +246,7 @@ def test_gc_running_beside_a_run_corrupts_nothing(project):
 
 def test_stats_show_entries_by_step_and_kind_and_recent_hit_rates(project):
     (recipe,) = _runs(project, 1)
-    assert cli("run", recipe, "--plain")[0] == 0  # everything cached the second time
+    assert cli("run", recipe, "--plain", "--new-run")[0] == 0  # everything cached the second time
     rc, out, err = cli("cache", "stats", "--json")
     assert rc == 0, err
     stats = json.loads(out)

@@ -57,7 +57,7 @@ def ran(tmp_path_factory):
         rc, out, err = cli("run", "recipe.yaml", "--report", "r.html", "--json")
         assert rc == 0, err
         first = json.loads(out)
-        rc, out, err = cli("run", "recipe.yaml", "--json")
+        rc, out, err = cli("run", "recipe.yaml", "--json", "--new-run")  # a second run, served by the cache
         assert rc == 0, err
         second = json.loads(out)
         rc, _, err = cli("report", first["run_id"], "--html", "first.html")

@@ -28,7 +28,7 @@ from typing import Any
 
 from ..errors import KeyEncodingError
 
-__all__ = ["KEY_SCHEME", "canonical_bytes", "changed_fields", "digest_bytes", "encode", "encoded", "key_tag", "node_key"]
+__all__ = ["KEY_SCHEME", "canonical_bytes", "changed_fields", "decoded", "digest_bytes", "encode", "encoded", "key_tag", "node_key"]
 
 #: Bumping this invalidates every key (and is a changelog entry).
 KEY_SCHEME = "vidflow-key-v2"
@@ -222,3 +222,33 @@ def changed_fields(old: Any, new: Any, *, limit: int = 12) -> list[str]:
 
     walk(old, new, "")
     return out
+
+
+def decoded(value: Any) -> Any:
+    """A readable form of :func:`encoded` fields (for people: ``vidflow show``), not a round trip:
+    records become ``{"record": tag, ...fields}``, bytes their ``sha256:`` digest."""
+    if not isinstance(value, list) or not value or not isinstance(value[0], str):
+        return value
+    tag = value[0]
+    if tag == "m" and len(value) == 2 and isinstance(value[1], dict):
+        return {k: decoded(v) for k, v in value[1].items()}
+    if tag == "l" and len(value) == 2 and isinstance(value[1], list):
+        return [decoded(v) for v in value[1]]
+    if tag == "r" and len(value) == 3:
+        inner = decoded(value[2])
+        return {"record": value[1], **inner} if isinstance(inner, dict) else {"record": value[1], "value": inner}
+    if tag == "i" and len(value) == 2:
+        try:
+            return int(value[1])
+        except (TypeError, ValueError):
+            return value[1]
+    if tag == "f" and len(value) == 2:
+        try:
+            return float(value[1])
+        except (TypeError, ValueError):
+            return value[1]
+    if tag == "x" and len(value) == 2:
+        return f"sha256:{value[1]}"
+    if tag in ("s", "b") and len(value) == 2:
+        return value[1]
+    return value

@@ -191,6 +191,10 @@ def cache_stats(store: CacheStore, *, runs_dir: str | os.PathLike, recent: int =
             row = bucket.setdefault(name, [0, 0])
             row[0] += 1
             row[1] += size
+    for path in store.list_docs("protected"):  # kept by gc too (snapshots' sprites, approvals)
+        doc = store.read_doc(path)
+        if isinstance(doc, dict) and isinstance(doc.get("digests"), list):
+            referenced.update(d for d in doc["digests"] if isinstance(d, str))
     stats.unreferenced_blobs = sum(1 for d in blob_sizes if d not in referenced)
     for r in runs[-recent:] if recent > 0 else ():
         stats.runs.append({"run_id": r.run_id, "started": r.started, "finished": r.finished, "hits": r.hits, "misses": r.misses, "hit_rate": r.hit_rate})

@@ -47,6 +47,17 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--until", metavar="STEP", help="run STEP and what it needs, nothing after it")
     r.add_argument("--emit", choices=["json"], help="with --until: print STEP's outputs for every topic as one JSON document on stdout")
     r.add_argument("--input", metavar="STEP=FILE", action="append", default=[], help="take STEP's outputs from a JSON document (FILE, or - for stdin) instead of running it")
+    r.add_argument("--idempotency-key", metavar="KEY", help="name this run KEY instead of the digest of its snapshot: submitting KEY again reports that run")
+    r.add_argument("--wait", action="store_true", help="if this same run is being made by another process, wait for it and report its result")
+    r.add_argument("--new-run", action="store_true", help="run even if this exact submission already finished (a new run id)")
+
+    rr = sub.add_parser("rerun", help="run a recorded run again, exactly, from its stored snapshot")
+    rr.add_argument("run_id", help="the run id (`vidflow status` shows it)")
+    rr.add_argument("--runs-dir", metavar="DIR", help="where run records are (default: $VIDFLOW_RUNS_DIR or ./runs)")
+    rr.add_argument("--cache", metavar="URL", help="the cache holding the snapshot (default: the run's own)")
+    rr.add_argument("--plain", action="store_true", help="plain line-based progress even on a terminal")
+    rr.add_argument("--json", action="store_true", help="print a machine-readable result on stdout")
+    rr.add_argument("--report", metavar="FILE", help="write a JSON (or .html) report of the run")
 
     pl = sub.add_parser("plan", help="dry run: which nodes are cached, what the rest will cost and take")
     common(pl)
@@ -102,6 +113,14 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--topic", metavar="ID", help="only this topic (default: every topic)")
     up.add_argument("--cache", metavar="URL", help="cache location (default: $VIDFLOW_CACHE or ./cache)")
 
+    sh = sub.add_parser("show", help="what the cache and run records know about a topic or one of its nodes")
+    sh.add_argument("recipe", help="the recipe YAML file")
+    sh.add_argument("target", metavar="TOPIC[/NODE]", help="a topic (id or text), or TOPIC/NODE such as why-is-the-sky-blue/art[2]")
+    sh.add_argument("--cache", metavar="URL", help="cache location (default: $VIDFLOW_CACHE or ./cache)")
+    sh.add_argument("--runs-dir", metavar="DIR", help="where run records are (default: $VIDFLOW_RUNS_DIR or ./runs)")
+    sh.add_argument("--topics", metavar="FILE", help="the topics file the runs used, if not the recipe's")
+    sh.add_argument("--json", action="store_true", help="print it as JSON")
+
     c = sub.add_parser("characters", help="list the characters a recipe folder can use")
     c.add_argument("--dir", metavar="DIR", default="characters", help="characters folder (default: ./characters)")
     return p
@@ -152,6 +171,11 @@ def _dispatch(args: argparse.Namespace) -> int:
         from .render import show_report_html
 
         return show_report_html(Settings.from_env().replace(runs_dir=args.runs_dir), args.run_id, args.html, thumbnails=not args.no_thumbnails)
+    if args.command == "rerun":
+        from .render import do_rerun
+
+        settings = Settings.from_env().replace(runs_dir=args.runs_dir)
+        return do_rerun(settings, args.run_id, cache=args.cache, plain=args.plain, as_json=args.json, report=args.report)
     if args.command == "schema":
         from .render import show_schema
 
@@ -168,6 +192,10 @@ def _dispatch(args: argparse.Namespace) -> int:
     from ..api import load_recipe_file, select_topics
 
     settings = Settings.from_env().replace(cache_url=args.cache, runs_dir=getattr(args, "runs_dir", None))
+    if args.command == "show":
+        from .render import do_show
+
+        return do_show(load_recipe_file(args.recipe, topics_file=args.topics), settings, args.target, as_json=args.json)
     if args.command in ("review", "approve", "reject", "unpin"):
         from .render import do_review
 
@@ -186,6 +214,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     options = RunOptions(
         refresh=tuple(args.refresh), force=args.force, until=args.until, emit=args.emit, inputs=tuple(args.input), executor=args.executor,
         address=args.address, workers=args.workers, out_dir=args.out_dir, topics_file=args.topics,
+        idempotency_key=args.idempotency_key, wait=args.wait, new_run=args.new_run,
     )
     return do_run(loaded, settings, options, plain=args.plain, as_json=args.json, report=args.report)
 

@@ -20,7 +20,7 @@ from rich.table import Table
 
 from ..run.ledger import Event, EventType, StepCounts
 
-__all__ = ["do_plan", "do_run", "show_cache_gc", "show_cache_stats", "show_cache_verify", "show_characters", "show_report_html", "show_schema", "show_status"]
+__all__ = ["do_plan", "do_rerun", "do_run", "do_show", "show_cache_gc", "show_cache_stats", "show_cache_verify", "show_characters", "show_report_html", "show_schema", "show_status"]
 
 
 def _console(stderr: bool = False) -> Console:
@@ -212,10 +212,8 @@ class RichProgress:
 
 
 def do_run(loaded, settings, options, *, plain: bool = False, as_json: bool = False, report: str | None = None) -> int:
-    from ..api import run
-    from ..options import prepare_run
-    from ..report import summary_dict, write_report
-    from ..stage import emit_document
+    from ..api import run, submit
+    from ..options import prepare_run, submission_options
 
     prepared = prepare_run(loaded, options)
     loaded = prepared.loaded
@@ -223,18 +221,55 @@ def do_run(loaded, settings, options, *, plain: bool = False, as_json: bool = Fa
     # Rich progress only when a person watches both streams; logs and pipes get plain lines.
     interactive = err.is_terminal and sys.stdout.isatty() and not plain and not as_json and not options.emit and prepared.executor == "local"
     kwargs = dict(settings=settings, refresh=prepared.refresh, output_root=options.out_dir, imports=prepared.imports, executor=prepared.executor)
+    if options.emit:  # the values are printed, so they are made (or read from the cache) now
+        call = run
+    else:  # an idempotent submission: the same one again reports the run that made it
+        kwargs.update(options=submission_options(options), idempotency_key=options.idempotency_key, wait=options.wait, new=options.new_run)
+        call = submit
     if interactive:
         with RichProgress(err) as progress:
-            result = asyncio.run(run(loaded, sink=progress, **kwargs))
+            result = asyncio.run(call(loaded, sink=progress, **kwargs))
     else:
-        result = asyncio.run(run(loaded, sink=PlainProgress(), **kwargs))
+        result = asyncio.run(call(loaded, sink=PlainProgress(), **kwargs))
+    return _finish_run(err, result, loaded, settings, options, as_json=as_json, report=report)
+
+
+def do_rerun(settings, run_id: str, *, cache: str | None = None, plain: bool = False, as_json: bool = False, report: str | None = None) -> int:
+    """``vidflow rerun RUN``: the recorded run again, from its stored snapshot."""
+    from ..api import rerun
+    from ..options import RunOptions
+
+    err = _console(stderr=True)
+    if err.is_terminal and sys.stdout.isatty() and not plain and not as_json:
+        with RichProgress(err) as progress:
+            result = asyncio.run(rerun(run_id, settings=settings, cache=cache, sink=progress))
+    else:
+        result = asyncio.run(rerun(run_id, settings=settings, cache=cache, sink=PlainProgress()))
+    from ..api import load_recipe_file
+
+    loaded = load_recipe_file(f"{settings.runs_dir}/{run_id}/snapshot/{_recipe_name(settings, run_id)}")
+    return _finish_run(err, result, loaded, settings, RunOptions(), as_json=as_json, report=report)
+
+
+def _recipe_name(settings, run_id: str) -> str:
+    from ..run.identity import RunFolder
+
+    return RunFolder(settings.runs_dir, run_id).meta().get("recipe", "recipe.yaml").replace("\\", "/").rsplit("/", 1)[-1]
+
+
+def _finish_run(err, result, loaded, settings, options, *, as_json: bool, report: str | None) -> int:
+    from ..report import summary_dict, write_report
+    from ..stage import emit_document
+
+    if result.reused:
+        err.print(f"run {result.run_id}: this exact submission already finished and its outputs are intact; nothing to do (its result follows; --new-run runs it anyway)")
     if report:
         write_report(report, result, loaded, settings)
     if options.emit:
         sys.stdout.write(emit_document(loaded, options.until, result.outputs(options.until)))
         _print_summary(err, result.run_id, result.summary, result.events_path, loaded.order)
     elif as_json:
-        print(json.dumps(summary_dict(result.run_id, result.summary, result.events_path), indent=2))
+        print(json.dumps({**summary_dict(result.run_id, result.summary, result.events_path), "reused": result.reused}, indent=2))
     else:
         _print_summary(err, result.run_id, result.summary, result.events_path, loaded.order)
     return result.summary.exit_code
@@ -492,3 +527,54 @@ def show_schema() -> int:
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
+
+
+# --------------------------------------------------------------------------- show
+
+
+def do_show(loaded, settings, target: str, *, as_json: bool = False) -> int:
+    """``vidflow show RECIPE TOPIC[/NODE]``."""
+    from ..api import open_store
+    from ..show import render_value, show_node, show_topic
+
+    topic, _, node = target.partition("/")
+    with open_store(settings) as store:
+        rec = show_node(loaded, store, topic, node, runs_dir=settings.runs_dir) if node else show_topic(loaded, store, topic)
+    if as_json:
+        print(json.dumps(rec.as_dict(), indent=2, ensure_ascii=False, default=str))
+        return 0
+    con = _console()
+    if not node:
+        t = Table(title=f"{rec.topic}: nodes last used (cache {settings.cache_url})")
+        for col in ("node", "in cache", "key"):
+            t.add_column(col)
+        for n, info in rec.nodes.items():
+            t.add_row(n, info["status"], info["key"][:16])
+        con.print(t)
+        return 0
+    meta = rec.meta
+    con.print(f"[bold]{rec.topic}/{rec.node}[/]  key {rec.key}  ({rec.status})")
+    for label, k in (("provider", "provider"), ("made by run", "run_id"), ("attempts", "attempts"), ("seconds", "seconds"), ("cost", "cost_usd")):
+        if meta.get(k) not in (None, ""):
+            con.print(f"  {label}: {meta[k]}")
+    if meta.get("fields"):
+        con.print("  request (the key's fields):")
+        con.print("    " + render_value(meta["fields"]).replace("\n", "\n    "), markup=False)
+    if rec.value is not None:
+        con.print("  value:")
+        con.print("    " + render_value(rec.value).replace("\n", "\n    "), markup=False)
+    for name, b in rec.blobs.items():
+        con.print(f"  {name}: {b['media_type']} {b['size']} bytes  {b['path']}", markup=False)
+    if rec.history:
+        con.print("  history:")
+        for h in rec.history:
+            extra = " ".join(f"{k}={h[k]}" for k in ("provider", "attempt", "error", "reason") if h.get(k))
+            msg = f" — {h['message']}" if h.get("message") else ""
+            con.print(f"    {_when(h['ts'])}  {h['run_id']}  {h['event']} {extra}{msg}", markup=False)
+    return 0
+
+
+def _when(ts: float) -> str:
+    import time
+
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))

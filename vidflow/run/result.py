@@ -24,6 +24,7 @@ class RunResult:
     calls: dict[str, int]
     outcomes: dict[str, Outcome] = field(default_factory=dict)
     values: dict[str, dict[str, Any]] = field(default_factory=dict)  # step -> topic id -> value
+    reused: bool = False  # an identical submission had finished: its result, nothing ran now
 
     @property
     def exit_code(self) -> int:
