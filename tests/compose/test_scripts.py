@@ -11,6 +11,7 @@ distinct output names.
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from pathlib import Path
 
@@ -111,3 +112,17 @@ def test_plan_accepts_every_script_and_refuses_a_character_no_font_has(project):
     assert rc == 2 and "Traceback" not in err
     # the topic's own line (the fourth topic is on line 7), the character and the way out
     assert re.search(r"recipe\.yaml:7(:\d+)?: .*topic 'Phoenician 𐤀𐤁': no configured font can draw '𐤀' \(U\+10900\), '𐤁' \(U\+10901\); add a font that has them in `fonts:`", err), err
+
+
+def test_a_generated_line_no_font_can_draw_fails_its_topic_naming_the_line(project):
+    """The script comes from outside (``--input``) with a character no font has: that topic
+    fails at compose with the line named; nothing is drawn as a box."""
+    (project / "recipe.yaml").write_text(RECIPE.format(extra="Why is the sky blue?").replace("  - 天空为什么是蓝色的？\n  - لماذا السماء زرقاء؟\n  - आसमान नीला क्यों है?\n", ""), encoding="utf-8")
+    doc = {"vidflow_stage": 1, "step": "script", "topics": [{"id": "why-is-the-sky-blue", "value": {
+        "title": "Sky", "scenes": [{"caption": "Sky", "image_prompt": "sky"}],
+        "lines": [{"speaker": "Nova", "text": "Hello sky.", "scene": 0}, {"speaker": "Pip", "text": "It says 𐤀 here.", "scene": 0}]}}]}
+    (project / "doc.json").write_text(json.dumps(doc), encoding="utf-8")
+    rc, out, err = cli("run", "recipe.yaml", "--input", "script=doc.json")
+    assert rc == 1 and "Traceback" not in err, err
+    assert "line 1 (Pip: 'It says 𐤀 here.') has '𐤀' (U+10900), which no configured font can draw" in err, err
+    assert not (project / "out" / "why-is-the-sky-blue.mp4").exists()
