@@ -32,7 +32,11 @@ def _clean_env(tmp: Path) -> dict[str, str]:
     """No API keys, and a PATH on which no ffmpeg can be found."""
     bin_dir = tmp / "bin"
     bin_dir.mkdir()
-    os.symlink(sys.executable, bin_dir / "python3")
+    # a wrapper, not a symlink: a symlinked venv interpreter outside the venv loses the venv
+    # (and the packages installed in it, such as the fonts)
+    wrapper = bin_dir / "python3"
+    wrapper.write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
+    wrapper.chmod(0o755)
     env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY") and not k.startswith("VIDFLOW_")}
     env["PATH"] = str(bin_dir)
     env["PYTHONPATH"] = str(REPO)  # the checkout, installed or not
@@ -94,8 +98,8 @@ def _sprite_error(frame: Image.Image, sprite_path: Path, box) -> float:
     """Mean |difference| between the frame and the sprite over the sprite's solid interior,
     the sprite scaled into its layout box (``box``: the compose layout's, bottom-aligned)."""
     sprite = Image.open(sprite_path).convert("RGBA")
-    sprite = sprite.resize((box.w, round(sprite.height * box.w / sprite.width)), Image.LANCZOS)
-    x, y = box.x + (box.w - sprite.width) // 2, box.bottom - sprite.height
+    sprite = sprite.resize((box.w, box.h), Image.LANCZOS)  # compose scales it to the box
+    x, y = box.x, box.y
     region = frame.crop((x, y, x + sprite.width, y + sprite.height))
     total = n = 0
     alpha = sprite.getchannel("A")
