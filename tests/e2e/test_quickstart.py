@@ -116,7 +116,9 @@ def _still_bob(scene_start: float, line: dict) -> float:
     a, d = line["start"] - scene_start, line["audio_duration"]
     halves = [k / 2 for k in range(int(2 * (a + 0.2 * d)) + 1, int(2 * (a + d)) + 1) if k / 2 < a + d - 0.05]
     assert halves, line
-    return scene_start + halves[-1] + 0.001
+    # a seek lands on the first frame at or after the time: aim just before the frame's own
+    # time (the manifest's times are rounded to 0.1 ms)
+    return round((scene_start + halves[-1]) * 30) / 30 - 0.005
 
 
 def _close(im: Image.Image, rgb, tol=70) -> int:
@@ -157,7 +159,8 @@ def test_mid_line_frame_shows_speaker_colour_and_telling_sprite(quickstart, topi
             f_tell = extract_frame(video, _still_bob(scene["start"], line), tmp_path / "tell.png")
             tell = _sprite_error(f_tell, me["telling"], box)
             hear = _sprite_error(f_tell, me["hearing"], box)
-            assert tell < 25 and tell < hear * 0.6, (line["speaker"], tell, hear)
+            # Pillow's Lanczos and ffmpeg's bicubic scaling differ by up to a pixel at the edges: ~20-30
+            assert tell < 40 and tell < hear * 0.4, (line["speaker"], tell, hear)
             # during the pause the same character listens
             assert _sprite_error(f_pause, me["hearing"], box) < _sprite_error(f_pause, me["telling"], box)
             checked += 1
