@@ -25,8 +25,8 @@ def hex_rgb(colour: str) -> tuple[int, int, int]:
     return tuple(int(colour[i : i + 2], 16) for i in (1, 3, 5))  # type: ignore[return-value]
 
 
-def make_still(path: Path, size: tuple[int, int] = (800, 600)) -> Path:
-    """A grey landscape still (gets cropped to portrait) with a darker disc."""
+def make_still(path: Path, size: tuple[int, int] = (450, 800)) -> Path:
+    """A grey 9:16 still with a darker disc."""
     im = Image.new("RGB", size, (110, 110, 110))
     ImageDraw.Draw(im).ellipse([size[0] // 3, size[1] // 4, size[0] // 2, size[1] // 2], (70, 70, 70))
     im.save(path)

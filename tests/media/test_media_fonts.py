@@ -10,7 +10,7 @@ from PIL import Image, ImageChops
 from vidflow.media import compose
 from vidflow.media.compose import VideoSettings, assemble, render_segment
 from vidflow.media.ffmpeg import filter_escape, run_ffmpeg
-from vidflow.media.fonts import FONT_FAMILY, fonts_dir
+from vidflow.media.fonts import FONT_FAMILY, default_chain, fonts_dir
 from vidflow.media.probe import count_frames, probe
 from vidflow.media.subtitles import karaoke_ass
 
@@ -48,10 +48,10 @@ def no_system_fonts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return conf
 
 
-def test_bundled_fonts_are_only_ttf():
-    files = list(fonts_dir().iterdir())
-    assert files and all(f.suffix == ".ttf" for f in files)
-    assert FONT_FAMILY == "Roboto"
+def test_fonts_dir_holds_only_font_files():
+    files = list(fonts_dir().iterdir())  # libass tries to load every file in it
+    assert files and all(f.suffix in (".ttf", ".otf", ".ttc") for f in files)
+    assert FONT_FAMILY == "Noto Sans" == default_chain().primary.family
 
 
 async def test_libass_without_fontsdir_draws_nothing_when_no_system_fonts(

@@ -15,6 +15,7 @@ from vidflow.media.subtitles import (
     karaoke_ass,
     karaoke_parts,
 )
+from vidflow.media.subtitles import frame_layout
 from vidflow.media.timeline import CharacterLook, LineClip, VideoSettings, scene_timeline
 from vidflow.providers.base import WordTiming
 
@@ -94,9 +95,9 @@ def test_karaoke_parts_cumulative_rounding_beats_per_word_rounding():
     assert sum(cs for _, cs in parts) == 101
 
 
-def test_karaoke_parts_without_timings_is_one_syllable():
+def test_karaoke_parts_without_timings_share_the_time_by_length():
     parts = karaoke_parts(LineClip("P", " Just text. ", "x", 1.234, ()))
-    assert parts == [("Just text.", 123)]
+    assert parts == [("Just ", 62), ("text.", 61)]
 
 
 def lines_two() -> list[LineClip]:
@@ -111,15 +112,19 @@ def test_karaoke_ass_one_style_per_character_with_layout():
     s = VideoSettings()
     doc = karaoke_ass(lines_two(), CAST, s)
     assert "PlayResX: 1080" in doc and "PlayResY: 1920" in doc
-    assert "WrapStyle: 0" in doc and "ScaledBorderAndShadow: yes" in doc
+    assert "WrapStyle: 2" in doc and "ScaledBorderAndShadow: yes" in doc  # rows break at \\N only
     styles = {ln.split(",")[0][7:]: ln.split(",") for ln in doc.splitlines() if ln.startswith("Style:")}
     assert set(styles) == {"Nova", "Pip", FALLBACK_STYLE}
     nova = styles["Nova"]
-    assert nova[1] == "Roboto" and nova[2] == "72" and nova[7] == "-1"
+    assert nova[1] == "Noto Sans" and nova[2] == "72" and nova[7] == "-1"
     assert nova[3] == "&H0000D4FF" and nova[4] == "&H00FFFFFF"  # primary = spoken, white = not yet
     assert styles["Pip"][3] == "&H00FFCC33"
-    assert nova[18] == "2"  # bottom centre
-    assert int(nova[21]) == round(1920 * 0.34)  # text bottom at 66% of the height
+    assert nova[22] == "-1"  # Encoding -1: libass finds each run's direction itself
+    # every event sits bottom-centred on the layout's caption box
+    box = frame_layout(CAST, s).caption
+    place = f"{{\\an2\\pos({box.x + box.w // 2},{box.bottom})}}"
+    events = [ln for ln in doc.splitlines() if ln.startswith("Dialogue:")]
+    assert events and all(place in e for e in events)
 
 
 def test_karaoke_ass_events_follow_the_timeline_and_sum_exactly():

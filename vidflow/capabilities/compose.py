@@ -1,26 +1,31 @@
-"""The ``compose`` capability: a dialogue's lines, voices and stills -> one video (local ffmpeg).
+"""The ``compose`` capability: a dialogue's lines, voices and pictures -> one video (local ffmpeg).
 
 ``compose: vertical`` takes a dialogue step (``script``), a speech step over its lines and,
-optionally, an image step over its scenes (each found by itself when there is only one).
-Its nodes, named once the script exists:
+optionally, a step giving each scene its picture (``visuals:``/``art:``: stills or clips; an
+image step over the scenes is found by itself). Any frame size works: the layout, the fonts
+and the topics' glyphs are checked at load time (``_visuals``). Its nodes, named once the
+script exists:
 
-* ``video.scene[j]``: one video-only segment per scene with lines (its still, the cast's
-  sprites, burned-in captions); it needs only its own lines and image, so it starts as soon as
-  those exist, and segments encode in parallel;
+* ``video.scene[j]``: one video-only segment per scene with lines (its picture, still or
+  clip, the cast's sprites, burned-in captions; with ``transition: crossfade`` also the previous
+  scene's picture and lines); it needs only its own inputs, so it starts as soon as those
+  exist, and segments encode in parallel;
 * ``video.audio``: the whole soundtrack, once: the lines in their slots, the ``music:`` bed
   looped, faded and ducked under every line, normalised to ``loudness:`` (it needs only the
   lines and the bed, so it runs while segments encode);
-* ``video``: segments joined with ``-c copy``, the soundtrack muxed, then the file measured
-  (``media.qa``: real duration, loudness, true peak, black/frozen/silent stretches). The
-  figures are part of its cached output, so a rerun never measures again;
+* ``video``: segments joined with ``-c copy``, the soundtrack muxed (with the clips' own sound
+  under it when ``clip_audio: mix``), then the file measured (``media.qa``: real duration,
+  loudness, true peak, black/frozen/silent stretches). The figures are part of its cached
+  output, so a rerun never measures again;
 * ``video.qa`` (unless ``qa: false``): the figures checked against the ``qa:`` limits, the
   step's output. Outside a limit, it fails with the figure, and so does its topic only.
 
-What enters a segment's key: compose settings, the scene image digest, each line's text,
-speaker, audio digest and word timings, the cast's colours, sides and sprite digests, the font
-digest. The soundtrack's: the lines' audio digests and durations, the mix settings and the
-music's digest (never its path). The video's: the segment and soundtrack digests (and the QA
-measurement's version). The check's: the video digest and the limits.
+What enters a segment's key: compose settings, the scene picture's digests and size, each
+line's text, speaker, audio digest and word timings, the cast's colours, sides, sprite digests
+and sizes, the font chain's digest. The soundtrack's: the lines' audio digests and durations,
+the mix settings and the music's digest (never its path). The video's: the segment and
+soundtrack digests (and the clips' sound, and the QA measurement's version). The check's: the
+video digest and the limits.
 
 ``music:`` is a step name (a single-node step whose output has an ``audio`` blob), a bundled
 bed (``vidflow:gentle``), a file, or a folder (one file per topic, see ``media.audio.pick_music``);
@@ -40,8 +45,9 @@ from pydantic import Field
 from ..cache.store import Artifact
 from ..calibration import Calibration
 from ..errors import Problem
-from ..providers.base import WordTiming
 from ..recipe.schema import StepModel
+from ._compose_settings import CAPTION_SIZE, COMPOSE_VERSION, WORDS_SIZE, Captions, SafeArea, line_clips, video_settings
+from ._visuals import check_frame, pick_visuals, segment, segment_fields
 from .base import UNKNOWN, Capability, Expansion, Prepared, Runtime, TaskInputs, TaskSpec, require
 from .compose_audio import (
     AUDIO_VERSION,
@@ -62,7 +68,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["ComposeCapability", "ComposeStep", "video_settings"]
 
-COMPOSE_VERSION = "1"
 #: Seconds of one CPU slot per second of output, before past runs measured this machine
 #: (an x264 veryfast 1080x1920 segment on one core of the 2-core CI machine). The soundtrack
 #: includes its loudness passes; the video node includes the QA measurement (one decode).
@@ -71,18 +76,28 @@ DEFAULT_RATE = {"segment": 0.6, "audio": 0.08, "video": 0.12}
 
 class ComposeStep(StepModel):
     compose: Literal["vertical"]
-    subtitles: Literal["karaoke", "plain", "none"] = "karaoke"
+    subtitles: Literal["karaoke", "words", "plain", "none"] | None = None  # = captions.style
+    captions: Captions = Captions()
+    fonts: str | None = None
     script: str | None = None
     speech: str | None = None
     art: str | None = None
+    visuals: str | None = None
     width: int = Field(default=1080, ge=64, le=4096, multiple_of=2)
     height: int = Field(default=1920, ge=64, le=4096, multiple_of=2)
     fps: int = Field(default=30, ge=1, le=120)
     pause: float = Field(default=0.3, ge=0.05, le=10)
-    zoom: float = Field(default=0.0, ge=0, le=0.5)
+    zoom: float = Field(default=0.06, ge=0, le=0.5)
+    pan: float = Field(default=0.03, ge=0, le=0.5)
+    bob: float = Field(default=0.02, ge=0, le=0.2)
+    transition: Literal["cut", "crossfade"] = "cut"
+    transition_seconds: float = Field(default=0.4, gt=0, le=5)
+    clip_audio: Literal["drop", "mix"] = "drop"
+    clip_fit: Literal["auto", "loop", "slow"] = "auto"
+    safe_area: SafeArea | None = None
     crf: int = Field(default=23, ge=0, le=51)
     preset: Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow"] = "veryfast"
-    font_size: int = Field(default=72, ge=8, le=400)
+    font_size: int | None = Field(default=None, ge=8, le=400)  # = captions.size
     music: str | None = None
     music_volume: float = Field(default=-12.0, ge=-40, le=0)
     duck: float = Field(default=12.0, ge=0, le=40)
@@ -90,19 +105,13 @@ class ComposeStep(StepModel):
     true_peak: float = Field(default=-1.0, ge=-9, le=0)
     qa: QASpec | bool = True
 
+    @property
+    def caption_style(self) -> str:
+        return self.captions.style or self.subtitles or "karaoke"
 
-_SETTINGS = ("width", "height", "fps", "pause", "crf", "preset", "zoom", "subtitles", "font_size")
-
-
-def video_settings(spec: Any, *, parallel: int = 1):
-    """The media layer's settings for a compose step; ``parallel`` = segments encoded at once."""
-    from ..media.compose import VideoSettings
-
-    return VideoSettings(
-        width=spec.width, height=spec.height, fps=spec.fps, pause=spec.pause, crf=spec.crf,
-        preset=spec.preset, zoom=spec.zoom, subtitles=spec.subtitles, font_size=spec.font_size,
-        threads=max(1, (os.cpu_count() or 1) // max(1, parallel)),
-    )
+    @property
+    def caption_size(self) -> int:
+        return self.captions.size or self.font_size or (WORDS_SIZE if self.caption_style == "words" else CAPTION_SIZE)
 
 
 class ComposeCapability(Capability):
@@ -123,11 +132,10 @@ class ComposeCapability(Capability):
             return
         lines = [t for t in steps.values() if t.capability == "speech" and t.for_each == (script, "lines")]
         speech = _pick("speech", spec.speech, lines, step, loaded, problems, capability="speech", required=True)
-        scenes = [t for t in steps.values() if t.capability == "image" and t.for_each == (script, "scenes")]
-        art = _pick("art", spec.art, scenes, step, loaded, problems, capability="image", required=False)
-        for name, want in ((speech, "lines"), (art, "scenes")):
-            if name and steps[name].for_each != (script, want):
-                problems.append(Problem(loaded.loc("steps", name, "for_each"), f"steps.{name}.for_each", f"step `{name}` is composed per {want[:-1]}: give it `for_each: {script}.{want}`"))
+        if speech and steps[speech].for_each != (script, "lines"):
+            problems.append(Problem(loaded.loc("steps", speech, "for_each"), f"steps.{speech}.for_each", f"step `{speech}` is composed per line: give it `for_each: {script}.lines`"))
+        art = pick_visuals(step, loaded, script, problems)
+        check_frame(step, loaded, problems)
         step.links.update({k: v for k, v in (("script", script), ("speech", speech), ("art", art)) if v})
         step.deps.update(n for n in (script, speech, art) if n)
         if spec.music is not None:
@@ -161,13 +169,22 @@ class ComposeCapability(Capability):
         scenes = [j for j, ls in enumerate(scene_lines) if ls]
         name = step.name
         out = []
-        for j in scenes:
+        crossfade = step.spec.transition == "crossfade"
+        for k, j in enumerate(scenes):
             deps = (script_id, *(speech_ids[i] for i in scene_lines[j]))
-            if art_ids is not None and j < len(art_ids):
-                deps += (art_ids[j],)
-            out.append(TaskSpec(f"{name}.scene[{j}]", role="segment", deps=deps, params={"scene": j, "lines": tuple(scene_lines[j])}, estimated=estimated, result=False))
+            visual = art_ids is not None and j < len(art_ids)
+            deps += (art_ids[j],) if visual else ()
+            params: dict[str, Any] = {"scene": j, "lines": tuple(scene_lines[j]), "visual": visual, "previous": None}
+            if crossfade and k > 0:  # the previous scene's picture, and its lines (its length)
+                p = scenes[k - 1]
+                p_visual = art_ids is not None and p < len(art_ids)
+                deps += ((art_ids[p],) if p_visual else ()) + tuple(speech_ids[i] for i in scene_lines[p])
+                params["previous"] = {"scene": p, "lines": tuple(scene_lines[p]), "visual": p_visual}
+            out.append(TaskSpec(f"{name}.scene[{j}]", role="segment", deps=deps, params=params, estimated=estimated, result=False))
         order = tuple(i for j in scenes for i in scene_lines[j])
-        layout = {"scenes": tuple(scenes), "scene_lines": tuple(tuple(ls) for ls in scene_lines)}
+        # clip_audio: "mix" tells the video node that segments carry a `clip_audio` blob (the
+        # clip's own sound, fitted to the scene) to mix under the voices
+        layout = {"scenes": tuple(scenes), "scene_lines": tuple(tuple(ls) for ls in scene_lines), "clip_audio": step.spec.clip_audio}
         music = x.results[step.links["music"]][:1] if "music" in step.links else ()
         out.append(TaskSpec(f"{name}.audio", role="audio", deps=(script_id, *(speech_ids[i] for i in order), *music), params={**layout, "music": bool(music)}, estimated=estimated, result=False))
         seg_ids = tuple(x.node_id(f"{name}.scene[{j}]") for j in scenes)
@@ -202,26 +219,9 @@ class ComposeCapability(Capability):
         dialogue = arts[task.deps[0]].value
         pause = step.spec.pause
         if task.role == "segment":
-            j, line_ids = task.params["scene"], task.params["lines"]
-            lines = [arts[d] for d in task.deps[1 : 1 + len(line_ids)]]
-            image = arts[task.deps[1 + len(line_ids)]] if len(task.deps) > 1 + len(line_ids) else None
-            fields = {
-                "node": "compose.segment",
-                "version": COMPOSE_VERSION,
-                "settings": {k: getattr(step.spec, k) for k in _SETTINGS},
-                "image": image.blobs["image"].digest if image is not None else {"card": dialogue["scenes"][j].get("caption", ""), "title": dialogue.get("title", "")},
-                "lines": [
-                    {"speaker": dialogue["lines"][i]["speaker"], "text": a.value["text"], "audio": a.blobs["audio"].digest, "duration": a.value["duration"], "words": a.value["words"]}
-                    for i, a in zip(line_ids, lines)
-                ],
-                "cast": [
-                    {"name": c.name, "colour": c.profile.colour, "side": c.profile.side, "telling": c.telling_digest, "hearing": c.hearing_digest}
-                    for c in loaded.characters.values()
-                ],
-                "font": _fonts_digest(),
-            }
-            out_s = sum(a.value["duration"] + pause for a in lines)
-            return self._timed(task, out_s, inputs.calibration, fields=fields, payload={"dialogue": dialogue, "lines": lines, "image": image})
+            fields, payload = segment_fields(task, step, arts, dialogue, loaded)
+            out_s = sum(a.value["duration"] + pause for a in payload["lines"])
+            return self._timed(task, out_s, inputs.calibration, fields=fields, payload=payload)
         if task.role == "audio":
             order = _order(task.params)
             by_id = dict(zip(order, (arts[d] for d in task.deps[1 : 1 + len(order)])))
@@ -242,13 +242,15 @@ class ComposeCapability(Capability):
         fields = {"node": "compose.video", "version": COMPOSE_VERSION, "segments": [a.blobs["video"].digest for a in segments], "audio": audio.blobs["audio"].digest}
         if qa_limits(step.spec) is not None:
             fields["qa"] = {"version": QA_VERSION, "min_stretch": min_stretch(step.spec)}
+        if task.params.get("clip_audio") == "mix":  # the clips' own sound, mixed under the voices
+            fields["clip_audio"] = [a.blobs["clip_audio"].digest if "clip_audio" in (a.blobs or {}) else None for a in segments]
         out_s = sum(a.value["duration"] for a in segments)
         return self._timed(task, out_s, inputs.calibration, fields=fields, payload={"dialogue": dialogue, "segments": segments, "audio": audio})
 
     async def execute(self, task: Any, step: StepInfo, prepared: Prepared, rt: Runtime) -> Artifact:
         if task.role == "qa":
             return check_qa(prepared.payload)
-        run = {"segment": _segment, "audio": _audio, "video": _video}[task.role]
+        run = {"segment": segment, "audio": _audio, "video": _video}[task.role]
         workdir = rt.scratch(f"{task.role}-")
         try:
             return await run(task, step, prepared.payload, rt, workdir)
@@ -269,12 +271,6 @@ class ComposeCapability(Capability):
 
     def view(self, step: StepInfo, artifact: Artifact) -> Any:
         return dict(artifact.value or {})
-
-
-def _fonts_digest() -> str:
-    from ..media.fonts import fonts_digest
-
-    return fonts_digest()
 
 
 def _order(layout: Any) -> list[int]:
@@ -301,52 +297,6 @@ def _pick(kind: str, explicit: str | None, candidates: list[StepInfo], s: StepIn
 # --------------------------------------------------------------------------- the ffmpeg work
 
 
-def _clips(rt: Runtime, dialogue: dict, line_ids: Any, lines: list[Artifact]):
-    from ..media.compose import LineClip
-
-    clips = []
-    for i, a in zip(line_ids, lines):
-        words = tuple(WordTiming(w[0], w[1], w[2], w[3], w[4]) for w in a.value["words"])
-        clips.append(LineClip(speaker=dialogue["lines"][i]["speaker"], text=a.value["text"], audio_path=rt.store.blob_file(a.blobs["audio"]), duration=a.value["duration"], words=words))
-    return clips
-
-
-def _cast(loaded: LoadedRecipe):
-    from ..media.compose import CharacterLook
-
-    return [CharacterLook(c.name, c.profile.colour, c.profile.side, c.telling, c.hearing) for c in loaded.characters.values()]
-
-
-async def _segment(task: Any, step: StepInfo, p: dict, rt: Runtime, workdir: str) -> Artifact:
-    from ..media.compose import render_segment
-
-    j, line_ids = task.params["scene"], task.params["lines"]
-    dialogue, image = p["dialogue"], p["image"]
-    clips = await rt.io(_clips, rt, dialogue, line_ids, p["lines"])
-    if image is not None:
-        image_path = await rt.io(rt.store.blob_file, image.blobs["image"])
-    else:
-        from ..providers.image_procedural import render_card
-
-        scene = dialogue["scenes"][j]
-        data = await asyncio.to_thread(render_card, scene.get("image_prompt") or dialogue.get("title", ""), caption=scene.get("caption", ""), width=step.spec.width, height=step.spec.height)
-        image_path = os.path.join(workdir, "card.png")
-        with open(image_path, "wb") as f:
-            f.write(data)
-    out = os.path.join(workdir, "segment.mp4")
-    async with rt.cpu():
-        t0 = time.monotonic()
-        timeline = await render_segment(image_path, clips, _cast(rt.loaded), video_settings(step.spec, parallel=rt.settings.max_ffmpeg), out, workdir)
-        seconds = time.monotonic() - t0
-    ref = await rt.io(lambda: rt.store.put_blob_file(out, media_type="video/mp4", ext="mp4"))
-    value = {
-        "scene": j, "frames": timeline.frames, "duration": timeline.duration, "starts": list(timeline.starts),
-        "ends": list(timeline.ends), "slot_samples": list(timeline.slot_samples),
-        "durations": [c.duration for c in clips],
-    }
-    return Artifact(value=value, blobs={"video": ref}, meta={"kind": "compose.segment", "seconds": round(seconds, 4)})
-
-
 async def _audio(task: Any, step: StepInfo, p: dict, rt: Runtime, workdir: str) -> Artifact:
     from ..media.compose import build_soundtrack, scene_timeline
 
@@ -356,7 +306,7 @@ async def _audio(task: Any, step: StepInfo, p: dict, rt: Runtime, workdir: str) 
     for j in task.params["scenes"]:
         ids = task.params["scene_lines"][j]
         arts = [by_id[i] for i in ids]
-        clips = await rt.io(_clips, rt, dialogue, ids, arts)
+        clips = await rt.io(line_clips, rt, dialogue, ids, arts)
         scenes_arg.append((scene_timeline([a.value["duration"] for a in arts], s), clips))
     bed, music = p["music"], None
     if bed is not None:
@@ -377,6 +327,20 @@ async def _audio(task: Any, step: StepInfo, p: dict, rt: Runtime, workdir: str) 
     return Artifact(value=value, blobs={"audio": ref}, meta={"kind": "compose.audio", "seconds": round(seconds, 4)})
 
 
+async def _with_clip_sound(rt: Runtime, step: StepInfo, segments: list[Artifact], audio_path: str, workdir: str) -> str:
+    """The audio track with each clip's own sound (``clip_audio: mix``) under the voices."""
+    from ..media.compose import mix_clip_sound
+
+    s = video_settings(step.spec)
+    pieces = []
+    for a in segments:
+        wav = await rt.io(rt.store.blob_file, a.blobs["clip_audio"]) if "clip_audio" in (a.blobs or {}) else None
+        pieces.append((wav, a.value["frames"] * s.samples_per_frame))
+    out = os.path.join(workdir, "mixed.m4a")
+    await mix_clip_sound(audio_path, pieces, s, out)
+    return out
+
+
 async def _video(task: Any, step: StepInfo, p: dict, rt: Runtime, workdir: str) -> Artifact:
     from ..media.compose import mux
 
@@ -388,6 +352,8 @@ async def _video(task: Any, step: StepInfo, p: dict, rt: Runtime, workdir: str) 
     figures = None
     async with rt.cpu():
         t0 = time.monotonic()
+        if any("clip_audio" in (a.blobs or {}) for a in segments) and task.params.get("clip_audio") == "mix":
+            audio_path = await _with_clip_sound(rt, step, segments, audio_path, workdir)
         await mux(seg_paths, audio_path, duration, video_settings(step.spec), out, workdir)
         if qa_limits(step.spec) is not None:
             from ..media.qa import measure

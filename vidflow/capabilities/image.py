@@ -1,7 +1,9 @@
 """The ``image`` capability: a prompt in, a still out (``uses:`` an image provider).
 
-The size is the step's ``size:``, else the frame of the recipe's first compose step, so stills
-come at the video's aspect. ``on_failure: placeholder`` keeps a video going with a generated
+The size is the step's ``size:``, else the frame of the compose step that shows these images
+(directly as its ``art:``/``visuals:``, or through a step made from them, such as a clip over
+``for_each: art``), so each video gets stills at its own aspect; with no such compose, the
+recipe's first compose step's frame (1080x1920 without one). ``on_failure: placeholder`` keeps a video going with a generated
 card when the provider fails for good (the card is not cached: the next run tries again).
 """
 
@@ -31,11 +33,28 @@ class ImageStep(ProviderStep):
     seed: int | None = None
 
 
-def frame_size(loaded: LoadedRecipe) -> tuple[int, int]:
-    """The frame of the recipe's first compose step (1080x1920 if it has none)."""
-    for s in loaded.steps.values():
-        if s.capability == "compose":
-            return s.spec.width, s.spec.height
+def _feeds(loaded: LoadedRecipe, source: str, target: str) -> bool:
+    """Whether step ``target``'s items are made from ``source``'s (``for_each`` chains)."""
+    seen = set()
+    while target in loaded.steps and target not in seen:
+        if target == source:
+            return True
+        seen.add(target)
+        fe = loaded.steps[target].for_each
+        target = fe[0] if fe else ""
+    return False
+
+
+def frame_size(loaded: LoadedRecipe, step: str | None = None) -> tuple[int, int]:
+    """The frame of the compose step that shows ``step``'s images (see the module docstring)."""
+    composes = [s for s in loaded.steps.values() if s.capability == "compose"]
+    if step is not None:
+        for c in composes:
+            shown = c.links.get("art")
+            if shown and _feeds(loaded, step, shown):
+                return c.spec.width, c.spec.height
+    for c in composes:
+        return c.spec.width, c.spec.height
     return 1080, 1920
 
 
@@ -50,7 +69,7 @@ class ImageCapability(ProviderCapability):
         if step.spec.size:
             w, h = step.spec.size.split("x")
             return int(w), int(h)
-        return frame_size(loaded)
+        return frame_size(loaded, step.name)
 
     def request(self, step: StepInfo, adapter: Any, ctx: dict[str, Any], loaded: LoadedRecipe) -> ImageRequest:
         where = template_where(loaded, step, ctx)

@@ -3,7 +3,7 @@
 Owns running the two ffmpeg steps of a video and checking what they made:
 
 1. :func:`render_segment`: one scene -> a video-only h264 segment of exactly ``frames``
-   frames (still + sprites + burned-in subtitles). Segments are independent, so they can be
+   frames (still or clip, fitted and moving + sprites + burned-in captions). Segments are independent, so they can be
    cached and rendered in parallel.
 2. :func:`assemble`: segments joined with the concat demuxer (``-c:v copy``) plus the audio of
    every line built once (aac), so audio and video lengths match by construction.
@@ -28,27 +28,50 @@ from . import audio as _audio
 from .audio import AudioMix, Loudness
 from .ffmpeg import (
     PathLike,
+    Previous,
     assemble_filtergraph,
     audio_argv,
-    mux_argv,
     concat_list,
+    mux_argv,
     run_ffmpeg,
     segment_argv,
+    segment_filtergraph,
 )
-from .fonts import fonts_dir
+from .clipsound import clip_audio_argv, clip_mix_argv
+from .fonts import FontChain, FontFace, default_chain
 from .probe import probe
-from .subtitles import karaoke_ass
+from .subtitles import frame_layout, scene_ass
 from .timeline import (
+    CARD_KEEP,
+    CENTRE_KEEP,
     CharacterLook,
     LineClip,
     SceneTimeline,
     VideoSettings,
+    Visual,
     scene_timeline,
 )
+
+
+class GlyphError(MediaError):
+    """A caption has characters that no configured font can draw."""
+
+    def __init__(self, text: str, missing: Sequence[str], line: int = 0):
+        self.text, self.missing, self.line = text, list(missing), line
+        chars = ", ".join(f"{c!r} (U+{ord(c):04X})" for c in self.missing)
+        super().__init__(f"no font can draw {chars} in {text[:80]!r}; add a font that has "
+                         "them in a `fonts:` folder (CJK: pip install 'vidflow[cjk]')")
 
 __all__ = [
     "AudioMix",
     "CharacterLook",
+    "GlyphError",
+    "Previous",
+    "Visual",
+    "check_glyphs",
+    "clip_audio",
+    "mix_clip_sound",
+    "still",
     "LineClip",
     "SceneTimeline",
     "Soundtrack",
@@ -86,40 +109,105 @@ async def _check_duration(path: Path, expected: float, fps: int, what: str) -> N
         raise MediaError(f"{what} {path} lasts {info.duration:.3f}s, expected {expected:.3f}s")
 
 
+def still(path: PathLike, *, caption: bool = True) -> Visual:
+    """A still image as a :class:`Visual` (its size read from the file); ``caption``: it shows
+    a caption card that fitting must keep (``image.procedural``'s cards do)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            w, h = im.size
+    except (OSError, UnidentifiedImageError) as e:
+        raise MediaError(f"cannot read image {path}: {e}") from None
+    return Visual(os.fspath(path), "still", w, h, keep=CARD_KEEP if caption else CENTRE_KEEP)
+
+
+def check_glyphs(lines: Sequence[LineClip], chain: FontChain) -> None:
+    """Raise :class:`GlyphError` if a line has a character no font of ``chain`` can draw."""
+    for i, ln in enumerate(lines):
+        missing = chain.missing(ln.text)
+        if missing:
+            raise GlyphError(ln.text, missing, i)
+
+
+def used_faces(lines: Sequence[LineClip], chain: FontChain) -> list[FontFace]:
+    """The faces the captions of ``lines`` use (the primary face always)."""
+    faces = {chain.primary}
+    for ln in lines:
+        faces.update(f for _, f in chain.runs(ln.text))
+    return [f for f in chain.faces if f in faces]
+
+
 async def render_segment(
-    image_path: PathLike,
+    visual: Visual | PathLike,
     lines: Sequence[LineClip],
     cast: Sequence[CharacterLook],
     s: VideoSettings,
     out_path: PathLike,
     workdir: PathLike,
+    *,
+    chain: FontChain | None = None,
+    scene: int = 0,
+    previous: Previous | None = None,
 ) -> SceneTimeline:
     """Encode one scene as a video-only mp4 segment; return its timeline.
 
-    The still fills the frame (scaled to cover, centre-cropped, optional slow zoom). Each
-    character shows its ``telling`` sprite while one of its lines plays and ``hearing``
-    otherwise. Subtitles follow ``s.subtitles`` and are written to ``workdir`` as ASS.
+    The visual (a still, or a clip trimmed, slowed or looped to the scene) fills the frame as
+    ``layout.fit_art`` says, a still moving by ``s.zoom``/``s.pan``. Each drawn character shows
+    its ``telling`` sprite while one of its lines plays and ``hearing`` otherwise, in its
+    layout box. Captions follow ``s.subtitles`` (ASS written to ``workdir``), in the fonts of
+    ``chain`` (default: the bundled chain). ``previous`` crossfades from the previous scene.
 
     Raises:
+        GlyphError: a line has a character no font can draw (nothing is rendered).
+        LayoutError: the cast or the captions do not fit the frame.
         FFmpegError: ffmpeg failed (bad image, unreadable sprite, ...).
         MediaError: the segment does not have the expected length.
     """
+    v = visual if isinstance(visual, Visual) else await asyncio.to_thread(still, visual)
+    chain = chain or default_chain()
+    if s.font:
+        chain = chain.with_primary(s.font)
     tl = scene_timeline([ln.duration for ln in lines], s)
     out, work = Path(out_path), Path(workdir)
     work.mkdir(parents=True, exist_ok=True)
+    lay = frame_layout(cast, s)
     ass_path = None
+    fonts = work / f"{out.stem}.fonts"
     if s.subtitles != "none" and lines:
+        check_glyphs(lines, chain)
         ass_path = work / f"{out.stem}.ass"
-        ass_path.write_text(karaoke_ass(lines, cast, s, tl), encoding="utf-8")
+        ass_path.write_text(scene_ass(lines, cast, s, tl, lay, chain), encoding="utf-8")
+        chain.make_fontsdir(fonts, used_faces(lines, chain))
+    graph = segment_filtergraph(v, lines, cast, s, tl, lay, ass_path, fonts, scene=scene, previous=previous)
+    graph_path = None
+    if len(graph) > GRAPH_INLINE_MAX:
+        graph_path = work / f"{out.stem}.fgraph"
+        graph_path.write_text(graph, encoding="utf-8")
 
     def argv(tmp: Path) -> list[str]:
-        return segment_argv(
-            image_path, lines, cast, s, tl, tmp, ass_path=ass_path, fonts_dir=fonts_dir()
-        )
+        return segment_argv(v, lines, cast, s, tl, lay, tmp, ass_path=ass_path, fonts_dir=fonts,
+                            scene=scene, previous=previous, graph_path=graph_path)
 
     await _publish(argv, out)
     await _check_duration(out, tl.duration, s.fps, "segment")
     return tl
+
+
+async def clip_audio(v: Visual, frames: int, s: VideoSettings, out_path: PathLike, workdir: PathLike) -> bool:
+    """Write a clip's own sound fitted to its scene (see :func:`clipsound.clip_audio_argv`);
+    False (nothing written) when the clip has no sound."""
+    info = await asyncio.to_thread(probe, v.path)
+    if not info.of_type("audio"):
+        return False
+    await _publish(lambda tmp: clip_audio_argv(v, frames, s, tmp), Path(out_path))
+    return True
+
+
+async def mix_clip_sound(audio_path: PathLike, pieces: Sequence[tuple[PathLike | None, int]], s: VideoSettings, out_path: PathLike) -> None:
+    """Write ``audio_path`` with the clips' own sound mixed under it (see
+    :func:`clipsound.clip_mix_argv`; ``pieces``: one (WAV or None, samples) per segment)."""
+    await _publish(lambda tmp: clip_mix_argv(audio_path, pieces, s, tmp), Path(out_path))
 
 
 def _pieces(

@@ -19,12 +19,15 @@ import functools
 import os
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 
-from ..errors import FFmpegError
-from .timeline import CharacterLook, LineClip, SceneTimeline, VideoSettings, round_half_up
+from ..errors import FFmpegError, MediaError
+from .layout import ArtFit, Layout, fit_art, motion_window
+from .timeline import CharacterLook, LineClip, SceneTimeline, VideoSettings, Visual, round_half_up
 
 __all__ = [
     "COMMON_FLAGS",
+    "Previous",
     "audio_argv",
     "mux_argv",
     "assemble_filtergraph",
@@ -40,9 +43,6 @@ __all__ = [
 #: Flags every run gets: quiet, never prompt, never read stdin, overwrite outputs.
 COMMON_FLAGS = ("-hide_banner", "-nostdin", "-y", "-loglevel", "error")
 _STDERR_TAIL = 40
-SPRITE_WIDTH = 0.40  # of the frame width
-SPRITE_MARGIN_X = 0.04  # left sprite's left edge / right sprite's right edge from the border
-SPRITE_BOTTOM = 0.97  # sprite bottom edge, of the frame height
 PathLike = str | os.PathLike[str]
 
 
@@ -121,67 +121,154 @@ def _num(x: float) -> str:
     return f"{x:.3f}"
 
 
-def _still_chain(s: VideoSettings, frames: int) -> str:
-    """Filters turning one decoded still into ``frames`` frames at ``s.fps``."""
-    w, h, fps = s.width, s.height, s.fps
-    fit = f"scale={w}:{h}:force_original_aspect_ratio=increase,crop={w}:{h}"
-    if s.zoom <= 0:
-        return f"{fit},loop=loop=-1:size=1,settb=1/{fps},setpts=N"
-    # Ken Burns: zoom from 1 to 1+zoom around the centre; zoompan makes every frame from the one
-    # decoded still (d=frames). Its crop is whole pixels: measured jitter <= 0.3 px at 1080x1920
-    # (a 2x pre-scale halves that but doubles the cost).
-    z = f"1+{s.zoom:g}*on/{max(1, frames - 1)}"
+@dataclass(frozen=True)
+class Previous:
+    """The picture a crossfade starts from: the previous scene's visual, its scene number (the
+    direction of its motion) and its length in frames (where a clip stopped)."""
+
+    visual: Visual
+    scene: int
+    frames: int
+
+
+def _fit_chain(v: Visual, s: VideoSettings, p: str = "f") -> tuple[str, ArtFit]:
+    """Filters scaling a picture to fill the frame (see ``layout.fit_art``); input one stream.
+    ``p`` prefixes the labels of the blurred fill (unique per graph)."""
+    w, h = s.width, s.height
+    fit = fit_art(v.width, v.height, w, h, v.keep)
+    (sw, sh), (ox, oy) = fit.size, fit.offset
+    if fit.mode == "cover":
+        return f"scale={sw}:{sh},setsar=1,crop={w}:{h}:{ox}:{oy},format=yuv420p", fit
+    cover = fit_art(v.width, v.height, w, h, (0.5, 0.5, 0.5, 0.5))
+    (cw, ch), (cx, cy) = cover.size, cover.offset
+    bw, bh = max(2, w // 8), max(2, h // 8)
+    # the blurred fill is made small and scaled up: a large blur at full size costs far more
     return (
-        f"{fit},zoompan=z='{z}':x='iw/2-iw/zoom/2':y='ih/2-ih/zoom/2'"
-        f":d={frames}:s={w}x{h}:fps={fps},settb=1/{fps},setpts=N"
+        f"split[{p}a][{p}b];[{p}a]scale={cw}:{ch},crop={w}:{h}:{cx}:{cy},scale={bw}:{bh},"
+        f"boxblur=4:2,scale={w}:{h},setsar=1,eq=brightness=-0.12[{p}bg];"
+        f"[{p}b]scale={sw}:{sh},setsar=1[{p}fg];[{p}bg][{p}fg]overlay={ox}:{oy},format=yuv420p"
+    ), fit
+
+
+def _motion_chain(s: VideoSettings, fit: ArtFit, frames: int, scene: int) -> str:
+    """One decoded still -> ``frames`` frames: a slow zoom/pan (zoompan, which makes every frame
+    from the one still) or, without motion, the ``loop`` filter (the still is decoded once)."""
+    fps = s.fps
+    if s.zoom <= 0 and s.pan <= 0:
+        return f"loop=loop=-1:size=1,settb=1/{fps},setpts=N"
+    end = motion_window(s.width, s.height, fit.keep, s.zoom, s.pan, scene)
+    n = max(1, frames - 1)
+    # the visible window goes linearly from the whole frame to `end`; zoompan crops whole
+    # pixels (measured jitter <= 0.3 px at 1080x1920; a 2x pre-scale halves it, costs 2x)
+    z = f"{s.width}/({s.width}-on/{n}*{s.width - end.w})"
+    return (
+        f"zoompan=z='{z}':x='on/{n}*{end.x}':y='on/{n}*{end.y}'"
+        f":d={frames}:s={s.width}x{s.height}:fps={fps},settb=1/{fps},setpts=N"
+    )
+
+
+def _clip_chain(v: Visual, s: VideoSettings, frames: int) -> str:
+    """A clip's frames at ``s.fps``, slowed when its plan says so; the last frame is held if
+    the clip runs out early (``-frames:v`` stops the output at ``frames``)."""
+    mode, k = v.clip_plan(frames / s.fps)
+    slow = f"setpts={k:.6f}*(PTS-STARTPTS)," if mode == "slow" else "setpts=PTS-STARTPTS,"
+    return f"{slow}fps={s.fps},tpad=stop_mode=clone:stop=-1"
+
+
+def _visual_inputs(v: Visual, frames: int, s: VideoSettings) -> list[str]:
+    if v.kind == "clip" and v.clip_plan(frames / s.fps)[0] == "loop":
+        return ["-stream_loop", "-1", "-i", path_arg(v.path)]
+    return ["-i", path_arg(v.path)]
+
+
+def _previous_inputs(p: Previous, s: VideoSettings) -> list[str]:
+    if p.visual.kind == "clip":
+        t = p.visual.source_time(p.frames / s.fps, max(0.0, (p.frames - 1) / s.fps))
+        return ["-ss", _num(t), "-i", path_arg(p.visual.path)]
+    return ["-i", path_arg(p.visual.path)]
+
+
+def _previous_chain(p: Previous, s: VideoSettings, label: int) -> str:
+    """The previous scene's last picture, fading out over ``transition_seconds``."""
+    w, h, fps = s.width, s.height, s.fps
+    fit_filters, fit = _fit_chain(p.visual, s, "p")
+    last = f"[{label}:v]trim=end_frame=1,{fit_filters}"
+    if p.visual.kind == "still" and (s.zoom > 0 or s.pan > 0):
+        end = motion_window(w, h, fit.keep, s.zoom, s.pan, p.scene)
+        last += f",crop={end.w}:{end.h}:{end.x}:{end.y},scale={w}:{h},setsar=1"
+    n = max(1, round_half_up(s.transition_seconds * fps))
+    return (
+        f"{last},loop=loop={n}:size=1,settb=1/{fps},setpts=N,format=yuva420p,"
+        f"fade=t=out:st=0:d={_num(n / fps)}:alpha=1[prev]"
     )
 
 
 def _sprite_inputs(
     lines: Sequence[LineClip], cast: Sequence[CharacterLook], tl: SceneTimeline
-) -> list[tuple[str, CharacterLook, str | None]]:
-    """(sprite path, look, enable expression or None = always) per overlay, in cast order."""
-    out: list[tuple[str, CharacterLook, str | None]] = []
+) -> list[tuple[str, CharacterLook, str | None, bool]]:
+    """(sprite path, look, enable expression or None = always, telling) per overlay, in cast
+    order; narrators (no sprites) have none."""
+    out: list[tuple[str, CharacterLook, str | None, bool]] = []
     for look in cast:
+        if not look.drawn:
+            continue
         spans = [
             f"between(t,{_num(a)},{_num(b)})"
             for line, a, b in zip(lines, tl.starts, tl.ends)
             if line.speaker == look.name
         ]
         if not spans:
-            out.append((look.hearing, look, None))
+            out.append((look.hearing, look, None, False))  # type: ignore[arg-type]
             continue
         speaking = "+".join(spans)
-        out.append((look.telling, look, speaking))
-        out.append((look.hearing, look, f"not({speaking})"))
+        out.append((look.telling, look, speaking, True))  # type: ignore[arg-type]
+        out.append((look.hearing, look, f"not({speaking})", False))  # type: ignore[arg-type]
     return out
 
 
 def segment_filtergraph(
+    visual: Visual,
     lines: Sequence[LineClip],
     cast: Sequence[CharacterLook],
     s: VideoSettings,
     tl: SceneTimeline,
+    lay: Layout,
     ass_path: PathLike | None,
     fonts_dir: PathLike,
+    *,
+    scene: int = 0,
+    previous: Previous | None = None,
 ) -> str:
-    """The ``-filter_complex`` of a segment; input 0 is the still, then one per sprite.
+    """The ``-filter_complex`` of a segment; input 0 is the visual, then the previous scene's
+    visual (with ``previous``), then one per sprite.
 
-    Output label ``[out]``: yuv420p frames, the still with sprites and burned-in subtitles.
+    Output label ``[out]``: yuv420p frames, the picture (fitted, moving) with the cast's sprites
+    in their layout boxes (the speaker's bobbing by ``s.bob``) and burned-in captions.
     """
-    w, h, fps = s.width, s.height, s.fps
-    chains = [f"[0:v]{_still_chain(s, tl.frames)}[bg]"]
-    sprite_w = round_half_up(w * SPRITE_WIDTH)
-    margin = round_half_up(w * SPRITE_MARGIN_X)
-    bottom = round_half_up(h * SPRITE_BOTTOM)
-    last = "bg"
-    for i, (_, look, enable) in enumerate(_sprite_inputs(lines, cast, tl), start=1):
-        chains.append(
-            f"[{i}:v]scale={sprite_w}:-1,loop=loop=-1:size=1,settb=1/{fps},setpts=N[s{i}]"
-        )
-        x = str(margin) if look.side == "left" else f"{w - margin}-w"
+    fps = s.fps
+    fit_filters, fit = _fit_chain(visual, s)
+    if visual.kind == "clip":
+        chains = [f"[0:v]{_clip_chain(visual, s, tl.frames)},{fit_filters},settb=1/{fps},setpts=N[bg]"]
+    else:
+        chains = [f"[0:v]{fit_filters},{_motion_chain(s, fit, tl.frames, scene)}[bg]"]
+    last, first = "bg", 1
+    if previous is not None:
+        chains.append(_previous_chain(previous, s, 1))
+        chains.append("[bg][prev]overlay=0:0:eof_action=pass[xf]")
+        last, first = "xf", 2
+    for i, (_, look, enable, telling) in enumerate(_sprite_inputs(lines, cast, tl), start=first):
+        placed = lay.placed(look.name)
+        if placed is None:
+            raise MediaError(f"no place for {look.name}'s sprite in the layout")
+        b = placed.box
+        fit_sprite = f"scale={b.w}:{b.h}" if telling else f"scale={b.w}:{b.h}:force_original_aspect_ratio=decrease"
+        chains.append(f"[{i}:v]{fit_sprite},format=yuva420p,loop=loop=-1:size=1,settb=1/{fps},setpts=N[s{i}]")
+        x = str(b.x) if telling else f"{b.x}+({b.w}-w)/2"
+        y = f"{b.bottom}-h"
+        if telling and s.bob > 0:
+            y += f"-{max(1, round_half_up(s.bob * b.h))}*abs(sin(2*PI*t))"
         when = f":enable='{enable}'" if enable else ""
-        chains.append(f"[{last}][s{i}]overlay=x={x}:y={bottom}-h{when}[v{i}]")
+        chains.append(f"[{last}][s{i}]overlay=x='{x}':y='{y}'{when}[v{i}]")
         last = f"v{i}"
     tail = []
     if ass_path is not None:
@@ -195,26 +282,38 @@ def segment_filtergraph(
 
 
 def segment_argv(
-    image_path: PathLike,
+    visual: Visual,
     lines: Sequence[LineClip],
     cast: Sequence[CharacterLook],
     s: VideoSettings,
     tl: SceneTimeline,
+    lay: Layout,
     out_path: PathLike,
     *,
     ass_path: PathLike | None,
     fonts_dir: PathLike,
+    scene: int = 0,
+    previous: Previous | None = None,
+    graph_path: PathLike | None = None,
 ) -> list[str]:
     """argv (after the common flags) encoding one scene as a video-only h264 mp4 of exactly
     ``tl.frames`` frames. The output format is forced to mp4, so ``out_path`` may be a temp name.
+    With ``graph_path``, the graph is read from that file (write it first).
     """
-    inputs = ["-i", path_arg(image_path)]
-    for sprite, _, _ in _sprite_inputs(lines, cast, tl):
+    inputs = _visual_inputs(visual, tl.frames, s)
+    if previous is not None:
+        inputs += _previous_inputs(previous, s)
+    for sprite, _, _, _ in _sprite_inputs(lines, cast, tl):
         inputs += ["-i", path_arg(sprite)]
-    graph = segment_filtergraph(lines, cast, s, tl, ass_path, fonts_dir)
+    if graph_path is None:
+        graph = segment_filtergraph(visual, lines, cast, s, tl, lay, ass_path, fonts_dir,
+                                    scene=scene, previous=previous)
+        filt = ["-filter_complex", graph]
+    else:
+        filt = ["-/filter_complex", os.fspath(graph_path)]
     return [
         *inputs,
-        "-filter_complex", graph,
+        *filt,
         "-map", "[out]",
         "-frames:v", str(tl.frames),
         "-r", str(s.fps),

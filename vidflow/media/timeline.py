@@ -16,16 +16,20 @@ from typing import Literal, Protocol
 from ..errors import MediaError
 
 __all__ = [
+    "CARD_KEEP",
+    "CENTRE_KEEP",
     "CharacterLook",
     "LineClip",
     "SceneTimeline",
     "VideoSettings",
+    "Visual",
     "round_half_up",
     "scene_timeline",
 ]
 
-SubtitleMode = Literal["karaoke", "plain", "none"]
-Side = Literal["left", "right"]
+SubtitleMode = Literal["karaoke", "words", "plain", "none"]
+CaptionPosition = Literal["auto", "bottom", "center", "top"]
+Transition = Literal["cut", "crossfade"]
 
 
 def round_half_up(x: float) -> int:
@@ -41,9 +45,17 @@ def round_half_up(x: float) -> int:
 class VideoSettings:
     """How a video is rendered.
 
-    ``font_size`` is in pixels of a 1920-pixel-high frame and scales with ``height``, so a small
-    preview has the same layout as the full-size video. ``audio_rate`` must be a multiple of
-    ``fps`` so a frame holds a whole number of samples (48000/30 = 1600).
+    ``font_size`` and ``outline`` are in pixels of a 1920-pixel-high frame and scale with
+    ``height``, so a small preview has the same layout as the full-size video. ``audio_rate``
+    must be a multiple of ``fps`` so a frame holds a whole number of samples (48000/30 = 1600).
+
+    Captions: ``subtitles`` is the style (``karaoke``, ``words``: 1 to ``max_words`` words at a
+    time, ``plain``, ``none``), ``font`` a family of the font chain (None: its first),
+    ``caption_position`` ``auto`` = ``center`` for ``words``, else ``bottom``. Motion: ``zoom``
+    and ``pan`` (fractions of the frame) move stills; ``bob`` (fraction of the sprite's height)
+    makes the speaking sprite bob; ``transition: crossfade`` fades each scene in from the
+    previous scene's picture over ``transition_seconds``. ``margins`` overrides the safe area
+    (top, bottom, left, right fractions). The defaults here are static; recipes default to motion.
     """
 
     width: int = 1080
@@ -55,6 +67,15 @@ class VideoSettings:
     zoom: float = 0.0
     subtitles: SubtitleMode = "karaoke"
     font_size: int = 72
+    font: str | None = None
+    outline: float = 6.0
+    caption_position: CaptionPosition = "auto"
+    max_words: int = 3
+    pan: float = 0.0
+    bob: float = 0.0
+    transition: Transition = "cut"
+    transition_seconds: float = 0.4
+    margins: tuple[float, float, float, float] | None = None
     audio_rate: int = 48000
     audio_bitrate: str = "128k"
     # x264 threads per segment (0: ffmpeg's choice). Segments are encoded several at once, so
@@ -75,10 +96,18 @@ class VideoSettings:
             problems.append(f"pause must be >= 0, got {self.pause}")
         if not (0 <= self.zoom <= 1):
             problems.append(f"zoom must be between 0 and 1, got {self.zoom}")
-        if self.subtitles not in ("karaoke", "plain", "none"):
-            problems.append(f"subtitles must be karaoke, plain or none, got {self.subtitles!r}")
-        if self.font_size <= 0:
-            problems.append(f"font_size must be positive, got {self.font_size}")
+        if self.subtitles not in ("karaoke", "words", "plain", "none"):
+            problems.append(f"subtitles must be karaoke, words, plain or none, got {self.subtitles!r}")
+        if self.caption_position not in ("auto", "bottom", "center", "top"):
+            problems.append(f"caption_position must be auto, bottom, center or top, got {self.caption_position!r}")
+        if self.font_size <= 0 or self.outline < 0 or not 1 <= self.max_words <= 12:
+            problems.append(f"font_size must be positive, outline >= 0 and max_words 1-12, got "
+                            f"{self.font_size}, {self.outline}, {self.max_words}")
+        if not (0 <= self.pan <= 0.5 and 0 <= self.bob <= 0.2 and 0 < self.transition_seconds <= 5):
+            problems.append(f"pan must be 0-0.5, bob 0-0.2 and transition_seconds 0-5, got "
+                            f"{self.pan}, {self.bob}, {self.transition_seconds}")
+        if self.transition not in ("cut", "crossfade"):
+            problems.append(f"transition must be cut or crossfade, got {self.transition!r}")
         if problems:
             raise MediaError("invalid video settings: " + "; ".join(problems))
 
@@ -87,17 +116,37 @@ class VideoSettings:
         """Audio samples in one video frame (exact, see the class docstring)."""
         return self.audio_rate // self.fps
 
+    @property
+    def scale(self) -> float:
+        """Pixels of this frame per pixel of the 1920-high reference frame."""
+        return self.height / 1920
+
+    @property
+    def position(self) -> str:
+        """Where captions go: ``caption_position`` with ``auto`` resolved."""
+        if self.caption_position != "auto":
+            return self.caption_position
+        return "center" if self.subtitles == "words" else "bottom"
+
 
 @dataclass(frozen=True)
 class CharacterLook:
-    """How a character looks on screen: subtitle colour ``#RRGGBB``, side, and two RGBA
-    sprite PNGs (``telling`` while its line plays, ``hearing`` otherwise)."""
+    """How a character looks on screen: caption colour ``#RRGGBB``, side preference (``left``,
+    ``right``, ``center`` or None) and two RGBA sprite PNGs (``telling`` while its line plays,
+    ``hearing`` otherwise). A narrator has no sprites (``telling`` None): never drawn, its lines
+    still captioned in its colour. ``size`` is the telling sprite's (width, height) in pixels
+    (read from the file when None)."""
 
     name: str
     colour: str
-    side: Side
-    telling: str
-    hearing: str
+    side: str | None
+    telling: str | None
+    hearing: str | None
+    size: tuple[int, int] | None = None
+
+    @property
+    def drawn(self) -> bool:
+        return self.telling is not None and self.hearing is not None
 
 
 class WordTiming(Protocol):
@@ -123,6 +172,45 @@ class LineClip:
     audio_path: str
     duration: float
     words: tuple[WordTiming, ...] = ()
+
+
+CARD_KEEP = (0.08, 0.06, 0.92, 0.40)  # image.procedural's caption card, with room around it
+CENTRE_KEEP = (0.20, 0.20, 0.80, 0.80)  # a picture without a caption: keep its middle
+
+
+@dataclass(frozen=True)
+class Visual:
+    """A scene's picture: a ``still`` (image) or a ``clip`` (video of ``duration`` seconds),
+    ``width`` x ``height`` pixels. ``keep`` (x0, y0, x1, y1, fractions of the picture) is what
+    fitting and motion must never crop: the caption card of a captioned still, else the middle.
+    ``fit`` says how a clip meets the scene's length: ``auto`` trims a longer clip, slows one
+    that is at most 25% short and loops a shorter one; ``loop``/``slow`` force that."""
+
+    path: str
+    kind: Literal["still", "clip"]
+    width: int
+    height: int
+    duration: float = 0.0
+    keep: tuple[float, float, float, float] = CARD_KEEP
+    fit: Literal["auto", "loop", "slow"] = "auto"
+
+    def clip_plan(self, seconds: float) -> tuple[str, float]:
+        """How this clip fills ``seconds``: (``trim`` | ``slow`` | ``loop``, speed factor: a
+        clip second lasts this many scene seconds)."""
+        if self.kind != "clip" or self.duration <= 0:
+            raise MediaError(f"{self.path} is not a clip with a duration")
+        if self.fit == "auto" and self.duration >= seconds:
+            return "trim", 1.0
+        if self.fit == "slow" or (self.fit == "auto" and seconds <= self.duration * 1.25):
+            return "slow", max(1.0, seconds / self.duration)
+        return "loop", 1.0
+
+    def source_time(self, seconds: float, t: float) -> float:
+        """The clip's own time shown at scene time ``t`` of a ``seconds``-long scene."""
+        mode, k = self.clip_plan(seconds)
+        if mode == "slow":
+            return t / k
+        return t % self.duration if mode == "loop" else t
 
 
 @dataclass(frozen=True)

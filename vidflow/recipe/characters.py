@@ -4,14 +4,16 @@
 
     name: Nova
     colour: "#FFB000"          # karaoke colour of the words this character speaks
-    side: left                 # left | right: where the sprite stands
+    side: left                 # left | right | center: where the sprite prefers to stand
     persona: curious host      # optional, given to text providers writing a dialogue
     voices: {espeak: en-us+f3, openai: nova, elevenlabs: 21m00Tcm4TlvDq8ikWAM}
     sprites: {telling: nova/telling.png, hearing: nova/hearing.png}   # PNG with alpha
     catchphrases: ["Ooh, tell me more!"]
 
-Sprite paths are relative to the YAML file. Every problem (missing sprite, bad colour, sprite
-without alpha, unknown key) is reported with file:line at load time.
+Sprite paths are relative to the YAML file. Without ``sprites:`` the character is a
+**narrator**: it has a voice and a colour, its lines are captioned, it is never drawn. Every
+problem (missing sprite, bad colour, sprite without alpha, unknown key) is reported with
+file:line at load time.
 """
 
 from __future__ import annotations
@@ -55,10 +57,10 @@ class CharacterProfile(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     name: str = Field(min_length=1, max_length=60)
     colour: str
-    side: Literal["left", "right"] = "left"
+    side: Literal["left", "right", "center"] = "left"
     persona: str = ""
     voices: dict[str, str | VoiceSpec] = {}
-    sprites: Sprites
+    sprites: Sprites | None = None
     catchphrases: list[str] = []
 
     @field_validator("colour")
@@ -71,20 +73,27 @@ class CharacterProfile(BaseModel):
 
 @dataclass(frozen=True)
 class Character:
-    """A loaded character: the profile, its file, and its sprites by path and digest."""
+    """A loaded character: the profile, its file, and its sprites by path and digest (all None
+    for a narrator). ``sprite_size`` is the telling sprite's (width, height) in pixels."""
 
     id: str
     profile: CharacterProfile
     file: str
-    telling: str
-    hearing: str
-    telling_digest: str = field(repr=False)
-    hearing_digest: str = field(repr=False)
+    telling: str | None
+    hearing: str | None
+    telling_digest: str | None = field(default=None, repr=False)
+    hearing_digest: str | None = field(default=None, repr=False)
     voices_at: str = ""  # file:line:col of `voices:` (or of the file's start), for messages
+    sprite_size: tuple[int, int] | None = None
 
     @property
     def name(self) -> str:
         return self.profile.name
+
+    @property
+    def narrator(self) -> bool:
+        """A narrator has no sprites: it speaks and is captioned, but is never drawn."""
+        return self.telling is None
 
     def _voice(self, voice_key: str) -> str | VoiceSpec | None:
         voices = self.profile.voices
@@ -115,6 +124,7 @@ class Character:
             "name": p.name,
             "colour": p.colour,
             "side": p.side,
+            "narrator": self.narrator,
             "persona": p.persona,
             "catchphrases": list(p.catchphrases),
         }
@@ -149,7 +159,8 @@ def load_character(ident: str, path: Path) -> Character:
         raise RecipeError(pydantic_problems(e, locs, (), CharacterProfile)) from None
     problems: list[Problem] = []
     sprites: dict[str, tuple[str, str]] = {}
-    for pose in ("telling", "hearing"):
+    size = None
+    for pose in ("telling", "hearing") if profile.sprites is not None else ():
         rel = getattr(profile.sprites, pose)
         sp = (path.parent / rel).resolve()
         where = locs.at(("sprites", pose))
@@ -164,18 +175,26 @@ def load_character(ident: str, path: Path) -> Character:
         if not _png_has_alpha(data_bytes):
             problems.append(Problem(where, f"sprites.{pose}", f"sprite {rel} has no alpha channel; save it as RGBA PNG so the scene shows through"))
             continue
+        w, h = int.from_bytes(data_bytes[16:20], "big"), int.from_bytes(data_bytes[20:24], "big")
+        if not (w and h):
+            problems.append(Problem(where, f"sprites.{pose}", f"sprite {rel} has no width or height"))
+            continue
+        if pose == "telling":
+            size = (w, h)
         sprites[pose] = (str(sp), hashlib.sha256(data_bytes).hexdigest())
     if problems:
         raise RecipeError(problems)
+    none = (None, None)
     return Character(
         id=ident,
         profile=profile,
         file=file,
-        telling=sprites["telling"][0],
-        hearing=sprites["hearing"][0],
-        telling_digest=sprites["telling"][1],
-        hearing_digest=sprites["hearing"][1],
+        telling=sprites.get("telling", none)[0],
+        hearing=sprites.get("hearing", none)[0],
+        telling_digest=sprites.get("telling", none)[1],
+        hearing_digest=sprites.get("hearing", none)[1],
         voices_at=locs.at(("voices",), key=True),
+        sprite_size=size,
     )
 
 

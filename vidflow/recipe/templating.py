@@ -25,10 +25,22 @@ __all__ = ["render", "slug", "template_names", "TemplateSyntax"]
 
 
 def slug(value: Any, max_length: int = 80) -> str:
-    """``"Why is the sky blue?"`` -> ``"why-is-the-sky-blue"``: ASCII, lowercase, hyphens."""
-    text = unicodedata.normalize("NFKD", str(value)).encode("ascii", "ignore").decode()
-    text = re.sub(r"[^a-zA-Z0-9]+", "-", text).strip("-").lower()
-    return text[:max_length].rstrip("-") or "untitled"
+    """``"Why is the sky blue?"`` -> ``"why-is-the-sky-blue"``: lowercase, hyphens.
+
+    Latin text is folded to ASCII (``"Café"`` -> ``"cafe"``). Text in other scripts keeps its
+    letters, digits and marks (``"天空为什么是蓝色的？"`` -> ``"天空为什么是蓝色的"``), so
+    topics in Chinese, Arabic or Hindi get distinct names instead of all being ``untitled``.
+    """
+    text = unicodedata.normalize("NFKC", str(value))
+    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    letters = sum(1 for c in text if unicodedata.category(c).startswith("L"))
+    if sum(1 for c in folded if c.isalpha()) >= letters:
+        out = re.sub(r"[^a-zA-Z0-9]+", "-", folded)
+    else:
+        out = "".join(c if unicodedata.category(c)[0] in "LNM" else "-" for c in text)
+        out = re.sub(r"-+", "-", out)
+    out = out.strip("-").lower()
+    return out[:max_length].rstrip("-") or "untitled"
 
 
 def _shorten(value: Any, width: int = 60) -> str:
