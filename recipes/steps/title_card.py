@@ -54,9 +54,9 @@ def _draw(work: Path, title_lines: list, subtitle: str, width: int, height: int,
     big, small = max(12, int(height * 0.05)), max(10, int(height * 0.025))
     graph = (
         f"drawtext=fontfile={bold}:textfile={_escape(str(title_file))}:fontcolor={colour}:fontsize={big}"
-        f":line_spacing={big // 4}:x=(w-text_w)/2:y=(h-text_h)/2-{small},"
+        f":line_spacing={big // 4}:x=(w-text_w)/2:y=h*0.30-text_h/2,"  # upper third: shorts captions sit mid-frame
         f"drawtext=fontfile={regular}:textfile={_escape(str(sub_file))}:fontcolor={colour}@0.8:fontsize={small}"
-        f":x=(w-text_w)/2:y=h*0.62"
+        f":x=(w-text_w)/2:y=h*0.30+{big * len(title_lines)}"
     )
     base = [ffmpeg, "-hide_banner", "-nostdin", "-y", "-loglevel", "error"]
     made = {}

@@ -127,8 +127,8 @@ steps:
     outputs: {report: text/plain}
   video:
     compose: vertical
-    width: 96
-    height: 160
+    width: 144
+    height: 256
     fps: 8
     preset: ultrafast
     subtitles: none

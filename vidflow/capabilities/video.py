@@ -12,7 +12,8 @@ node so that a clip is **paid for once**:
    wait backs off with jitter, up to the step's overall ``timeout:``;
 4. the download is probed (a real video stream and its duration) before it is cached.
 
-A ``for_each`` over an image step makes one clip per still (image-to-video, the still is the
+A ``for_each`` over a step of pictures (an image step, or a local step with an ``image`` output)
+makes one clip per still (image-to-video, the still is the
 input reference and its digest is part of the key); otherwise a clip is made from the prompt.
 The artifact: ``blobs["video"]`` (an MP4) and ``value = {"width", "height", "duration", "fps",
 "has_audio"}`` (what ``compose`` reads for clips).
@@ -79,10 +80,9 @@ class VideoCapability(ProviderCapability):
         return {"clips": 1.0, "video_seconds": float(request.seconds)}
 
     def _still(self, task: Any, step: StepInfo, inputs: Any, loaded: LoadedRecipe) -> Any:
-        """The image blob a clip starts from: the item of a ``for_each`` over an image step."""
+        """The image blob a clip starts from: the item of a ``for_each`` over a step whose items
+        are pictures (an image step, or a local step with an ``image`` output)."""
         if step.for_each is None or not step.for_each_items or task.item_from is None:
-            return None
-        if loaded.steps[step.for_each[0]].capability != "image":
             return None
         art = inputs.artifact(task.item_from[0])
         return (getattr(art, "blobs", None) or {}).get("image")

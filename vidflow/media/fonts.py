@@ -206,8 +206,12 @@ class FontChain:
             if not link.exists():
                 try:
                     os.symlink(path, link)
-                except OSError:  # no symlinks (some file systems): copy
-                    link.write_bytes(path.read_bytes())
+                except FileExistsError:  # another process made it just now
+                    pass
+                except OSError:  # no symlinks (some file systems): copy, atomically
+                    tmp = folder / f".{link.name}.{os.getpid()}.tmp"
+                    tmp.write_bytes(path.read_bytes())
+                    os.replace(tmp, link)
         return folder
 
 
@@ -270,12 +274,17 @@ def fonts_digest(chain: FontChain | None = None) -> str:
 def fonts_dir(chain: FontChain | None = None) -> Path:
     """A folder holding every font of ``chain`` (default: the bundled chain), for ``fontsdir``.
 
-    It lives in the temp folder under the chain's digest, so it is made once per machine and
-    never changes under a running ffmpeg.
+    It lives in the user's cache folder (``$XDG_CACHE_HOME/vidflow``, else ``~/.cache/vidflow``;
+    the temp folder if that cannot be written) under the chain's digest, so it is made once per
+    machine and never changes under a running ffmpeg. It holds links, not copies, where it can.
     """
     chain = chain or default_chain()
-    folder = Path(tempfile.gettempdir()) / f"vidflow-fonts-{chain.digest()[:16]}"
-    return chain.make_fontsdir(folder)
+    name = f"fonts-{chain.digest()[:16]}"
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    try:
+        return chain.make_fontsdir(Path(base) / "vidflow" / name)
+    except OSError:  # no writable home (a locked-down CI user): the temp folder
+        return chain.make_fontsdir(Path(tempfile.gettempdir()) / f"vidflow-{name}")
 
 
 def reset_fonts() -> None:
