@@ -17,6 +17,14 @@ from .. import __version__
 __all__ = ["main"]
 
 
+def _cache_option(sp: argparse.ArgumentParser) -> None:
+    sp.add_argument("--cache", metavar="URL", help="cache location (default: $VIDFLOW_CACHE or ./cache)")
+
+
+def _runs_dir_option(sp: argparse.ArgumentParser) -> None:
+    sp.add_argument("--runs-dir", metavar="DIR", help="where run records are (default: $VIDFLOW_RUNS_DIR or ./runs)")
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="vidflow",
@@ -49,17 +57,18 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--input", metavar="STEP=FILE", action="append", default=[], help="take STEP's outputs from a JSON document (FILE, or - for stdin) instead of running it")
     r.add_argument("--notify", metavar="URL", action="append", default=[], help="send signed webhooks of this run to URL too (see docs/webhooks.md); repeatable")
 
-    nt = sub.add_parser("notify", help="webhooks waiting in the outbox: list them, or --flush to send them now")
-    nt.add_argument("--flush", action="store_true", help="send what is pending (each URL's events in order)")
-    nt.add_argument("--runs-dir", metavar="DIR", help="where run records (and the outbox) are (default: $VIDFLOW_RUNS_DIR or ./runs)")
-    nt.add_argument("--json", action="store_true", help="print the result as JSON")
     r.add_argument("--idempotency-key", metavar="KEY", help="name this run KEY instead of the digest of its snapshot: submitting KEY again reports that run")
     r.add_argument("--wait", action="store_true", help="if this same run is being made by another process, wait for it and report its result")
     r.add_argument("--new-run", action="store_true", help="run even if this exact submission already finished (a new run id)")
 
+    nt = sub.add_parser("notify", help="webhooks waiting in the outbox: list them, or --flush to send them now")
+    nt.add_argument("--flush", action="store_true", help="send what is pending (each URL's events in order)")
+    nt.add_argument("--runs-dir", metavar="DIR", help="where run records (and the outbox) are (default: $VIDFLOW_RUNS_DIR or ./runs)")
+    nt.add_argument("--json", action="store_true", help="print the result as JSON")
+
     rr = sub.add_parser("rerun", help="run a recorded run again, exactly, from its stored snapshot")
     rr.add_argument("run_id", help="the run id (`vidflow status` shows it)")
-    rr.add_argument("--runs-dir", metavar="DIR", help="where run records are (default: $VIDFLOW_RUNS_DIR or ./runs)")
+    _runs_dir_option(rr)
     rr.add_argument("--cache", metavar="URL", help="the cache holding the snapshot (default: the run's own)")
     rr.add_argument("--plain", action="store_true", help="plain line-based progress even on a terminal")
     rr.add_argument("--json", action="store_true", help="print a machine-readable result on stdout")
@@ -71,13 +80,13 @@ def _parser() -> argparse.ArgumentParser:
 
     st = sub.add_parser("status", help="summarise a past run from its event log (the latest by default)")
     st.add_argument("run_id", nargs="?", help="a run id (a folder under the runs dir); default: the latest")
-    st.add_argument("--runs-dir", metavar="DIR", help="where run records are (default: $VIDFLOW_RUNS_DIR or ./runs)")
+    _runs_dir_option(st)
     st.add_argument("--json", action="store_true", help="print the summary as JSON")
 
     rp = sub.add_parser("report", help="write the HTML report of a past run (the latest by default)")
     rp.add_argument("run_id", nargs="?", help="a run id (a folder under the runs dir); default: the latest")
     rp.add_argument("--html", metavar="FILE", required=True, help="the HTML file to write (a path or URL)")
-    rp.add_argument("--runs-dir", metavar="DIR", help="where run records are (default: $VIDFLOW_RUNS_DIR or ./runs)")
+    _runs_dir_option(rp)
     rp.add_argument("--no-thumbnails", action="store_true", help="do not read the published videos for thumbnails")
 
     sub.add_parser("schema", help="print the JSON Schema of recipes (for editors: see docs/recipes.md)")
@@ -96,12 +105,12 @@ def _parser() -> argparse.ArgumentParser:
     for sp in (cv, cs, cg):
         sp.add_argument("--cache", metavar="URL", help="cache location: a path or s3://bucket/prefix (default: $VIDFLOW_CACHE or ./cache)")
         if sp is not cv:
-            sp.add_argument("--runs-dir", metavar="DIR", help="where run records are (default: $VIDFLOW_RUNS_DIR or ./runs)")
+            _runs_dir_option(sp)
         sp.add_argument("--json", action="store_true", help="print the report as JSON")
 
     rv = sub.add_parser("review", help="list what waits for review (steps with `approve: true`)")
     rv.add_argument("recipe", help="the recipe YAML file")
-    rv.add_argument("--cache", metavar="URL", help="cache location (default: $VIDFLOW_CACHE or ./cache)")
+    _cache_option(rv)
     rv.add_argument("--all", action="store_true", help="decided items too")
     rv.add_argument("--json", action="store_true", help="print the items as JSON")
     for verb, what in (("approve", "release pending items of STEP: the next run uses them as they are"),
@@ -111,19 +120,19 @@ def _parser() -> argparse.ArgumentParser:
         d.add_argument("step", help="a step with `approve: true`")
         d.add_argument("--topic", metavar="ID", help="only this topic (default: every topic)")
         d.add_argument("--item", metavar="N", type=int, help="only item N of a for_each step")
-        d.add_argument("--cache", metavar="URL", help="cache location (default: $VIDFLOW_CACHE or ./cache)")
+        _cache_option(d)
         d.add_argument("--note", default="", help="why (reject: required; the new sample's template sees it as review.note)")
     up = sub.add_parser("unpin", help="drop edits imported with --input, so STEP is made again")
     up.add_argument("recipe", help="the recipe YAML file")
     up.add_argument("step", help="the step whose edits to drop")
     up.add_argument("--topic", metavar="ID", help="only this topic (default: every topic)")
-    up.add_argument("--cache", metavar="URL", help="cache location (default: $VIDFLOW_CACHE or ./cache)")
+    _cache_option(up)
 
     sh = sub.add_parser("show", help="what the cache and run records know about a topic or one of its nodes")
     sh.add_argument("recipe", help="the recipe YAML file")
     sh.add_argument("target", metavar="TOPIC[/NODE]", help="a topic (id or text), or TOPIC/NODE such as why-is-the-sky-blue/art[2]")
-    sh.add_argument("--cache", metavar="URL", help="cache location (default: $VIDFLOW_CACHE or ./cache)")
-    sh.add_argument("--runs-dir", metavar="DIR", help="where run records are (default: $VIDFLOW_RUNS_DIR or ./runs)")
+    _cache_option(sh)
+    _runs_dir_option(sh)
     sh.add_argument("--topics", metavar="FILE", help="the topics file the runs used, if not the recipe's")
     sh.add_argument("--json", action="store_true", help="print it as JSON")
 
