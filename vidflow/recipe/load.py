@@ -24,9 +24,9 @@ from ..characters import Character, find_characters, load_character
 from ..errors import Problem, RecipeError, UserError
 from ..providers.registry import Registry, capability_of, unknown_kind_message
 from .schema import ComposeStep, ImageStep, ProviderSpec, PublishStep, Recipe, SpeechStep, TextStep
-from .templating import TemplateSyntax, template_names
+from .templating import TemplateSyntax, check_template, template_names
 from .topics import Topic, check_unique, load_topics_file, topics_from_inline
-from .yamlloc import Locations, dotted, load_yaml_with_locations
+from .yamlloc import Locations, dotted, read_yaml_file
 
 __all__ = ["LoadedRecipe", "ProviderInfo", "StepInfo", "load_recipe", "pydantic_problems"]
 
@@ -198,13 +198,7 @@ def load_recipe(path: str | os.PathLike, *, registry: Registry, topics_override:
     """Load, validate and cross-check a recipe. Raises RecipeError with every problem found."""
     path = Path(path)
     display = os.path.relpath(path) if not os.path.relpath(path).startswith("../..") else str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise RecipeError(Problem(display, "", "recipe file not found")) from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise RecipeError(Problem(display, "", f"cannot read recipe: {e}")) from None
-    data, locs = load_yaml_with_locations(text, display)
+    data, locs = read_yaml_file(path, display, what="recipe")
     if not isinstance(data, dict):
         raise RecipeError(Problem(locs.at(()), "", "a recipe is a YAML mapping starting with `vidflow: 1`"))
     problems: list[Problem] = []
@@ -440,6 +434,10 @@ def _check_wiring(steps: dict[str, StepInfo], providers: dict[str, ProviderInfo]
     for s in steps.values():
         for f, source in s.templates.items():
             path = ("steps", s.name, f)
+            issues = check_template(source)  # syntax, unknown filters and tests, size
+            if issues:
+                problems.extend(Problem(str(locs.find(path).template_line(i.lineno)), dotted(path), i.message) for i in issues)
+                continue
             try:
                 used = template_names(source)
                 required = template_names(source, required_only=True)

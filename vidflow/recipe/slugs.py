@@ -1,0 +1,95 @@
+"""Topic ids and the ``slug`` filter: short, file-name-safe names that keep distinct topics apart.
+
+Text in the Latin script keeps the ASCII slug vidflow always made (``"Why is the sky blue?"`` ->
+``why-is-the-sky-blue``, ``"Café"`` -> ``cafe``): caches, node names and published file names
+depend on it. Text with letters of any other script (Chinese, Arabic, Devanagari, Cyrillic,
+Greek...) keeps those letters, lower-cased and NFC-normalized (``"Почему небо голубое?"`` ->
+``почему-небо-голубое``), so two Chinese topics get two ids instead of both ``untitled``.
+
+A slug only ever holds letters, digits, combining marks and ``-``: no ``/``, no ``.``, no control
+or bidi characters, at most ``max_length`` characters and 200 UTF-8 bytes, so it is safe as a file
+or folder name everywhere.
+
+python-slugify was tried and not used: in ASCII mode it changes today's Latin ids (``ß`` -> ``ss``,
+``1,000`` -> ``1000``, HTML entities), and with ``allow_unicode`` its ``[\\W_]`` pattern splits
+Devanagari words at their vowel signs (``हिन्दी`` -> ``ह-न-द``), which loses text and makes
+different Hindi topics collide.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Any
+
+__all__ = ["MAX_SLUG_BYTES", "slug"]
+
+#: A slug's UTF-8 size stays well below the 255-byte file name limit, with room for ``.mp4``.
+MAX_SLUG_BYTES = 200
+
+_ASCII_RUNS = re.compile(r"[^a-zA-Z0-9]+")
+_DASHES = re.compile(r"-{2,}")
+
+
+def _ascii_slug(text: str) -> str:
+    """The slug vidflow has always made for Latin text; do not change it (ids depend on it)."""
+    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return _ASCII_RUNS.sub("-", text).strip("-").lower()
+
+
+def _is_latin(ch: str) -> bool:
+    return unicodedata.name(ch, "").startswith("LATIN ")
+
+
+def _needs_unicode(text: str) -> bool:
+    """True if ``text`` has a letter or digit of a script other than Latin (after NFKD)."""
+    for ch in unicodedata.normalize("NFKD", text):
+        if ch.isascii():
+            continue
+        if unicodedata.category(ch)[0] in "LN" and not _is_latin(ch):
+            return True
+    return False
+
+
+def _unicode_slug(text: str) -> str:
+    out: list[str] = []
+    keep_marks = False  # combining marks belong to the letter before them
+    for ch in unicodedata.normalize("NFKC", text):
+        cat = unicodedata.category(ch)
+        if ch.isascii():
+            out.append(ch.lower() if ch.isalnum() else "-")
+            keep_marks = False
+        elif _is_latin(ch):
+            out.append(_ascii_slug(ch))  # é -> e, ß -> "" as in the Latin slug
+            keep_marks = False
+        elif cat[0] in "LN":
+            out.append(ch.lower())
+            keep_marks = True
+        elif cat[0] == "M":
+            if keep_marks:
+                out.append(ch)
+        else:  # punctuation, symbols, spaces, control and format (bidi) characters
+            out.append("-")
+            keep_marks = False
+    text = unicodedata.normalize("NFC", "".join(out))
+    return _DASHES.sub("-", text).strip("-")
+
+
+def _truncate(text: str, max_length: int) -> str:
+    cut = min(len(text), max_length)
+    while cut and len(text[:cut].encode("utf-8")) > MAX_SLUG_BYTES:
+        cut -= 1
+    # never end on half a letter: a base letter whose combining marks would be cut off
+    while 0 < cut < len(text) and unicodedata.category(text[cut])[0] == "M":
+        cut -= 1
+    return text[:cut].rstrip("-")
+
+
+def slug(value: Any, max_length: int = 80) -> str:
+    """``"Why is the sky blue?"`` -> ``"why-is-the-sky-blue"``; other scripts keep their letters."""
+    text = str(value)
+    if not _needs_unicode(text):
+        out = _ascii_slug(text)
+    else:
+        out = _unicode_slug(text)
+    return _truncate(out, max_length) or "untitled"
