@@ -246,9 +246,11 @@ def test_topics_from_a_fifo_is_refused_without_blocking(project):
 
 def test_recipe_topics_file_that_is_a_fifo(cli, project):
     os.mkfifo(project / "fifo.csv")
-    rc, lines = cli(QUICKSTART.replace("topics:\n  - Why is the sky blue?\n  - How do bees make honey?\n", "topics_file: fifo.csv\n"))
+    text = QUICKSTART.replace("topics:\n  - Why is the sky blue?\n  - How do bees make honey?\n", "topics_file: fifo.csv\n")
+    rc, lines = cli(text)
+    line = text.splitlines().index("topics_file: fifo.csv") + 1
     assert rc == 2
-    assert lines == ["error: fifo.csv: topics file is a named pipe, not a regular file; give the path of a topics file"]
+    assert lines == [f"error: recipe.yaml:{line}:14: topics_file: fifo.csv: topics file is a named pipe, not a regular file; give the path of a topics file"]
 
 
 def test_oversized_topics_file(cli, project):

@@ -2,7 +2,8 @@
 
 ``render`` is what the engine calls for every prompt, text, voice, caption and ``to:``; the
 limits live in vidflow/recipe/sandbox.py. Memory is measured with tracemalloc (deterministic);
-time is bounded by the sandbox's step budget, which these tests hit instead of the clock.
+time is bounded by the sandbox's step budget and its deadline; loop bombs accept either message
+("make its loops smaller"), so a slow machine cannot fail them.
 """
 
 from __future__ import annotations
@@ -44,8 +45,8 @@ BOMBS = {
     "indent blowup": ("{{ ('a\\n' * 10000) | indent(99999) }}", "builds more than 2,000,000 characters"),
     "huge range": ("{% for i in range(10**9) %}{% endfor %}", "range() over more than 10,000 numbers"),
     "range past a machine word": ("{{ range(10**100) | list }}", "range() over more than 10,000 numbers"),
-    "nested loops": ("{% for i in range(10000) %}{% for j in range(10000) %}{% endfor %}{% endfor %}", "more than 100,000 loop iterations"),
-    "nested loops over text": ("{% for a in big %}{% for b in big %}{% endfor %}{% endfor %}", "more than 100,000 loop iterations"),
+    "nested loops": ("{% for i in range(10000) %}{% for j in range(10000) %}{% endfor %}{% endfor %}", "make its loops smaller"),
+    "nested loops over text": ("{% for a in big %}{% for b in big %}{% endfor %}{% endfor %}", "make its loops smaller"),
     "long output": ("{% for i in range(10000) %}{{ big }}{% endfor %}", "the result is longer than 100,000 characters"),
     "concatenation doubling": (
         "{% set ns = namespace(s='ab') %}{% for i in range(60) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s | length }}",

@@ -340,7 +340,7 @@ def _check_topics(data: dict, locs: Locations, base: Path, override: Path | None
                 return []
             if data.get("topics"):
                 problems.append(Problem(locs.at(("topics",), key=True), "topics", "give either `topics:` or `topics_file:`, not both"))
-            topics = load_topics_file(base / tf, display=os.path.relpath(base / tf))
+            topics = load_topics_file(base / tf, display=os.path.relpath(base / tf), named_at=locs.at(("topics_file",)))
         else:
             raw = data.get("topics")
             if raw is None or raw == []:

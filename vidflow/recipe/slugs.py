@@ -38,16 +38,18 @@ def _ascii_slug(text: str) -> str:
 
 
 def _is_latin(ch: str) -> bool:
-    return unicodedata.name(ch, "").startswith("LATIN ")
+    """Latin letters, and everything in Latin-1 and Latin Extended-A/B (``µ``, ``ª``, ``²``)."""
+    return ord(ch) < 0x250 or unicodedata.name(ch, "").startswith("LATIN ")
 
 
 def _needs_unicode(text: str) -> bool:
-    """True if ``text`` has a letter or digit of a script other than Latin (after NFKD)."""
-    for ch in unicodedata.normalize("NFKD", text):
-        if ch.isascii():
+    """True if ``text`` has a letter or digit of a script other than Latin."""
+    for ch in text:
+        if ch.isascii() or _is_latin(ch):
             continue
-        if unicodedata.category(ch)[0] in "LN" and not _is_latin(ch):
-            return True
+        for part in unicodedata.normalize("NFKD", ch):  # fullwidth Ａ is an A, ① a 1
+            if not part.isascii() and unicodedata.category(part)[0] in "LN" and not _is_latin(part):
+                return True
     return False
 
 

@@ -48,9 +48,23 @@ def _bad(where: str, message: str) -> Problem:
     return Problem(where, "", message)
 
 
-def load_topics_file(path: Path, *, display: str | None = None) -> list[Topic]:
-    """Read topics from ``path``. Raises RecipeError naming the file and line of each problem."""
+def load_topics_file(path: Path, *, display: str | None = None, named_at: str | None = None) -> list[Topic]:
+    """Read topics from ``path``. Raises RecipeError naming the file and line of each problem.
+
+    ``named_at`` is where the recipe names the file (``file:line:col`` of ``topics_file:``):
+    problems of the whole file (missing, a pipe, too big, empty) are reported there.
+    """
     name = display or os.path.relpath(path)
+    try:
+        return _load_topics_file(path, name)
+    except RecipeError as e:
+        if named_at is None:
+            raise
+        problems = [Problem(named_at, "topics_file", f"{name}: {p.message}") if p.location == name else p for p in e.problems]
+        raise RecipeError(problems) from None
+
+
+def _load_topics_file(path: Path, name: str) -> list[Topic]:
     suffix = path.suffix.lower()
     if suffix not in (".txt", ".csv", ".jsonl"):
         raise RecipeError(_bad(name, f"topics file must end in .txt, .csv or .jsonl, not {suffix or 'no extension'}"))
