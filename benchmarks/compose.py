@@ -37,7 +37,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from vidflow.characters import load_character  # noqa: E402
+from vidflow.recipe.characters import load_character  # noqa: E402
 from vidflow.media.compose import (  # noqa: E402
     CharacterLook,
     LineClip,

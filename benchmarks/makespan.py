@@ -66,7 +66,7 @@ import yaml  # noqa: E402
 
 from tests.servers import ElevenLabsServer, OpenAIServer  # noqa: E402
 from vidflow.api import load_recipe_file, run  # noqa: E402
-from vidflow.plan.dialogue import dialogue_schema  # noqa: E402
+from vidflow.capabilities.dialogue import dialogue_schema  # noqa: E402
 from vidflow.settings import Settings  # noqa: E402
 
 KEY = "test-key"

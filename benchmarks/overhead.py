@@ -1,44 +1,40 @@
-"""Scheduler overhead per node, and plan time, for a 10,000-node recipe.
+"""Scheduler overhead per node, and plan time, for a 10,000-node recipe: before and after.
 
 The provider answers instantly, so what is measured is vidflow itself: rendering, keying,
-cache lookups and writes, limits, events. Printed side by side in one run:
+cache lookups and writes, limits, events. Measured side by side in one run, alternating:
 
-* cold run  (every node runs and is stored)   -> seconds per node
-* warm run  (every node is a cache hit)         -> seconds per node
-* plan      (cold cache and warm cache)         -> seconds per node
-* baseline: the same 10,000 calls awaited directly with asyncio.gather (no cache, no DAG)
+* **after**: this checkout;
+* **before**: another commit (``--against``, by default the v1 engine before the open-runner
+  redesign), checked out into a temporary git worktree and run in its own process;
+* **baseline**: the same 10,000 provider calls awaited directly with asyncio.gather.
 
-Usage: python benchmarks/overhead.py [--nodes 10000]
+For each side: load, plan on a cold and a warm cache, a cold run (every node made and stored)
+and a warm run (every node a cache hit). The scheduler's overhead per node is
+``(cold run - baseline) / nodes``. Targets (issue 9): overhead <= 100 us/node, plan <= 1 s.
+
+Usage: python benchmarks/overhead.py [--nodes 10000] [--reps 2] [--against REF | --no-before]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import inspect
+import json
 import os
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import ClassVar
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from vidflow.api import load_recipe_file, plan, run  # noqa: E402
-from vidflow.providers.base import Provider, TextRequest, TextResult  # noqa: E402
-from vidflow.providers.registry import Registry  # noqa: E402
-from vidflow.settings import Settings  # noqa: E402
-
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+#: The last commit of the v1 engine (run/engine.py), before capabilities and the scheduler.
+BEFORE = "8fbfaaa"
 STEPS_PER_TOPIC = 5
-
-
-class InstantText(Provider):
-    kind: ClassVar[str] = "text.instant"
-    capability: ClassVar[str] = "text"
-    default_concurrency: ClassVar[int] = 64
-
-    async def generate(self, req: TextRequest) -> TextResult:
-        return TextResult(value=req.prompt[::-1])
 
 
 def _recipe(topics: int) -> str:
@@ -48,46 +44,105 @@ def _recipe(topics: int) -> str:
 
 
 def _timed(fn):
-    t0 = time.perf_counter()
-    c0 = time.process_time()
+    t0, c0 = time.perf_counter(), time.process_time()
     out = fn()
     return out, time.perf_counter() - t0, time.process_time() - c0
+
+
+def measure(nodes: int) -> dict[str, float]:
+    """One measurement of whatever vidflow is importable (works with the v1 API and the v2 one)."""
+    from vidflow.api import load_recipe_file, plan, run
+    from vidflow.providers.base import Provider, TextRequest, TextResult
+    from vidflow.providers.registry import Registry
+    from vidflow.settings import Settings
+
+    class InstantText(Provider):
+        kind: ClassVar[str] = "text.instant"
+        capability: ClassVar[str] = "text"
+        default_concurrency: ClassVar[int] = 64
+
+        async def generate(self, req: TextRequest) -> TextResult:
+            return TextResult(value=req.prompt[::-1])
+
+    topics = max(1, nodes // STEPS_PER_TOPIC)
+    nodes = topics * STEPS_PER_TOPIC
+    reg = Registry(entry_point_group=None)
+    reg.register(InstantText.kind, InstantText)
+    extra = {"registry": reg} if "registry" in inspect.signature(run).parameters else {}  # v1 took the registry
+    out: dict[str, float] = {"nodes": nodes}
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "r.yaml"
+        path.write_text(_recipe(topics))
+        settings = Settings(cache_url=os.path.join(d, "cache"), runs_dir=os.path.join(d, "runs"))
+        loaded, out["load"], _ = _timed(lambda: load_recipe_file(path, registry=reg))
+        _, out["plan_cold"], _ = _timed(lambda: asyncio.run(plan(loaded, settings=settings, **extra)))
+        cold, out["run_cold"], out["run_cold_cpu"] = _timed(lambda: asyncio.run(run(loaded, settings=settings, output_root=d, **extra)))
+        assert cold.summary.count("ran") == nodes, cold.summary.count("ran")
+        warm, out["run_warm"], _ = _timed(lambda: asyncio.run(run(loaded, settings=settings, output_root=d, **extra)))
+        assert warm.summary.count("cached") == nodes
+        _, out["plan_warm"], _ = _timed(lambda: asyncio.run(plan(loaded, settings=settings, **extra)))
+
+    async def baseline() -> None:
+        p = InstantText()
+        await asyncio.gather(*(p.generate(TextRequest(prompt=f"step {i % 5} of topic {i // 5}")) for i in range(nodes)))
+
+    _, out["baseline"], _ = _timed(lambda: asyncio.run(baseline()))
+    return out
+
+
+def _measure_in(src: Path, nodes: int) -> dict[str, float]:
+    """``measure`` in a fresh process that imports vidflow from ``src``."""
+    env = {**os.environ, "PYTHONPATH": str(src)}
+    proc = subprocess.run([sys.executable, str(HERE / "overhead.py"), "--measure", "--nodes", str(nodes)], env=env, cwd=src,
+                          capture_output=True, text=True, check=True)
+    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--nodes", type=int, default=10_000)
+    ap.add_argument("--reps", type=int, default=2, help="measurements per side (alternating); medians are printed")
+    ap.add_argument("--against", default=BEFORE, help=f"the commit to compare with (default {BEFORE}: the v1 engine)")
+    ap.add_argument("--no-before", action="store_true", help="measure this checkout only")
+    ap.add_argument("--measure", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
-    topics = max(1, args.nodes // STEPS_PER_TOPIC)
-    nodes = topics * STEPS_PER_TOPIC
-    reg = Registry(entry_point_group=None)
-    reg.register(InstantText.kind, InstantText)
-    with tempfile.TemporaryDirectory() as d:
-        path = Path(d) / "r.yaml"
-        path.write_text(_recipe(topics))
-        settings = Settings(cache_url=os.path.join(d, "cache"), runs_dir=os.path.join(d, "runs"))
-        loaded, t_load, _ = _timed(lambda: load_recipe_file(path, registry=reg))
-        (_, _), t_plan_cold, _ = _timed(lambda: asyncio.run(plan(loaded, settings=settings, registry=reg)))
-        cold, t_cold, c_cold = _timed(lambda: asyncio.run(run(loaded, settings=settings, registry=reg, output_root=d)))
-        assert cold.summary.count("ran") == nodes, cold.summary.count("ran")
-        warm, t_warm, c_warm = _timed(lambda: asyncio.run(run(loaded, settings=settings, registry=reg, output_root=d)))
-        assert warm.summary.count("cached") == nodes
-        (_, _), t_plan_warm, _ = _timed(lambda: asyncio.run(plan(loaded, settings=settings, registry=reg)))
+    if args.measure:
+        print(json.dumps(measure(args.nodes)))
+        return
+    sides: dict[str, list[dict]] = {"after": [], "before": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        old = Path(tmp) / "before"
+        if not args.no_before:
+            subprocess.run(["git", "worktree", "add", "--detach", str(old), args.against], cwd=REPO, check=True, capture_output=True)
+        try:
+            for _ in range(args.reps):
+                sides["after"].append(_measure_in(REPO, args.nodes))
+                if not args.no_before:
+                    sides["before"].append(_measure_in(old, args.nodes))
+        finally:
+            if not args.no_before:
+                subprocess.run(["git", "worktree", "remove", "--force", str(old)], cwd=REPO, capture_output=True)
 
-    async def baseline():
-        p = InstantText()
-        await asyncio.gather(*(p.generate(TextRequest(prompt=f"step {i % 5} of topic {i // 5}")) for i in range(nodes)))
+    def med(side: str, k: str) -> float:
+        return statistics.median(m[k] for m in sides[side])
 
-    _, t_base, _ = _timed(lambda: asyncio.run(baseline()))
-    us = lambda t: f"{t / nodes * 1e6:8.1f} µs/node"  # noqa: E731
-    print(f"vidflow overhead, {nodes} nodes ({topics} topics x {STEPS_PER_TOPIC} steps), instant provider")
-    print(f"  load recipe         {t_load:7.2f} s")
-    print(f"  plan, cold cache    {t_plan_cold:7.2f} s  {us(t_plan_cold)}")
-    print(f"  plan, warm cache    {t_plan_warm:7.2f} s  {us(t_plan_warm)}")
-    print(f"  run, cold           {t_cold:7.2f} s  {us(t_cold)}  (cpu {c_cold:.2f} s)")
-    print(f"  run, all cached     {t_warm:7.2f} s  {us(t_warm)}  (cpu {c_warm:.2f} s)")
-    print(f"  baseline gather     {t_base:7.2f} s  {us(t_base)}  (the calls alone, no cache or DAG)")
-    print(f"  scheduler overhead per node (cold run - baseline): {(t_cold - t_base) / nodes * 1e6:.1f} µs")
+    nodes = sides["after"][0]["nodes"]
+    us = lambda t: t / nodes * 1e6  # noqa: E731
+    shown = ["after"] + ([] if args.no_before else ["before"])
+    print(f"vidflow overhead, {nodes:.0f} nodes ({nodes // STEPS_PER_TOPIC:.0f} topics x {STEPS_PER_TOPIC} steps), instant provider, "
+          f"median of {args.reps} alternating run(s); before = {args.against}")
+    print(f"  {'':22}" + "".join(f"{s:>22}" for s in shown))
+    for label, k in (("load recipe", "load"), ("plan, cold cache", "plan_cold"), ("plan, warm cache", "plan_warm"),
+                     ("run, cold", "run_cold"), ("run, all cached", "run_warm"), ("baseline gather", "baseline")):
+        print(f"  {label:22}" + "".join(f"{med(s, k):8.2f} s {us(med(s, k)):7.1f} µs/n" for s in shown))
+    overhead = {s: us(med(s, "run_cold") - med(s, "baseline")) for s in shown}
+    print(f"  scheduler overhead per node (cold run - baseline): " + ", ".join(f"{s} {v:.1f} µs" for s, v in overhead.items()))
+    if not args.no_before:
+        print(f"  ratio after/before: overhead {overhead['after'] / overhead['before']:.2f}, "
+              f"plan cold {med('after', 'plan_cold') / med('before', 'plan_cold'):.2f}, "
+              f"warm run {med('after', 'run_warm') / med('before', 'run_warm'):.2f}")
+    print(f"  targets: overhead <= 100 µs/node (now {overhead['after']:.1f}); plan of {nodes:.0f} nodes <= 1 s "
+          f"(now {med('after', 'plan_cold'):.2f} s cold, {med('after', 'plan_warm'):.2f} s warm)")
 
 
 if __name__ == "__main__":

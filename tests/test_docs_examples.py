@@ -14,7 +14,7 @@ What counts as what:
   written there, or else a one-topic file is generated.
 * ``yaml`` block whose first key is ``name:`` and that has ``sprites:``: a **character**. It is
   written verbatim to ``characters/<new id>.yaml``; every sprite path it names is filled with
-  the repo's Nova sprites; it must load with :func:`vidflow.characters.load_character`.
+  the repo's Nova sprites; it must load with :func:`vidflow.recipe.characters.load_character`.
 * other ``yaml`` block whose top-level keys are all recipe keys (``providers:`` ...): a recipe
   **fragment**. It is merged over ``recipes/quickstart.yaml`` and the result must plan.
 * a block whose first line is ``# <name>.txt|.csv|.jsonl``: a **topics file**. The quickstart
@@ -67,6 +67,7 @@ class Block:
     end: int  # line of the closing fence
     lang: str
     text: str
+    info: str = ""  # the whole info string: ```python file=vidflow_acme/__init__.py
 
     @property
     def id(self) -> str:
@@ -117,7 +118,7 @@ def parse_blocks(path: Path) -> tuple[list[Block], list[tuple[str, str]]]:
             j += 1
         if j == len(lines):
             return blocks, [(f"{rel}:{i + 1}", f"the fence opened at line {i + 1} is never closed")]
-        blocks.append(Block(rel, i + 1, j + 1, lang, "\n".join(lines[i + 1 : j]) + "\n"))
+        blocks.append(Block(rel, i + 1, j + 1, lang, "\n".join(lines[i + 1 : j]) + "\n", info))
         i = j + 1
     return blocks, []
 
@@ -250,7 +251,9 @@ def discover() -> Discovered:
         d.blocks += blocks
         d.malformed += bad
         for b in blocks:
-            if is_recipe(b):
+            if "file=" in b.info:  # one file of a multi-file example (a plugin): its own test runs it
+                d.skipped.append((b.id, "a file of the plugin example: run by tests/plugins/test_docs_plugin.py"))
+            elif is_recipe(b):
                 d.recipes.append(b)
                 if recipe_runs_offline(b) and len(d.runnable) < MAX_RUNS:
                     d.runnable.append(b)
@@ -401,6 +404,12 @@ def test_recipe_runs(block, project):
     topic = loaded.topics[0].id
     argv = ["run", "recipe.yaml", "--only", topic, "--json"]
     rc, out, err = invoke(argv)
+    gated = [name for name, s in loaded.steps.items() if getattr(s.spec, "approve", False)]
+    if gated:  # a review example: it waits (exit 4), is approved as the doc says, then publishes
+        assert rc == 4, _explain(argv, rc, out, err, block, "recipe.yaml")
+        for step in gated:
+            assert invoke(["approve", "recipe.yaml", step])[0] == 0
+        rc, out, err = invoke(argv)
     assert rc == 0, _explain(argv, rc, out, err, block, "recipe.yaml")
     if any(s.shape == "publish" for s in loaded.steps.values()):
         result = json.loads(out)["topics"][topic]
@@ -456,7 +465,7 @@ def test_topics_file_plans(block, project):
 @pytest.mark.parametrize("block", _param(DOCS.characters))
 def test_character_loads(block, project):
     """Written verbatim under a new id; the sprites it names are the repo's Nova sprites."""
-    from vidflow.characters import load_character
+    from vidflow.recipe.characters import load_character
     from vidflow.errors import RecipeError
 
     chars = project / "characters"

@@ -1,34 +1,49 @@
 """The library API the CLI is a thin shell over: load, plan, run.
 
->>> loaded = load_recipe_file("recipes/quickstart.yaml")          # doctest: +SKIP
->>> report, graph = asyncio.run(plan(loaded, settings=Settings.from_env()))  # doctest: +SKIP
->>> result = asyncio.run(run(loaded, settings=Settings.from_env()))          # doctest: +SKIP
+>>> loaded = load_recipe_file("recipes/quickstart.yaml")                      # doctest: +SKIP
+>>> report, graph = asyncio.run(plan(loaded, settings=Settings.from_env()))   # doctest: +SKIP
+>>> result = asyncio.run(run(loaded, settings=Settings.from_env()))           # doctest: +SKIP
+
+``plan`` is the same walk as ``run`` with the dry-run executor: no provider call, no process.
+``run`` picks its executor from ``executor=``: ``"local"`` (this process) or a
+:class:`~vidflow.run.dask.DaskExecutor` (topics on a cluster); both return a :class:`RunResult`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
-from dataclasses import dataclass
+import time
+import uuid
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable, Mapping
 
 import networkx as nx
 
 from .cache.store import CacheStore
+from .capabilities.registry import CapabilityRegistry, default_capabilities
 from .errors import Problem, RecipeError, UserError
 from .plan.estimate import PlanReport, build_report
+from .plan.refresh import Refresh, parse_refresh
 from .providers.registry import Registry, default_registry
 from .recipe.load import LoadedRecipe, load_recipe
-from .settings import Settings
-from .run.engine import Engine, new_run_id
-from .run.ledger import EventSink, JsonlSink, MemorySink, MultiSink, Summary, summarize
+from .run.executors import DryRunExecutor, LocalExecutor
+from .run.identity import RunFolder, key_run_id, load_snapshot, outputs_intact, restore_snapshot, save_snapshot, take_snapshot
+from .run.ledger import EventSink, JsonlSink, MemorySink, MultiSink, NullSink, summarize
 from .run.limits import Clock
+from .run.result import RunResult
+from .run.scheduler import Scheduler
+from .settings import Settings
 
-__all__ = ["RunResult", "load_recipe_file", "open_store", "plan", "run", "select_topics"]
+__all__ = ["RunResult", "check_credentials", "load_recipe_file", "new_run_id", "open_store", "plan", "rerun", "run", "select_topics", "submit"]
 
 
-def load_recipe_file(path: str | os.PathLike, *, registry: Registry | None = None, topics_file: str | None = None) -> LoadedRecipe:
-    return load_recipe(path, registry=registry or default_registry(), topics_override=Path(topics_file) if topics_file else None)
+def load_recipe_file(path: str | os.PathLike, *, registry: Registry | None = None, capabilities: CapabilityRegistry | None = None, topics_file: str | None = None) -> LoadedRecipe:
+    """Load and validate a recipe (RecipeError lists every problem, with file:line:col)."""
+    return load_recipe(
+        path, registry=registry or default_registry(), catalog=capabilities or default_capabilities(),
+        topics_override=Path(topics_file) if topics_file else None,
+    )
 
 
 def select_topics(loaded: LoadedRecipe, *, only: Iterable[str] = (), limit: int | None = None) -> LoadedRecipe:
@@ -50,21 +65,11 @@ def select_topics(loaded: LoadedRecipe, *, only: Iterable[str] = (), limit: int 
 
 
 def open_store(settings: Settings) -> CacheStore:
-    return CacheStore(settings.cache_url, storage_options=settings.storage_options(settings.cache_url))
+    return CacheStore(settings.cache_url, storage_options=settings.storage_options(settings.cache_url), scratch=settings.scratch_dir)
 
 
-async def plan(loaded: LoadedRecipe, *, settings: Settings, registry: Registry | None = None, refresh: Iterable[str] = (), store: CacheStore | None = None) -> tuple[PlanReport, nx.DiGraph]:
-    """Walk the recipe without running anything; returns the report and the node graph."""
-    _check_refresh(loaded, refresh)
-    check_credentials(loaded, settings)
-    store = store or open_store(settings)
-    engine = Engine(loaded, settings=settings, registry=registry or default_registry(), store=store, mode="plan", refresh=set(refresh))
-    await engine.run()
-    limits = {}
-    for name, info in loaded.providers.items():
-        limits[name] = (info.spec.concurrency or info.cls.default_concurrency, info.spec.rate)
-    report = build_report(engine.graph, recipe=loaded.name, topics=len(loaded.topics), step_order=loaded.order, limits=limits, cpu_slots=settings.max_ffmpeg)
-    return report, engine.graph
+def new_run_id() -> str:
+    return time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:6]
 
 
 def check_credentials(loaded: LoadedRecipe, settings: Settings) -> None:
@@ -73,7 +78,7 @@ def check_credentials(loaded: LoadedRecipe, settings: Settings) -> None:
     for s in loaded.steps.values():
         if s.provider:
             used.add(s.provider)
-            used.update(getattr(s.spec, "fallback", []))
+            used.update(s.fallbacks)
     problems = []
     for name in sorted(used):
         info = loaded.providers[name]
@@ -84,60 +89,182 @@ def check_credentials(loaded: LoadedRecipe, settings: Settings) -> None:
         raise RecipeError(problems)
 
 
-@dataclass
-class RunResult:
-    run_id: str
-    summary: Summary
-    events_path: str | None
-    graph: nx.DiGraph
-    calls: dict[str, int]
-    outputs: Callable[[str], dict] = lambda step: {}
+def _check_refresh(loaded: LoadedRecipe, refresh: Iterable[str] | Refresh) -> Refresh:
+    """``--refresh`` specs (``art``, ``art[2]``, ``speech[0:3]``) checked against the recipe."""
+    return parse_refresh(refresh, loaded.steps)
 
-    @property
-    def exit_code(self) -> int:
-        return self.summary.exit_code
+
+async def plan(loaded: LoadedRecipe, *, settings: Settings, refresh: Iterable[str] | Refresh = (), store: CacheStore | None = None, output_root: str | None = None) -> tuple[PlanReport, nx.DiGraph]:
+    """The dry run: every node named, looked up in the cache, priced and timed; nothing made.
+
+    Each node that would run says why (``report.nodes``: new, changed and which key fields,
+    refresh, missing, a corrupt cache entry, inputs not made yet). Templates that cannot render
+    and outputs that cannot be written are reported in ``report.problems`` (the CLI exits 2 on
+    them), with everything that could be planned. Missing API keys are warnings: only ``run``
+    needs them.
+    """
+    refresh = _check_refresh(loaded, refresh)
+    warnings = []
+    try:
+        check_credentials(loaded, settings)
+    except RecipeError as e:
+        warnings = [f"{line} (needed by `vidflow run`, not by the plan)" for line in e.lines()]
+    own = store is None
+    store = store or open_store(settings)
+    try:
+        async with Scheduler(loaded, settings=settings, store=store, executor=DryRunExecutor(), sink=NullSink(), run_id="plan",
+                             refresh=refresh, output_root=output_root) as s:
+            await s.run()
+    finally:
+        if own:
+            store.close()
+    status = {n: o.status for n, o in s.outcomes.items()}
+    problems = [o.error for n, o in sorted(s.outcomes.items()) if o.status == "failed"]
+    limits = {name: s.limits(name) for name in loaded.providers}
+    report = build_report(s.graph, status, recipe=loaded.name, topics=len(loaded.topics), step_order=loaded.order,
+                          limits=limits, cpu_slots=settings.max_ffmpeg, problems=problems)
+    report.warnings = warnings
+    report.timings = s.calibration.source
+    for n in s.graph:
+        o = s.outcomes.get(n)
+        if o is not None and o.status in ("run", "estimated"):
+            task = s.graph.nodes[n]["task"]
+            report.nodes.append({"id": n, "topic": task.topic, "step": task.step, "reason": o.reason, "changed": list(o.changed)})
+    return report, s.graph
 
 
 async def run(
     loaded: LoadedRecipe,
     *,
     settings: Settings,
-    registry: Registry | None = None,
     sink: EventSink | None = None,
-    refresh: Iterable[str] = (),
+    refresh: Iterable[str] | Refresh = (),
     output_root: str | None = None,
     clock: Clock | None = None,
     store: CacheStore | None = None,
     record: bool = True,
-    imports: dict[str, dict] | None = None,
-    limiter_factory: Callable[..., object] | None = None,
+    imports: Mapping[str, Mapping[str, Any]] | None = None,
+    limiter_factory: Callable[..., Any] | None = None,
     run_id: str | None = None,
+    executor: Any = "local",
 ) -> RunResult:
-    """Run the recipe: cached nodes are skipped, the rest run; events go to the run record."""
-    _check_refresh(loaded, refresh)
+    """Run the recipe: cached nodes are skipped, the rest made; events go to the run record.
+
+    ``executor``: ``"local"`` (this process) or a :class:`~vidflow.run.dask.DaskExecutor`.
+    """
+    refresh = _check_refresh(loaded, refresh)
     check_credentials(loaded, settings)
     run_id = run_id or new_run_id()
+    if executor != "local":
+        return await executor.run(loaded, settings=settings, sink=sink, refresh=refresh, output_root=output_root, run_id=run_id)
     memory = MemorySink()
-    jsonl = None
-    events_path = None
-    if record:
-        events_path = os.path.join(settings.runs_dir, run_id, "events.jsonl")
-        jsonl = JsonlSink(events_path)
+    jsonl = JsonlSink(os.path.join(settings.runs_dir, run_id, "events.jsonl")) if record else None
+    own = store is None
     store = store or open_store(settings)
-    engine = Engine(
-        loaded, settings=settings, registry=registry or default_registry(), store=store,
-        sink=MultiSink(memory, jsonl, sink), mode="run", refresh=set(refresh), run_id=run_id,
-        output_root=output_root, clock=clock, imports=imports, limiter_factory=limiter_factory,
-    )
     try:
-        await engine.run()
+        async with Scheduler(
+            loaded, settings=settings, store=store, executor=LocalExecutor(), sink=MultiSink(memory, jsonl, sink), run_id=run_id,
+            clock=clock, refresh=refresh, output_root=output_root, imports=imports, limiter_factory=limiter_factory,
+        ) as s:
+            await s.run()
     finally:
         if jsonl is not None:
             jsonl.close()
-    return RunResult(run_id, summarize(memory.events), events_path, engine.graph, dict(engine.calls), engine.outputs)
+        if own:
+            store.close()
+    if s.bugs:  # every topic that could finish has; now the bug surfaces (exit 3, with a traceback)
+        raise s.bugs[0]
+    values = {step: s.outputs(step) for step in loaded.order}
+    return RunResult(run_id, summarize(memory.events), jsonl.path if jsonl else None, s.graph, dict(s.calls), s.outcomes, values)
 
 
-def _check_refresh(loaded: LoadedRecipe, refresh: Iterable[str]) -> None:
-    bad = [s for s in refresh if s not in loaded.steps]
-    if bad:
-        raise UserError(f"--refresh {', '.join(bad)}: no such step (steps: {', '.join(loaded.order)})")
+def _reusable(folder: RunFolder, settings: Settings) -> RunResult | None:
+    """The finished, all-published result of ``folder`` if every output is still intact."""
+    done = folder.finished()
+    if done is None or done[0] != 0 or outputs_intact(done[1], settings.storage_options):
+        return None
+    from .run.ledger import read_events
+
+    return RunResult(folder.run_id, summarize(read_events(str(folder.events))), str(folder.events), nx.DiGraph(), {}, reused=True)
+
+
+async def submit(
+    loaded: LoadedRecipe,
+    *,
+    settings: Settings,
+    options: Mapping[str, Any] | None = None,
+    imports: Mapping[str, Mapping[str, Any]] | None = None,
+    idempotency_key: str | None = None,
+    wait: bool = False,
+    new: bool = False,
+    **run_kwargs: Any,
+) -> RunResult:
+    """Run ``loaded`` as an idempotent submission (see :mod:`vidflow.run.identity`).
+
+    The run id is the digest of the snapshot (recipe, characters, topics, ``options`` that
+    change what is made) or of ``idempotency_key``. If that run finished with everything
+    published and its outputs are intact, its result comes back (``reused=True``) and nothing
+    runs. If another process is making it, UserError, or with ``wait`` the result once it ends.
+    Otherwise it runs (again) under that id. ``new`` always starts a new run id.
+    """
+    snap = take_snapshot(loaded, options={**(options or {}), "cache": settings.cache_url}, imports=imports)
+    run_id = new_run_id() if new else key_run_id(idempotency_key) if idempotency_key is not None else snap.run_id
+    folder = RunFolder(settings.runs_dir, run_id)
+    recorded = folder.meta().get("snapshot")
+    if idempotency_key is not None and recorded and recorded != snap.digest:
+        raise UserError(f"--idempotency-key {idempotency_key!r} was used for a different submission (run {run_id}, {folder.path}); use a new key for new work")
+    if wait:
+        await asyncio.to_thread(folder.wait)
+    reused = _reusable(folder, settings)
+    if reused is not None:
+        return reused
+    folder.claim()
+    try:
+        store = open_store(settings)
+        try:
+            save_snapshot(store, snap)
+        finally:
+            store.close()
+        folder.write_meta(run_id=run_id, snapshot=snap.digest, recipe=str(loaded.path), cache=settings.cache_url, options=dict(options or {}),
+                          idempotency_key_given=idempotency_key is not None, started=time.time())
+        return await run(loaded, settings=settings, imports=imports, run_id=run_id, **run_kwargs)
+    finally:
+        folder.release()
+
+
+async def rerun(run_id: str, *, settings: Settings, cache: str | None = None, capabilities: CapabilityRegistry | None = None, **run_kwargs: Any) -> RunResult:
+    """Run a recorded run again, exactly: its stored snapshot (recipe, characters, topics,
+    options, imported documents) under the same run id, whatever the files say now.
+
+    The snapshot is restored into ``<runs_dir>/<run_id>/snapshot/`` (kept for inspection); the
+    cache is the run's own unless ``cache`` names another one that holds the snapshot.
+    """
+    import shutil
+
+    from .recipe.topics import Topic
+
+    folder = RunFolder(settings.runs_dir, run_id)
+    meta = folder.meta()
+    if not meta.get("snapshot"):
+        raise UserError(f"run {run_id!r} has no stored snapshot in {settings.runs_dir}/ (`vidflow status` lists runs; runs made before vidflow 0.3 cannot be rerun)")
+    settings = settings.replace(cache_url=cache or meta.get("cache"))
+    folder.claim()
+    try:
+        where = folder.path / "snapshot"
+        shutil.rmtree(where, ignore_errors=True)
+        store = open_store(settings)
+        try:
+            data = load_snapshot(store, meta["snapshot"])
+            recipe_path, _chars = restore_snapshot(store, data, where)
+        finally:
+            store.close()
+        loaded = load_recipe_file(recipe_path, capabilities=capabilities)
+        loaded = loaded.with_topics([Topic(t["id"], t["text"], t.get("vars") or {}) for t in data["topics"]])
+        opts = data.get("options") or {}
+        if opts.get("until"):
+            loaded = loaded.until(opts["until"])
+        refresh = parse_refresh(opts.get("refresh") or (), loaded.steps, force=bool(opts.get("force")))
+        return await run(loaded, settings=settings, imports=data.get("imports") or None, run_id=run_id, refresh=refresh,
+                         output_root=opts.get("out_dir"), **run_kwargs)
+    finally:
+        folder.release()

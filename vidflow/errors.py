@@ -34,7 +34,8 @@ Three classes of failure (see STYLE.md §9):
     │   └── KeyEncodingError           a value cannot be encoded into a cache key
     ├── BudgetExceededError            a paid call would push spending past the budget
     └── NodeFailedError                a node could not produce its output (wraps the cause)
-        └── UpstreamFailedError        a node was not run because an input failed
+        ├── UpstreamFailedError        a node was not run because an input failed
+        └── AwaitingReviewError        a node's output waits for review (approve: true)
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from dataclasses import dataclass
 
 __all__ = [
     "AuthError",
+    "AwaitingReviewError",
     "BadOutputError",
     "BadRequestError",
     "BudgetExceededError",
@@ -250,3 +252,8 @@ class NodeFailedError(VidflowError):
 
 class UpstreamFailedError(NodeFailedError):
     """A node was not run because one of its inputs failed."""
+
+
+class AwaitingReviewError(NodeFailedError):
+    """A node's output (or an input's) waits for a person's review (``approve: true``): not a
+    failure; the branch goes on once it is approved (exit code 4)."""

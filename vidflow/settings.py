@@ -12,6 +12,9 @@ import dataclasses
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
+
+from .redact import Redactor
 
 __all__ = ["Settings"]
 
@@ -44,6 +47,10 @@ class Settings:
         s3_endpoint_url: custom S3 endpoint (MinIO, R2, a local S3); AWS_* vars do the rest.
         prices_file: a YAML price table merged over vidflow's own (``VIDFLOW_PRICES``).
         max_ffmpeg: ffmpeg processes at once (default: CPU count).
+        scratch_dir: root of vidflow's temporary folders (``VIDFLOW_SCRATCH_DIR``; None:
+            ``$TMPDIR/vidflow-scratch``, see :mod:`vidflow.scratch`).
+        lease_ttl: seconds a lease on an S3 cache lasts without renewal (``VIDFLOW_LEASE_TTL``):
+            how long a killed process can keep others waiting (:mod:`vidflow.cache.lease`).
         env: the environment secrets are read from (a copy; never logged).
     """
 
@@ -53,6 +60,8 @@ class Settings:
     s3_endpoint_url: str | None = None
     max_ffmpeg: int = field(default_factory=lambda: os.cpu_count() or 2)
     prices_file: str | None = None
+    scratch_dir: str | None = None
+    lease_ttl: float = 60.0
     env: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -65,11 +74,22 @@ class Settings:
             s3_endpoint_url=env.get("VIDFLOW_S3_ENDPOINT_URL") or None,
             max_ffmpeg=_int(env, "VIDFLOW_MAX_FFMPEG", os.cpu_count() or 2),
             prices_file=env.get("VIDFLOW_PRICES") or None,
+            scratch_dir=env.get("VIDFLOW_SCRATCH_DIR") or None,
+            lease_ttl=float(_int(env, "VIDFLOW_LEASE_TTL", 60)),
             env=env,
         )
 
     def replace(self, **changes) -> Settings:
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    @cached_property
+    def redactor(self) -> Redactor:
+        """Masks the secrets of :attr:`env` (and credential headers) in any text vidflow records.
+
+        Apply it to every error message before it reaches an event, a report, a manifest, stderr
+        or ``vidflow status``. Built once per Settings (``replace`` makes a new one).
+        """
+        return Redactor.from_env(self.env)
 
     def secret(self, name: str) -> str | None:
         """An API key from the environment, or None. Never store what this returns."""

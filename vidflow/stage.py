@@ -25,7 +25,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from .errors import BadOutputError, Problem, RecipeError, UserError
-from .plan.dialogue import check_dialogue
+from .capabilities.dialogue import check_dialogue
 from .recipe.load import LoadedRecipe
 
 __all__ = ["STAGE_VERSION", "emit_document", "parse_input_spec", "read_document"]

@@ -1,22 +1,50 @@
-"""URL -> fsspec filesystem, and the atomic writes everything else builds on.
+"""URL -> fsspec filesystem, the atomic writes everything else builds on, and stored checksums.
 
 Only this module and ``cache/`` touch fsspec. Local paths and any fsspec URL (``s3://``,
 ``memory://``, ...) work; S3 options (endpoint) come from :class:`~vidflow.settings.Settings`.
 A write is never visible half-done: local files are written to a temp name in the same folder
-and renamed; object stores get one PUT (an object appears whole or not at all).
+and renamed; object stores get one PUT (an object appears whole or not at all), or an upload to
+a temporary key copied into place.
+
+On S3 every object vidflow writes carries a SHA-256 *additional checksum* computed by S3 itself
+(``ChecksumAlgorithm="SHA256"`` on the PUT or the server-side copy). :func:`object_state` reads
+it back with one HEAD, so a reader can check an object against a digest without downloading it.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 import shutil
+import stat
+import sys
 import uuid
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
-__all__ = ["atomic_put_file", "atomic_write", "is_local", "join", "url_to_fs"]
+__all__ = [
+    "ObjectState",
+    "atomic_put_file",
+    "atomic_write",
+    "is_local",
+    "is_s3",
+    "join",
+    "object_state",
+    "pipe_with_checksum",
+    "put_file_with_checksum",
+    "stored_sha256",
+    "url_to_fs",
+]
+
+# One S3 PUT takes at most 5 GiB, and s3fs switches to a multipart upload well before that
+# (2 x its 50 MiB chunk). A multipart object's checksum is a checksum of part checksums, not the
+# object's SHA-256, so only single-part writes and copies ask for one.
+_SINGLE_PUT_MAX = 100 * 2**20
+_SINGLE_COPY_MAX = 5 * 2**30
 
 
 def url_to_fs(url: str, **options: Any) -> tuple[fsspec.AbstractFileSystem, str]:
@@ -29,24 +57,29 @@ def is_local(fs: fsspec.AbstractFileSystem) -> bool:
     return isinstance(fs, LocalFileSystem)
 
 
+def is_s3(fs: fsspec.AbstractFileSystem) -> bool:
+    """True for an s3fs filesystem (whatever protocol name it is registered under)."""
+    s3fs = sys.modules.get("s3fs")  # an S3 filesystem exists only if s3fs was imported
+    return s3fs is not None and isinstance(fs, s3fs.S3FileSystem)
+
+
 def join(*parts: str) -> str:
     return "/".join(p.strip("/") if i else p.rstrip("/") for i, p in enumerate(parts) if p)
 
 
-_MADE_DIRS: set[str] = set()
+# --------------------------------------------------------------------------- atomic writes
 
 
 def _replace_local(path: str, fill: Callable[[str], None]) -> None:
     """Make ``path`` by filling a temp file beside it and renaming it into place."""
     parent = os.path.dirname(path)
-    if parent and parent not in _MADE_DIRS:
-        os.makedirs(parent, exist_ok=True)
-        _MADE_DIRS.add(parent)
     tmp = f"{path}.tmp-{uuid.uuid4().hex}"
     try:
         try:
             fill(tmp)
-        except FileNotFoundError:  # the folder went away since we made it
+        except FileNotFoundError:  # first write into this folder (or it went away): make it
+            if not parent:
+                raise
             os.makedirs(parent, exist_ok=True)
             fill(tmp)
         os.replace(tmp, path)
@@ -65,23 +98,29 @@ def atomic_write(fs: fsspec.AbstractFileSystem, path: str, data: bytes, *, conte
 
         _replace_local(path, fill)
         return
-    fs.pipe_file(path, data, **_content_type(fs, content_type))
+    extra = _content_type(fs, content_type)
+    if is_s3(fs) and len(data) < _SINGLE_PUT_MAX:
+        extra["ChecksumAlgorithm"] = "SHA256"
+    fs.pipe_file(path, data, **extra)
 
 
 def atomic_put_file(fs: fsspec.AbstractFileSystem, local_path: str, path: str, *, content_type: str | None = None) -> None:
     """Copy a local file to ``path`` so that no reader ever sees part of it there.
 
     Local: a temp file beside it, renamed. Object stores: an upload to a temporary key, copied
-    into place (one server-side copy), then the temporary key removed: an upload killed partway
-    leaves nothing at ``path``.
+    into place (one server-side copy, which on S3 also computes the object's SHA-256 checksum),
+    then the temporary key removed: an upload killed partway leaves nothing at ``path``.
     """
     if is_local(fs):
         _replace_local(path, lambda tmp: shutil.copyfile(local_path, tmp))
         return
     tmp = f"{path}.tmp-{uuid.uuid4().hex}"
+    copy_extra: dict[str, str] = {}
+    if is_s3(fs) and os.path.getsize(local_path) <= _SINGLE_COPY_MAX:
+        copy_extra["ChecksumAlgorithm"] = "SHA256"  # recomputed by S3 from the bytes it holds
     try:
         fs.put_file(local_path, tmp, **_content_type(fs, content_type))
-        fs.copy(tmp, path)
+        fs.copy(tmp, path, **copy_extra)
     finally:
         try:
             fs.rm_file(tmp)
@@ -89,6 +128,85 @@ def atomic_put_file(fs: fsspec.AbstractFileSystem, local_path: str, path: str, *
             pass
 
 
+def pipe_with_checksum(fs: fsspec.AbstractFileSystem, path: str, data: bytes, *, content_type: str | None = None) -> str | None:
+    """:func:`atomic_write`, then the SHA-256 the store now reports for ``path`` (hex), or None.
+
+    Compare the answer with your own digest: a mismatch means the bytes stored are not the ones
+    you meant (None: this store keeps no SHA-256, verify some other way).
+    """
+    atomic_write(fs, path, data, content_type=content_type)
+    return stored_sha256(fs, path)
+
+
+def put_file_with_checksum(fs: fsspec.AbstractFileSystem, local_path: str, path: str, *, content_type: str | None = None) -> str | None:
+    """:func:`atomic_put_file`, then the SHA-256 the store reports for ``path`` (hex), or None."""
+    atomic_put_file(fs, local_path, path, content_type=content_type)
+    return stored_sha256(fs, path)
+
+
 def _content_type(fs: fsspec.AbstractFileSystem, content_type: str | None) -> dict[str, str]:
-    protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
-    return {"ContentType": content_type} if content_type and protocol in ("s3", "s3a") else {}
+    return {"ContentType": content_type} if content_type and is_s3(fs) else {}
+
+
+# --------------------------------------------------------------------------- reading state
+
+
+@dataclass(frozen=True)
+class ObjectState:
+    """What a store says about an object without reading its bytes.
+
+    ``token`` changes whenever the bytes may have changed (local: mtime, ctime and inode; S3:
+    ETag and LastModified); None when the store offers nothing but the size. ``sha256`` is the
+    object's full SHA-256 (hex) when the store keeps one (S3 additional checksums), else None.
+    """
+
+    size: int
+    token: tuple[str | int, ...] | None
+    sha256: str | None = None
+
+
+def object_state(fs: fsspec.AbstractFileSystem, path: str) -> ObjectState:
+    """One stat or HEAD of ``path`` (FileNotFoundError if it is not there)."""
+    if is_local(fs):
+        st = os.stat(path)
+        if not stat.S_ISREG(st.st_mode):
+            raise FileNotFoundError(path)
+        return ObjectState(st.st_size, (st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev))
+    if is_s3(fs):
+        bucket, key, _ = fs.split_path(path)
+        head = fs.call_s3("head_object", Bucket=bucket, Key=key, ChecksumMode="ENABLED")
+        etag = str(head.get("ETag", ""))
+        modified = head.get("LastModified")
+        token = (etag, modified.isoformat() if hasattr(modified, "isoformat") else str(modified or ""))
+        return ObjectState(int(head["ContentLength"]), token if etag else None, _full_sha256(head, etag))
+    info = fs.info(path)
+    if info.get("type") not in (None, "file"):
+        raise FileNotFoundError(path)
+    parts = tuple(str(info[k]) for k in ("ETag", "LastModified", "mtime", "created") if info.get(k) is not None)
+    return ObjectState(int(info["size"]), parts or None)
+
+
+def stored_sha256(fs: fsspec.AbstractFileSystem, path: str) -> str | None:
+    """The SHA-256 (hex) the store keeps for ``path`` (S3 checksum), else None; no body read.
+
+    Raises FileNotFoundError if there is no object at ``path``.
+    """
+    if not is_s3(fs):
+        if not fs.exists(path):
+            raise FileNotFoundError(path)
+        return None
+    return object_state(fs, path).sha256
+
+
+def _full_sha256(head: dict[str, Any], etag: str) -> str | None:
+    """The object's own SHA-256 from a HEAD answer; None for none or a composite (multipart) one."""
+    value = head.get("ChecksumSHA256")
+    if not value or "-" in value or head.get("ChecksumType") == "COMPOSITE":
+        return None
+    if "-" in etag.strip('"'):  # uploaded in parts: some stores omit ChecksumType
+        return None
+    try:
+        raw = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    return raw.hex() if len(raw) == 32 else None

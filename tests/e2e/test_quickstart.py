@@ -47,7 +47,7 @@ def quickstart(tmp_path_factory):
     env = _clean_env(root)
     assert shutil.which("ffmpeg", path=env["PATH"]) is None
     first = subprocess.run([str(root / "bin" / "python3"), "-m", "vidflow", "run", "recipes/quickstart.yaml"], cwd=root, env=env, capture_output=True, text=True, timeout=600)
-    second = subprocess.run([str(root / "bin" / "python3"), "-m", "vidflow", "run", "recipes/quickstart.yaml", "--json"], cwd=root, env=env, capture_output=True, text=True, timeout=600)
+    second = subprocess.run([str(root / "bin" / "python3"), "-m", "vidflow", "run", "recipes/quickstart.yaml", "--json", "--new-run"], cwd=root, env=env, capture_output=True, text=True, timeout=600)
     return root, first, second
 
 

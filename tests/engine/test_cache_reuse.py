@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 import json
 
 from tests.engine.util import BASE, plan_recipe, ran, run_recipe, write
@@ -23,7 +24,7 @@ def test_second_run_makes_zero_provider_calls_and_reports_all_cached(project, re
     assert set(second.summary.nodes.values()) == {"cached"}
     assert len(second.summary.nodes) == n_first
     # the run record says the same
-    events = [json.loads(l) for l in open(second.events_path)]
+    events = [json.loads(l) for l in Path(second.events_path).read_text().splitlines()]
     cached = {e["node"] for e in events if e["type"] == "node_cached"}
     assert cached == set(second.summary.nodes)
 
@@ -60,8 +61,8 @@ def test_plan_expands_fan_out_exactly_when_the_script_is_cached(project, registr
     # Drop the cached speech lines only: the script stays cached, so the plan knows its 4 lines.
     _, graph = plan_recipe(recipe, registry, project)
     for node, d in graph.nodes(data=True):
-        if d["step"] == "speech":
-            (project / "cache" / "actions" / f"{d['key']}.json").unlink()
+        if d["task"].step == "speech":
+            (project / "cache" / "actions" / f"{d['task'].key}.json").unlink()
     report, _ = plan_recipe(recipe, registry, project)
     speech = next(r for r in report.rows if r.step == "speech")
     assert (speech.nodes, speech.cached, speech.to_run, speech.estimated) == (4, 0, 4, False)

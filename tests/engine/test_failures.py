@@ -103,7 +103,7 @@ def test_failure_between_blob_and_manifest_leaves_no_manifest_and_reruns(project
 def test_corrupt_blob_is_a_miss_and_is_rebuilt(project, registry, calls):
     recipe = write(project, BASE.format(topics='["Only topic"]'))
     first = run_recipe(recipe, registry, project)
-    key = first.graph.nodes["only-topic/speech[0]"]["key"]
+    key = first.graph.nodes["only-topic/speech[0]"]["task"].key
     manifest = json.loads((project / "cache" / "actions" / f"{key}.json").read_text())
     digest = manifest["blobs"]["audio"]["digest"]
     blob = project / "cache" / "blobs" / "sha256" / digest[:2] / digest[2:]
@@ -111,7 +111,7 @@ def test_corrupt_blob_is_a_miss_and_is_rebuilt(project, registry, calls):
     # every node whose output is that blob (identical audio is stored once) is rebuilt
     sharing = {
         n for n, d in first.graph.nodes(data=True)
-        if digest in (project / "cache" / "actions" / f"{d['key']}.json").read_text()
+        if digest in (project / "cache" / "actions" / f"{d['task'].key}.json").read_text()
     }
     assert "only-topic/speech[0]" in sharing
     calls.clear()

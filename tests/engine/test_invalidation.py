@@ -41,8 +41,8 @@ def _dialogues(result, project):
     store = CacheStore(str(project / "cache"))
     out = {}
     for node, d in result.graph.nodes(data=True):
-        if d["step"] == "script":
-            out[d["topic"]] = store.load(d["key"]).value
+        if d["task"].step == "script":
+            out[d["task"].topic] = store.load(d["task"].key).value
     return out
 
 
@@ -107,5 +107,5 @@ def test_two_topics_rendering_the_same_input_share_one_call(project, registry, c
     statuses = result.summary.nodes
     intro = {n: s for n, s in statuses.items() if n.endswith("/intro")}
     assert sorted(intro.values()) == ["cached", "cached", "ran"]
-    keys = {d["key"] for n, d in result.graph.nodes(data=True) if n.endswith("/intro")}
+    keys = {d["task"].key for n, d in result.graph.nodes(data=True) if n.endswith("/intro")}
     assert len(keys) == 1

@@ -8,7 +8,7 @@ import pytest
 
 from tests import fakes
 from tests.engine.util import run_recipe, write
-from vidflow.recipe.schema import Rate, parse_rate
+from vidflow.limits import Limits, Rate, parse_rate
 from vidflow.run.limits import Limiter
 
 RECIPE = """
@@ -71,7 +71,7 @@ def test_rate_6_per_min_never_starts_more_than_6_in_any_60s_window(project, regi
 
 async def test_limiter_pause_holds_every_call_until_it_ends():
     clock = fakes.FakeClock()
-    lim = Limiter("p", concurrency=3, clock=clock)
+    lim = Limiter("p", limits=Limits(concurrency=3), clock=clock)
     lim.pause(2.0)
     starts = []
 

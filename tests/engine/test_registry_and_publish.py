@@ -10,7 +10,7 @@ import pytest
 from tests.engine.util import run_recipe, write
 from vidflow.errors import TemplateError, UnknownKindError
 from vidflow.providers.registry import Registry
-from vidflow.run.publish import resolve_destination
+from vidflow.outputs import resolve_destination
 
 
 def test_a_third_party_kind_is_found_through_its_entry_point(tmp_path, monkeypatch):

@@ -50,12 +50,12 @@ def project_settings(project: Path, **kw) -> Settings:
 def run_recipe(path: Path, registry, project: Path, *, settings: Settings | None = None, **kw):
     """Run a recipe in the project (its cache and runs folder unless ``settings`` says otherwise)."""
     loaded = load_recipe_file(path, registry=registry)
-    return asyncio.run(run(loaded, settings=settings or project_settings(project), registry=registry, output_root=str(project), **kw))
+    return asyncio.run(run(loaded, settings=settings or project_settings(project), output_root=str(project), **kw))
 
 
 def plan_recipe(path: Path, registry, project: Path, *, settings: Settings | None = None):
     loaded = load_recipe_file(path, registry=registry)
-    return asyncio.run(plan(loaded, settings=settings or project_settings(project), registry=registry))
+    return asyncio.run(plan(loaded, settings=settings or project_settings(project)))
 
 
 def statuses(result) -> dict[str, str]:

@@ -4,6 +4,7 @@ plan estimates against actual cost, and the budget.
 
 from __future__ import annotations
 
+from pathlib import Path
 import json
 import textwrap
 
@@ -110,7 +111,7 @@ def test_429_pauses_that_provider_for_retry_after_while_others_keep_working(proj
     images = [r for r in oai.requests if r.path.endswith("/images/generations")]
     assert any(t429 < r.t_start < t429 + 2.0 for r in images)
     # the retry is an event with the status and the wait
-    events = [json.loads(l) for l in open(result.events_path)]
+    events = [json.loads(l) for l in Path(result.events_path).read_text().splitlines()]
     [retry] = [e for e in events if e["type"] == "node_retry"]
     assert retry["data"]["status"] == 429 and retry["data"]["wait"] >= 2.0 and retry["error"] == "RateLimitedError"
 
@@ -125,7 +126,7 @@ def test_twenty_percent_500s_still_finish_every_video(project):
     assert result.exit_code == 0, result.summary.failures
     assert sorted(t for t, d in result.summary.topics.items() if d["status"] == "published") == ["how-do-bees-make-honey", "what-is-a-black-hole", "why-is-the-sky-blue"]
     assert len(list((project / "out").glob("*.mp4"))) == 3
-    events = [json.loads(l) for l in open(result.events_path)]
+    events = [json.loads(l) for l in Path(result.events_path).read_text().splitlines()]
     retries = [e for e in events if e["type"] == "node_retry"]
     assert failed_500 > 0 and len(retries) == failed_500
     assert all(e["data"]["status"] == 500 for e in retries)

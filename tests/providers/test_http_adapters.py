@@ -39,7 +39,7 @@ from vidflow.errors import (
     RateLimitedError,
     TransientProviderError,
 )
-from vidflow.plan.dialogue import dialogue_schema
+from vidflow.capabilities.dialogue import dialogue_schema
 from vidflow.pricing import PriceTable
 from vidflow.providers.base import ImageRequest, Provider, SpeakerInfo, SpeechRequest, TextRequest
 from vidflow.providers.image_litellm import LiteLLMImage

@@ -9,7 +9,7 @@ Request handling order for each request:
 1. read and parse the body; take the lock, stamp ``t_start``, append the Record to ``requests``;
 2. a pending ``script()`` reply, if any, is sent verbatim (after its ``delay``): no auth, no limits;
 3. public paths (e.g. generated image URLs) are routed at once: no auth, no limits;
-4. auth → 401;
+4. with ``echo_auth()`` on: an error that echoes the request's credentials; else auth → 401;
 5. admission, atomically under the lock: ``pause_until`` → 429, ``max_concurrency`` → 429, ``rate`` → 429
    (a 429 does not count as in flight nor as a start in the rate window);
 6. ``fail_rate`` → 500 (a seeded draw per admitted request, so the sequence of outcomes is deterministic);
@@ -132,6 +132,7 @@ class LoopbackServer:
     """Context manager; ``start()`` returns self; ``url`` is ``http://127.0.0.1:PORT``."""
 
     name = "loopback"
+    auth_header = "authorization"  # the request header that carries the key (echoed by echo_auth)
 
     def __init__(
         self,
@@ -157,6 +158,7 @@ class LoopbackServer:
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
         self._script: deque[Reply] = deque()
+        self._echo: deque[int] = deque()
         self._starts: deque[float] = deque()
         self._in_flight = 0
         self._paused_until = 0.0
@@ -209,6 +211,31 @@ class LoopbackServer:
         """The next len(replies) requests get these replies verbatim, before any normal handling."""
         with self._lock:
             self._script.extend(replies)
+
+    def echo_auth(self, *statuses: int) -> None:
+        """From now on answer every non-public request with an error that echoes its credentials.
+
+        Like a careless vendor: the whole key and a truncated prefix in the message, its last
+        characters, the key in a ``www-authenticate`` / ``x-echo-credentials`` header and a
+        truncated one as the request id. ``statuses`` are used in turn; the last one repeats.
+        A ``script()`` reply still comes first.
+        """
+        with self._lock:
+            self._echo = deque(statuses or (401,))
+
+    def echo_reply(self, rec: Record, status: int) -> Reply:
+        cred = rec.headers.get(self.auth_header, "")
+        token = cred.split(" ", 1)[-1]
+        message = (
+            f"Invalid credentials {cred!r}. Received {self.auth_header}: {cred[: max(6, len(cred) * 2 // 3)]}... "
+            f"(a key ending in ...{token[-12:]})"
+        )
+        reply = self.error_reply(status, "invalid_api_key", message, retry_after=0 if status == 429 else None)
+        reply.headers.update({
+            "x-request-id": cred[:20], "request-id": cred[:20], "x-echo-credentials": cred,
+            "www-authenticate": f'Bearer realm="api", error="invalid_token", token="{token}"',
+        })  # fmt: skip
+        return reply
 
     def pause_until(self, t: float) -> None:
         """Answer 429 (Retry-After = seconds left, ceil, >= 1) until time.monotonic() >= t."""
@@ -350,7 +377,9 @@ class LoopbackServer:
                 self.decorate(rec, reply)
                 self._send(h, rec, reply)
                 return
-            reply = self.check_auth(rec)
+            with self._lock:
+                echo = (self._echo.popleft() if len(self._echo) > 1 else self._echo[0]) if self._echo else None
+            reply = self.echo_reply(rec, echo) if echo is not None else self.check_auth(rec)
             if reply is None:
                 with self._lock:
                     reply = self._admit(time.monotonic())

@@ -64,6 +64,7 @@ def alignment_for(text: str, offset: int = 0) -> dict[str, list]:
 
 class ElevenLabsServer(LoopbackServer):
     name = "elevenlabs"
+    auth_header = "xi-api-key"
 
     def check_auth(self, rec: Record) -> Reply | None:
         key = rec.headers.get("xi-api-key")

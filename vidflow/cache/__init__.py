@@ -1,0 +1,1 @@
+"""The content-addressed cache: keys (fingerprint), manifests, verified blobs, and `cache verify`."""

@@ -8,8 +8,15 @@ Two levels, as in Bazel (action cache + CAS) and Hamilton (metadata store + resu
   dialogue, word timings...), the digests of its blobs, and metadata (cost, model, tokens).
 
 Order of writes: blobs first, each verified, then the manifest in one atomic write. A reader
-therefore never sees a manifest whose blobs are missing. A blob whose bytes do not match its
-digest is treated as a miss (the node is rebuilt), never served.
+therefore never sees a manifest whose blobs are missing.
+
+Nothing is called cached unless it is verified (:meth:`CacheStore.lookup`): the manifest must
+match its schema (:mod:`vidflow.cache.manifest`), and each blob's bytes must match its digest.
+Verifying must not mean re-reading every video on every ``vidflow plan``, so a verification is
+remembered (:mod:`vidflow.cache.verified`): on S3 the SHA-256 that S3 computed at upload is read
+with one HEAD; locally, and for objects without such a checksum, a record of the blob's state
+(size, mtime, inode... or ETag) when it was last hashed lets a later lookup trust an unchanged
+blob from one stat. Anything that changed is hashed again.
 """
 
 from __future__ import annotations
@@ -17,19 +24,21 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
-import tempfile
 import threading
 from dataclasses import dataclass, field
-from typing import Any
+from enum import Enum
+from typing import Any, Callable
 
 from ..errors import CacheCorruptError, CacheError
-from ..plan.keys import canonical_bytes
-from ..storage import atomic_put_file, atomic_write, is_local, join, url_to_fs
+from ..scratch import Scratch
+from ..storage import atomic_put_file, atomic_write, is_local, is_s3, join, object_state, url_to_fs
+from .fingerprint import canonical_bytes
+from .manifest import MANIFEST_SCHEME, ManifestError, parse_manifest
+from .verified import VerificationRecords
 
-__all__ = ["Artifact", "BlobRef", "CacheStore"]
-
-MANIFEST_SCHEME = 1
+__all__ = ["Artifact", "BlobRef", "CacheLookup", "CacheStore", "LookupStatus", "MANIFEST_SCHEME"]
 
 
 @dataclass(frozen=True)
@@ -73,22 +82,60 @@ class Artifact:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Artifact:
-        return cls(
-            value=data.get("value"),
-            blobs={k: BlobRef(**v) for k, v in (data.get("blobs") or {}).items()},
-            meta=dict(data.get("meta") or {}),
-        )
+        """An artifact back from :meth:`to_json` (a review record's copy); checked like a manifest."""
+        from .manifest import Manifest
+
+        m = Manifest.model_validate(data)
+        return cls(value=m.value, blobs={n: BlobRef(b.digest, b.size, b.media_type, b.ext) for n, b in m.blobs.items()}, meta=dict(m.meta))
+
+
+class LookupStatus(str, Enum):
+    """What :meth:`CacheStore.lookup` found under a key. Only ``HIT`` may be called cached."""
+
+    HIT = "hit"
+    """A valid manifest whose every blob is present and verified against its digest."""
+    MISSING = "missing"
+    """No manifest under this key: never built (or deleted)."""
+    INVALID_MANIFEST = "invalid_manifest"
+    """A manifest that is unreadable, of the wrong shape, scheme or key, or rejected by ``check``."""
+    CORRUPT_BLOB = "corrupt_blob"
+    """A blob whose bytes (or size, or stored checksum) do not match the manifest's digest."""
+    MISSING_BLOB = "missing_blob"
+    """A blob named by the manifest is not in the cache."""
+
+
+@dataclass(frozen=True)
+class CacheLookup:
+    """The answer of :meth:`CacheStore.lookup`: the artifact on a hit, else why not."""
+
+    artifact: Artifact | None
+    status: LookupStatus
+    detail: str = ""
+
+    @property
+    def hit(self) -> bool:
+        return self.status is LookupStatus.HIT
 
 
 class CacheStore:
-    """Blobs and manifests under one fsspec URL (``cache`` by default, or ``s3://b/p``)."""
+    """Blobs and manifests under one fsspec URL (``cache`` by default, or ``s3://b/p``).
 
-    def __init__(self, url: str, *, storage_options: dict | None = None):
+    ``scratch``: where local copies of remote blobs go (for ffmpeg): a :class:`Scratch` owned by
+    the caller (the store makes a subfolder and removes it on :meth:`close`), or a scratch root
+    folder, or None for the default root (the store then owns its own :class:`Scratch`).
+    """
+
+    def __init__(self, url: str, *, storage_options: dict | None = None, scratch: Scratch | str | None = None):
         self.url = url
         self.fs, self.root = url_to_fs(url, **(storage_options or {}))
-        self._verified: set[str] = set()
+        self._local = is_local(self.fs)
+        self.records = VerificationRecords(self.fs, join(self.root, "verified"))
+        # digest -> the blob's state when this process last verified (or wrote) it
+        self._trusted: dict[str, tuple] = {}
         self._lock = threading.Lock()
-        self._scratch: str | None = None
+        self._scratch_arg = scratch
+        self._owned_scratch: Scratch | None = None
+        self._scratch_dir: str | None = None
 
     # ------------------------------------------------------------------ paths
     def blob_path(self, digest: str) -> str:
@@ -100,44 +147,82 @@ class CacheStore:
     # ------------------------------------------------------------------ blobs
     def put_blob(self, data: bytes, *, media_type: str, ext: str) -> BlobRef:
         digest = hashlib.sha256(data).hexdigest()
-        path = self.blob_path(digest)
-        if not self._blob_ok(digest, path, len(data)):
+        if self.check_blob(digest, len(data))[0] is not LookupStatus.HIT:
+            path = self.blob_path(digest)
             atomic_write(self.fs, path, data, content_type=media_type)
-        self._verified.add(digest)
+            self._written(digest, path, len(data))
         return BlobRef(digest=digest, size=len(data), media_type=media_type, ext=ext)
 
     def put_blob_file(self, local_path: str, *, media_type: str, ext: str) -> BlobRef:
         """Store a local file (an ffmpeg output) by digest; moves nothing, copies once."""
         digest, size = _file_digest(local_path)
-        path = self.blob_path(digest)
-        if not self._blob_ok(digest, path, size):
+        if self.check_blob(digest, size)[0] is not LookupStatus.HIT:
+            path = self.blob_path(digest)
             atomic_put_file(self.fs, local_path, path, content_type=media_type)
-        self._verified.add(digest)
+            self._written(digest, path, size)
         return BlobRef(digest=digest, size=size, media_type=media_type, ext=ext)
 
-    def _blob_ok(self, digest: str, path: str, size: int) -> bool:
-        """True if the blob at ``path`` is present and intact (bytes match ``digest``)."""
-        if digest in self._verified:
-            return True
-        try:
-            if not self.fs.exists(path) or self.fs.size(path) != size:
-                return False
-            if is_local(self.fs):
-                ok = _file_digest(path)[0] == digest
-            else:  # remote: size only here; content is verified when it is read
-                return True
-        except (OSError, ValueError):
-            return False
-        if ok:
-            self._verified.add(digest)
-        else:
-            self._discard(path)
-        return ok
+    def _written(self, digest: str, path: str, size: int) -> None:
+        """Remember bytes this process just stored (hashed before they were written)."""
+        state = object_state(self.fs, path)
+        if state.sha256 is not None and state.sha256 != digest:
+            # S3 computed the checksum of what it received: not what we hashed. Never keep it.
+            self._discard(digest)
+            raise CacheCorruptError(f"blob {digest[:12]} arrived at {self.url} with different bytes (checksum {state.sha256[:12]}); it was removed")
+        if state.size != size:
+            self._discard(digest)
+            raise CacheCorruptError(f"blob {digest[:12]} was stored at {self.url} with {state.size} bytes instead of {size}; it was removed")
+        if state.sha256 is None and state.token is not None:
+            self.records.write(digest, state)
+        self._trusted[digest] = _memo(state)
 
-    def _discard(self, path: str) -> None:
-        """Remove a corrupt blob so it is rewritten, never served."""
+    def check_blob(self, digest: str, size: int) -> tuple[LookupStatus, str]:
+        """Is the blob present with exactly these bytes? ``(HIT, "")`` or the status and why.
+
+        Reads no bytes when the store's checksum (S3) or a verification record answers; hashes
+        the blob otherwise, and records the result for next time.
+        """
+        path = self.blob_path(digest)
         try:
-            self.fs.rm_file(path)
+            state = object_state(self.fs, path)
+        except FileNotFoundError:
+            return LookupStatus.MISSING_BLOB, f"blob {digest[:12]} is not in the cache"
+        except OSError as e:
+            raise CacheError(f"cannot read the cache at {self.url}: {e}") from e
+        if state.size != size:
+            return LookupStatus.CORRUPT_BLOB, f"blob {digest[:12]} has {state.size} bytes, its manifest says {size}"
+        memo = _memo(state)
+        if self._trusted.get(digest) == memo:  # verified by this process, and unchanged since
+            return LookupStatus.HIT, ""
+        if state.sha256 is not None:
+            if state.sha256 != digest:
+                return LookupStatus.CORRUPT_BLOB, f"blob {digest[:12]}: the store's SHA-256 is {state.sha256[:12]}"
+        elif state.token is None or not self.records.matches(digest, state):
+            try:
+                actual = self._hash(path)
+            except FileNotFoundError:
+                return LookupStatus.MISSING_BLOB, f"blob {digest[:12]} is not in the cache"
+            if actual != digest:
+                return LookupStatus.CORRUPT_BLOB, f"blob {digest[:12]}: its bytes hash to {actual[:12]}"
+            if state.token is not None:
+                self.records.write(digest, state)
+        self._trusted[digest] = memo
+        return LookupStatus.HIT, ""
+
+    def _hash(self, path: str) -> str:
+        """SHA-256 of a stored blob, read through the filesystem (so its reads can be counted)."""
+        h = hashlib.sha256()
+        with self.fs.open(path, "rb") as f:
+            while chunk := f.read(1 << 20):
+                h.update(chunk)
+        return h.hexdigest()
+
+    def _discard(self, digest: str) -> None:
+        """Remove a corrupt blob (and what vouched for it) so it is rewritten, never served."""
+        self._trusted.pop(digest, None)
+        self.records.remove(digest)
+        try:
+            self.fs.rm_file(self.blob_path(digest))
         except (OSError, FileNotFoundError):
             pass
 
@@ -149,26 +234,20 @@ class CacheStore:
         except FileNotFoundError as e:
             raise CacheCorruptError(f"blob {digest[:12]} is missing from {self.url}") from e
         if hashlib.sha256(data).hexdigest() != digest:
-            self._discard(self.blob_path(digest))
+            self._discard(digest)
             raise CacheCorruptError(f"blob {digest[:12]} in {self.url} does not match its digest (removed; rerun to rebuild it)")
-        self._verified.add(digest)
         return data
 
     def blob_file(self, ref: BlobRef) -> str:
         """A local file path holding the blob (the blob itself on a local cache), verified."""
         if is_local(self.fs):
-            path = self.blob_path(ref.digest)
-            if ref.digest not in self._verified:
-                try:
-                    digest, _ = _file_digest(path)
-                except FileNotFoundError as e:
-                    raise CacheCorruptError(f"blob {ref.digest[:12]} is missing from {self.url}") from e
-                if digest != ref.digest:
-                    self._discard(path)
-                    raise CacheCorruptError(f"blob {ref.digest[:12]} in {self.url} does not match its digest (removed; rerun to rebuild it)")
-                self._verified.add(ref.digest)
-            return path
-        local = os.path.join(self._scratch_dir(), f"{ref.digest}.{ref.ext}")
+            status, detail = self.check_blob(ref.digest, ref.size)
+            if status is LookupStatus.CORRUPT_BLOB:
+                self._discard(ref.digest)
+            if status is not LookupStatus.HIT:
+                raise CacheCorruptError(f"{detail} ({self.url}; rerun to rebuild it)")
+            return self.blob_path(ref.digest)
+        local = os.path.join(self._scratch_path(), f"{ref.digest}.{ref.ext}")
         if not os.path.exists(local):
             data = self.read_blob(ref)
             tmp = f"{local}.tmp-{threading.get_ident()}"
@@ -177,47 +256,164 @@ class CacheStore:
             os.replace(tmp, local)
         return local
 
-    def _scratch_dir(self) -> str:
+    def _scratch_path(self) -> str:
         with self._lock:
-            if self._scratch is None:
-                self._scratch = tempfile.mkdtemp(prefix="vidflow-blobs-")
-            return self._scratch
+            if self._scratch_dir is None:
+                scratch = self._scratch_arg
+                if not isinstance(scratch, Scratch):
+                    scratch = self._owned_scratch = Scratch.open(scratch)
+                self._scratch_dir = scratch.mkdtemp("blobs-")
+            return self._scratch_dir
 
     # ------------------------------------------------------------------ actions
-    def load(self, key: str) -> Artifact | None:
-        """The artifact cached under ``key``, or None (missing, unreadable or with bad blobs)."""
+    def lookup(self, key: str, *, check: Callable[[Artifact], Any] | None = None) -> CacheLookup:
+        """What is cached under ``key``, verified: a hit, or a miss and its reason.
+
+        ``check`` (optional) validates the artifact's ``value`` for the caller (a dialogue's
+        shape...); a ValueError, TypeError, KeyError or AttributeError from it makes the entry an
+        invalid manifest. Never raises for bad cache content, only when the cache is unreachable
+        (CacheError).
+        """
         try:
-            raw = self.fs.cat_file(self.action_path(key))
+            raw = self._read_manifest(key)
         except FileNotFoundError:
-            return None
+            return CacheLookup(None, LookupStatus.MISSING)
+        except IsADirectoryError:
+            return CacheLookup(None, LookupStatus.INVALID_MANIFEST, f"actions/{key}.json is a folder")
         except OSError as e:
             raise CacheError(f"cannot read the cache at {self.url}: {e}") from e
         try:
-            data = json.loads(raw)
-            if data.get("scheme") != MANIFEST_SCHEME or data.get("key") != key:
-                return None
-            art = Artifact.from_json(data)
-        except (ValueError, TypeError, KeyError):
-            return None  # a manifest we cannot read is a miss, and will be rewritten
+            manifest = parse_manifest(raw, key)
+        except ManifestError as e:
+            return CacheLookup(None, LookupStatus.INVALID_MANIFEST, str(e))
+        art = Artifact(
+            value=manifest.value,
+            blobs={name: BlobRef(b.digest, b.size, b.media_type, b.ext) for name, b in manifest.blobs.items()},
+            meta=dict(manifest.meta),
+        )
+        if check is not None:
+            try:
+                check(art)
+            except (ValueError, TypeError, KeyError, AttributeError) as e:
+                return CacheLookup(None, LookupStatus.INVALID_MANIFEST, f"its value is not what this node makes: {type(e).__name__}: {e}"[:300])
         for ref in art.blobs.values():
-            # Local caches verify every blob's content here (once per process), so a corrupt
-            # blob is a miss and its node is rebuilt in this very run.
-            if not self._blob_ok(ref.digest, self.blob_path(ref.digest), ref.size):
-                return None
-        return art
+            status, detail = self.check_blob(ref.digest, ref.size)
+            if status is not LookupStatus.HIT:
+                return CacheLookup(None, status, detail)
+        return CacheLookup(art, LookupStatus.HIT)
+
+    def _read_manifest(self, key: str) -> bytes:
+        return self._read_file(self.action_path(key))
+
+    def manifest_meta(self, key: str) -> dict[str, Any] | None:
+        """The metadata a manifest recorded (its fields, attempts...), unverified; None if none.
+
+        For explanations only (which field changed since): never a reason to use an output.
+        """
+        try:
+            return dict(parse_manifest(self._read_manifest(key), key).meta)
+        except (OSError, ManifestError):
+            return None
+
+    # ------------------------------------------------------------------ node index
+    def index_path(self, recipe: str, topic_id: str) -> str:
+        return join(self.root, "nodes", _safe_name(recipe), f"{_safe_name(topic_id)}.json")
+
+    def read_index(self, recipe: str, topic_id: str) -> dict[str, str]:
+        """Node name -> the key it had when it was last made or used (by any run of the recipe)."""
+        data = self.read_doc(self.index_path(recipe, topic_id))
+        if not isinstance(data, dict):
+            return {}
+        return {k: v for k, v in data.items() if isinstance(k, str) and isinstance(v, str)}
+
+    def write_index(self, recipe: str, topic_id: str, keys: dict[str, str]) -> None:
+        """Record the keys a run used for a topic's nodes (merged over the previous record)."""
+        self.write_doc(self.index_path(recipe, topic_id), {**self.read_index(recipe, topic_id), **keys})
+
+    # ------------------------------------------------------------------ small documents
+    def doc_path(self, name: str) -> str:
+        """The path of a small JSON document kept beside the cache (``stats/timings.json``)."""
+        return join(self.root, name)
+
+    def read_doc(self, path: str) -> Any:
+        """A small JSON document of the cache (records, stats), or None if absent or unreadable."""
+        try:
+            return json.loads(self._read_file(path))
+        except (OSError, ValueError):
+            return None
+
+    def write_doc(self, path: str, data: Any) -> None:
+        atomic_write(self.fs, path, _json_bytes(data), content_type="application/json")
+
+    def remove_doc(self, path: str) -> bool:
+        """Remove a document; False if there was none."""
+        try:
+            self.fs.rm_file(path)
+            return True
+        except FileNotFoundError:
+            return False
+
+    def list_docs(self, folder: str) -> list[str]:
+        """Paths of the JSON documents under ``folder`` (relative to the cache root), sorted."""
+        root = self.doc_path(folder)
+        try:
+            found = self.fs.find(root)
+        except (FileNotFoundError, OSError):
+            return []
+        return sorted(p for p in found if p.endswith(".json") and ".tmp-" not in p)
+
+    def _read_file(self, path: str) -> bytes:
+        if self._local:  # plain open: fsspec's local layer costs more than the read itself
+            with open(path, "rb") as f:
+                return f.read()
+        return self.fs.cat_file(path)
+
+    def load(self, key: str) -> Artifact | None:
+        """The verified artifact under ``key``, or None (see :meth:`lookup` for why not)."""
+        return self.lookup(key).artifact
 
     def save(self, key: str, art: Artifact) -> None:
-        """Publish the manifest; its blobs must already be stored (put_blob*)."""
+        """Publish the manifest (replacing any old or invalid one); its blobs must be stored."""
         for ref in art.blobs.values():
-            if ref.digest not in self._verified:
-                raise CacheError(f"refusing to publish manifest {key[:12]}: blob {ref.digest[:12]} not stored")
-        body = json.dumps(art.to_json(key), sort_keys=True, separators=(",", ":")).encode()
+            status, detail = self.check_blob(ref.digest, ref.size)
+            if status is not LookupStatus.HIT:
+                raise CacheError(f"refusing to publish manifest {key[:12]}: {detail}")
+        body = _json_bytes(art.to_json(key))
         atomic_write(self.fs, self.action_path(key), body, content_type="application/json")
 
+    # ------------------------------------------------------------------ lifetime
     def close(self) -> None:
-        if self._scratch:
-            shutil.rmtree(self._scratch, ignore_errors=True)
-            self._scratch = None
+        """Remove this store's local copies of remote blobs (idempotent)."""
+        with self._lock:
+            if self._owned_scratch is not None:
+                self._owned_scratch.close()
+                self._owned_scratch = None
+            elif self._scratch_dir is not None:
+                shutil.rmtree(self._scratch_dir, ignore_errors=True)
+            self._scratch_dir = None
+
+    def __enter__(self) -> CacheStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def remote(self) -> bool:
+        return not is_local(self.fs)
+
+    @property
+    def keeps_checksums(self) -> bool:
+        """True when the store itself keeps each blob's SHA-256 (S3)."""
+        return is_s3(self.fs)
+
+
+def _memo(state: Any) -> tuple:
+    return (state.size, state.token, state.sha256)
+
+
+def _json_bytes(data: Any) -> bytes:
+    return json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
 
 
 def _file_digest(path: str) -> tuple[str, int]:
@@ -228,3 +424,11 @@ def _file_digest(path: str) -> tuple[str, int]:
             h.update(chunk)
             size += len(chunk)
     return h.hexdigest(), size
+
+
+def _safe_name(name: str) -> str:
+    """A file name for a recipe or topic id: readable, and distinct for distinct names."""
+    clean = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.")[:60] or "x"
+    if clean == name:
+        return clean
+    return f"{clean}-{hashlib.sha256(name.encode('utf-8', 'surrogatepass')).hexdigest()[:12]}"

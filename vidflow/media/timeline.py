@@ -11,10 +11,9 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol
 
 from ..errors import MediaError
-from ..providers.base import WordTiming
 
 __all__ = [
     "CharacterLook",
@@ -99,6 +98,19 @@ class CharacterLook:
     side: Side
     telling: str
     hearing: str
+
+
+class WordTiming(Protocol):
+    """One spoken word, as speech providers time it (``providers.base.WordTiming`` fits).
+
+    The media layer needs only these attributes, so it does not import the providers layer.
+    """
+
+    word: str
+    start: float
+    end: float
+    char_start: int
+    char_end: int
 
 
 @dataclass(frozen=True)

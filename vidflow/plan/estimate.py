@@ -1,19 +1,24 @@
-"""What a plan says: per step, how many nodes, how many cached, what the rest will take.
+"""What a plan says: per step, how many nodes, how many cached, what the rest will cost and take.
 
-Computed from the graph a plan-mode walk leaves behind (``Engine.graph``): each node carries its
-step, provider, status (``cached``, ``run``, ``estimated``) and expected latency. Wall time is
-estimated by simulating the run: the DAG list-scheduled under each provider's concurrency and
-rate window (and the CPU slots for ffmpeg), every to-run node taking its expected latency.
+Computed from the Task graph a dry run leaves behind and each node's outcome (``cached``,
+``run``, ``estimated`` or ``failed``). Wall time is estimated by simulating the run: the DAG
+list-scheduled under each provider's concurrency and rate window (the same :class:`RateWindow`
+the limiter uses) and the CPU slots for local work, every node to run taking its estimate.
 """
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Mapping
 
 import networkx as nx
 
-__all__ = ["PlanReport", "StepRow", "build_report"]
+from ..limits import Limits, RateWindow
+
+__all__ = ["PlanReport", "StepRow", "build_report", "simulate_makespan"]
+
+TO_RUN = ("run", "estimated")
 
 
 @dataclass
@@ -26,6 +31,7 @@ class StepRow:
     estimated: bool = False
     cost_usd: float = 0.0
     seconds: float = 0.0
+    units: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -42,62 +48,54 @@ class PlanReport:
     critical_path_seconds: float = 0.0
     cost_by_provider: dict[str, float] = field(default_factory=dict)
     cost_by_topic: dict[str, float] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    #: where the time estimate comes from: this cache's past runs, or defaults
+    timings: str = ""
+    #: every node that would run, and why: {id, topic, step, reason, changed}
+    nodes: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def simulate_makespan(graph: nx.DiGraph, limits: dict[str, tuple[int, Any]], cpu_slots: int) -> float:
-    """Wall time of the to-run nodes under provider limits: list scheduling on the DAG.
+def simulate_makespan(graph: nx.DiGraph, status: Mapping[str, str], limits: Mapping[str, Limits], cpu_slots: int) -> float:
+    """Wall time of the nodes to run: list scheduling on the DAG under every lane's limits.
 
-    Each to-run node takes its ``latency``; a provider node holds one of its provider's
-    ``concurrency`` slots and respects its rate window; compose nodes hold a CPU slot; cached
-    nodes take no time. Nodes start as soon as their inputs are done and a slot is free.
+    A provider node holds one of its provider's slots and respects its rate window; local work
+    holds a CPU slot; cached nodes take no time. A node starts when its inputs are done and a
+    slot (and the window) allows.
     """
-    import heapq
-
     if graph.number_of_nodes() == 0:
         return 0.0
     order = {n: i for i, n in enumerate(nx.topological_sort(graph))}
     waiting = {n: graph.in_degree(n) for n in graph}
-    ready_at: dict[str, float] = {n: 0.0 for n in graph if waiting[n] == 0}
-    free: dict[str, list[float]] = {}
-    starts: dict[str, list[float]] = {}
-    queue = sorted(ready_at, key=lambda n: (0.0, order[n]))
-    done_events: list[tuple[float, int, str]] = []
+    slots: dict[str, list[float]] = {}
+    windows: dict[str, RateWindow] = {}
+    done: list[tuple[float, int, str]] = []
     finish: dict[str, float] = {}
 
-    def resource(n: str) -> tuple[str, int, Any]:
-        d = graph.nodes[n]
-        if d.get("provider"):
-            conc, rate = limits.get(d["provider"], (1, None))
-            return d["provider"], conc, rate
-        if str(d.get("kind", "")).startswith("compose"):
-            return "cpu", cpu_slots, None
-        return "", 0, None
-
     def start(n: str, t: float) -> None:
-        d = graph.nodes[n]
-        dur = 0.0 if d.get("status") == "cached" else float(d.get("latency", 0.0))
-        name, conc, rate = resource(n)
-        if name and dur > 0:
-            slots = free.setdefault(name, [0.0] * conc)
-            i = min(range(len(slots)), key=lambda k: slots[k])
-            t = max(t, slots[i])
-            if rate is not None:
-                hist = starts.setdefault(name, [])
-                window = [s for s in hist if s > t - rate.period]
-                if len(window) >= rate.calls:
-                    t = max(t, sorted(window)[-rate.calls] + rate.period)
-                hist.append(t)
-            slots[i] = t + dur
+        task = graph.nodes[n]["task"]
+        dur = task.estimate.seconds if status.get(n) in TO_RUN else 0.0
+        lane = task.lane
+        if lane and dur > 0:
+            lim = limits.get(lane) or Limits(concurrency=cpu_slots if lane == "cpu" else 1)
+            free = slots.setdefault(lane, [0.0] * lim.concurrency)
+            i = min(range(len(free)), key=free.__getitem__)
+            t = max(t, free[i])
+            if lim.rate is not None:
+                w = windows.setdefault(lane, RateWindow(lim.rate))
+                t = w.earliest(t)
+                w.record(t)
+            free[i] = t + dur
         finish[n] = t + dur
-        heapq.heappush(done_events, (t + dur, order[n], n))
+        heapq.heappush(done, (t + dur, order[n], n))
 
-    for n in queue:
+    for n in sorted((n for n in graph if waiting[n] == 0), key=order.get):
         start(n, 0.0)
-    while done_events:
-        t, _, n = heapq.heappop(done_events)
+    while done:
+        _, _, n = heapq.heappop(done)
         for m in sorted(graph.successors(n), key=order.get):
             waiting[m] -= 1
             if waiting[m] == 0:
@@ -105,58 +103,59 @@ def simulate_makespan(graph: nx.DiGraph, limits: dict[str, tuple[int, Any]], cpu
     return max(finish.values(), default=0.0)
 
 
-def build_report(graph: nx.DiGraph, *, recipe: str, topics: int, step_order: list[str], limits: dict[str, tuple[int, Any]], cpu_slots: int = 2) -> PlanReport:
-    """``limits``: provider name -> (concurrency, Rate | None)."""
+def build_report(graph: nx.DiGraph, status: Mapping[str, str], *, recipe: str, topics: int, step_order: list[str], limits: Mapping[str, Limits], cpu_slots: int = 2, problems: list[str] | None = None) -> PlanReport:
+    """``status``: node id -> its dry-run outcome; ``limits``: provider name -> Limits."""
     rows: dict[str, StepRow] = {s: StepRow(step=s, kind="") for s in step_order}
-    per_provider: dict[str, list[float]] = {}
-    report = PlanReport(recipe=recipe, topics=topics)
+    report = PlanReport(recipe=recipe, topics=topics, problems=list(problems or []))
+    lane_time: dict[str, list[float]] = {}
     for n, d in graph.nodes(data=True):
-        row = rows.setdefault(d.get("step", "?"), StepRow(step=d.get("step", "?"), kind=""))
-        kind = d.get("kind", "")
-        row.kind = kind if not row.kind or row.kind == kind else row.kind.split(".")[0]
+        task = d["task"]
+        row = rows.setdefault(task.step, StepRow(step=task.step, kind=""))
+        kind = f"{task.capability}.{task.role}" if task.role else task.capability
+        row.kind = kind if not row.kind or row.kind == kind else task.capability
         row.nodes += 1
-        status = d.get("status")
-        if status == "cached":
+        st = status.get(n, "run")
+        if st == "cached":
             row.cached += 1
             continue
         row.to_run += 1
-        if d.get("estimated") or status == "estimated":
+        if task.estimated or st == "estimated":
             row.estimated = True
-        cost = float(d.get("cost_estimate", 0.0))
+        cost = task.estimate.cost_usd
         row.cost_usd += cost
+        for k, v in task.estimate.units.items():
+            row.units[k] = row.units.get(k, 0.0) + v
         if cost:
-            key = d.get("provider") or d.get("kind", "")
+            key = task.provider or task.capability
             report.cost_by_provider[key] = report.cost_by_provider.get(key, 0.0) + cost
-            report.cost_by_topic[d.get("topic", "")] = report.cost_by_topic.get(d.get("topic", ""), 0.0) + cost
-        lat = float(d.get("latency", 0.0))
-        if d.get("provider"):
-            per_provider.setdefault(d["provider"], []).append(lat)
-    # Per-provider throughput bound (shown per step).
-    provider_time: dict[str, float] = {}
-    for p, lats in per_provider.items():
-        conc, rate = limits.get(p, (1, None))
-        t = sum(lats) / max(1, conc)
-        if rate is not None and len(lats) > rate.calls:
-            t = max(t, (len(lats) - rate.calls) / rate.calls * rate.period + max(lats))
-        provider_time[p] = t
-    # Critical path over to-run latencies (no limits).
-    crit = 0.0
+            report.cost_by_topic[task.topic] = report.cost_by_topic.get(task.topic, 0.0) + cost
+        if task.lane:
+            lane_time.setdefault(task.lane, []).append(task.estimate.seconds)
+    # Per lane: its throughput bound, shown on the steps that use the lane.
+    bound: dict[str, float] = {}
+    for lane, secs in lane_time.items():
+        lim = limits.get(lane) or Limits(concurrency=cpu_slots if lane == "cpu" else 1)
+        t = sum(secs) / lim.concurrency
+        if lim.rate is not None and len(secs) > lim.rate.calls:
+            t = max(t, (len(secs) - lim.rate.calls) / lim.rate.calls * lim.rate.period + max(secs))
+        bound[lane] = t
+    step_lanes: dict[str, set[str]] = {}
+    for _, d in graph.nodes(data=True):
+        step_lanes.setdefault(d["task"].step, set()).add(d["task"].lane)
+    for row in rows.values():
+        row.seconds = max((bound.get(lane, 0.0) for lane in step_lanes.get(row.step, ()) if lane), default=0.0)
+    # Critical path over the nodes to run (no limits).
     if graph.number_of_nodes():
         best: dict[str, float] = {}
         for n in nx.topological_sort(graph):
-            d = graph.nodes[n]
-            own = 0.0 if d.get("status") == "cached" else float(d.get("latency", 0.0))
+            own = graph.nodes[n]["task"].estimate.seconds if status.get(n) in TO_RUN else 0.0
             best[n] = own + max((best[p] for p in graph.predecessors(n)), default=0.0)
-        crit = max(best.values())
-    for row in rows.values():
-        provs = {graph.nodes[n].get("provider") for n in graph.nodes if graph.nodes[n].get("step") == row.step}
-        row.seconds = max((provider_time.get(p, 0.0) for p in provs if p), default=0.0)
+        report.critical_path_seconds = max(best.values())
     report.rows = [r for r in rows.values() if r.nodes]
     report.total_nodes = sum(r.nodes for r in report.rows)
     report.cached = sum(r.cached for r in report.rows)
     report.to_run = sum(r.to_run for r in report.rows)
     report.estimated = any(r.estimated for r in report.rows)
     report.cost_usd = sum(r.cost_usd for r in report.rows)
-    report.critical_path_seconds = crit
-    report.wall_seconds = simulate_makespan(graph, limits, cpu_slots) if report.to_run else 0.0
+    report.wall_seconds = simulate_makespan(graph, status, limits, cpu_slots) if report.to_run else 0.0
     return report

@@ -1,12 +1,15 @@
 """The one place that imports litellm: lazily, offline-safe, with vidflow's prices registered.
 
 litellm costs seconds to import, so nothing imports it at module level: adapters call
-:func:`get_litellm` inside their first provider call. Before the import,
-``LITELLM_LOCAL_MODEL_COST_MAP=True`` keeps litellm from fetching its price map over the network.
+:meth:`LiteLLMProvider.litellm` in their warm-up (or first call). For the import only,
+``LITELLM_LOCAL_MODEL_COST_MAP=True`` keeps litellm from fetching its price map over the
+network; the variable is put back as it was afterwards (litellm reads it at import only).
+Each adapter registers its run's price table with litellm once, when it first takes litellm.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from typing import Any
@@ -16,7 +19,6 @@ from .base import PaidProvider
 __all__ = ["KEY_ENV", "LiteLLMProvider", "get_litellm", "key_env_for"]
 
 _lock = threading.Lock()
-_registered: set[int] = set()
 
 #: litellm model prefix -> environment variables that hold its key (first found wins).
 KEY_ENV: dict[str, tuple[str, ...]] = {
@@ -41,21 +43,34 @@ def key_env_for(model: str) -> tuple[str, ...]:
     return KEY_ENV.get(prefix, ())
 
 
-def get_litellm(prices: Any = None) -> Any:
-    """Import litellm once (quietly, offline), registering vidflow's price table with it."""
+@functools.cache
+def _import_litellm() -> Any:
+    # Under the lock: another thread may be halfway through the import, and a module in
+    # sys.modules is not a finished one. Cached afterwards (cache_clear() resets it).
     with _lock:
-        os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-        import litellm
-
+        had = os.environ.get("LITELLM_LOCAL_MODEL_COST_MAP")
+        os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
+        try:
+            import litellm
+        finally:
+            if had is None:
+                os.environ.pop("LITELLM_LOCAL_MODEL_COST_MAP", None)
+            else:
+                os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = had
         litellm.suppress_debug_info = True
         litellm.telemetry = False
-        if prices is not None and id(prices) not in _registered:
-            try:
-                litellm.register_model(prices.litellm_registrations())
-            except Exception:  # a price we cannot register only loses litellm's cost fallback
-                pass
-            _registered.add(id(prices))
         return litellm
+
+
+def get_litellm(prices: Any = None) -> Any:
+    """litellm, imported once (quietly, offline), with ``prices`` registered if given."""
+    litellm = _import_litellm()
+    if prices is not None:
+        try:
+            litellm.register_model(prices.litellm_registrations())
+        except Exception:  # a price we cannot register only loses litellm's cost fallback
+            pass
+    return litellm
 
 
 class LiteLLMProvider(PaidProvider):
@@ -64,7 +79,28 @@ class LiteLLMProvider(PaidProvider):
     def default_key_env(self) -> tuple[str, ...]:
         return key_env_for(self.options.model)
 
+    def litellm(self) -> Any:
+        """litellm, with this adapter's price table registered (once per adapter)."""
+        lib = self.__dict__.get("_litellm_module")
+        if lib is None:
+            lib = self.__dict__["_litellm_module"] = get_litellm(self.prices)
+        return lib
+
     async def warm_up(self) -> None:
+        """Import litellm and what its first request would import lazily (openai's resources:
+        ~0.4 s, measured by benchmarks/makespan.py), so no call waits for imports."""
         import asyncio
 
-        await asyncio.to_thread(get_litellm, self.prices)
+        def imports() -> None:
+            self.litellm()
+            import openai.resources  # noqa: F401
+
+        await asyncio.to_thread(imports)
+
+    async def aclose(self) -> None:
+        """Close the HTTP clients litellm cached for this event loop (they would leak sockets)."""
+        import sys
+
+        litellm = sys.modules.get("litellm")  # never import it just to close nothing
+        if litellm is not None and hasattr(litellm, "close_litellm_async_clients"):
+            await litellm.close_litellm_async_clients()

@@ -14,6 +14,8 @@ from typing import Any, ClassVar, Literal, Mapping, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..redact import Redactor
+
 Capability = Literal["text", "speech", "image"]
 
 __all__ = [
@@ -43,6 +45,11 @@ class ProviderOptions(BaseModel):
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # Seconds one attempt may take. The recipe's ``timeout:`` (a key of the provider block, next
+    # to ``retry:``) arrives here too, so networked adapters use it as their HTTP timeout and
+    # the retry policy as its per-attempt limit: one knob. Never part of a cache key.
+    timeout: float | None = Field(default=None, gt=0)
 
 
 class EndpointOptions(ProviderOptions):
@@ -80,7 +87,7 @@ class Provider:
     # same prompt would no longer share one call.
     wants_topic: ClassVar[bool] = False
     # Options that change where or how long a call goes, never its output: kept out of keys.
-    non_identity: ClassVar[frozenset[str]] = frozenset()
+    non_identity: ClassVar[frozenset[str]] = frozenset({"timeout"})
 
     def __init__(self, options: ProviderOptions | None = None, *, settings: Any = None, prices: Any = None):
         self.options = options if options is not None else self.Options()
@@ -94,6 +101,10 @@ class Provider:
         Doing it up front keeps that work (TLS contexts, seconds of imports) out of the first
         burst of calls, where it would skew rate windows. Default: nothing.
         """
+
+    async def aclose(self) -> None:
+        """Close what the adapter opened (HTTP clients). Called once when a run ends; the
+        adapter is not used again. Default: nothing."""
 
     # ------------------------------------------------------------------ money and keys
     def estimate_cost(self, req: Any) -> float:
@@ -118,12 +129,24 @@ class Provider:
                 return v
         return None
 
+    def redactor(self) -> Redactor:
+        """Masks the settings' secrets and this provider's own key in error text (built once)."""
+        red = getattr(self, "_redactor", None)
+        if red is None:
+            base = getattr(self.settings, "redactor", None)
+            red = (base if isinstance(base, Redactor) else Redactor()).extended([self.api_key()])
+            self._redactor = red
+        return red
+
     def identity(self) -> dict[str, Any]:
         """Everything about this provider instance that changes its output (feeds the key).
 
         Never secrets, limits or timeouts.
         """
-        options = {k: v for k, v in self.options.model_dump().items() if k not in self.non_identity}
+        # "timeout" is every adapter's option (ProviderOptions), so it stays out even for an
+        # adapter whose own non_identity forgets it.
+        skip = self.non_identity | {"timeout"}
+        options = {k: v for k, v in self.options.model_dump().items() if k not in skip}
         return {"kind": self.kind, "version": self.version, "options": options}
 
     def voice_key(self) -> str:
@@ -154,6 +177,8 @@ class PaidProvider(Provider):
 class SpeakerInfo:
     """What a text provider may know about a character when it writes a dialogue."""
 
+    __key_tag__ = "text.speaker"  # names this record in cache keys; never change it
+
     name: str
     catchphrases: tuple[str, ...] = ()
     persona: str = ""
@@ -169,6 +194,8 @@ class TextRequest:
     ``hints`` carries sizes the step asks for (``lines``, ``scenes``) and extra parameters.
     ``schema`` is the JSON schema the answer must satisfy (dialogues and ``json`` with a schema).
     """
+
+    __key_tag__ = "text.request"  # names this record in cache keys; never change it
 
     prompt: str
     system: str = ""
@@ -214,6 +241,8 @@ class WordTiming:
     subtitles show exactly the words of the line, punctuation included.
     """
 
+    __key_tag__ = "speech.word_timing"  # names this record in cache keys; never change it
+
     word: str
     start: float
     end: float
@@ -224,6 +253,8 @@ class WordTiming:
 @dataclass(frozen=True)
 class SpeechRequest:
     """``voice`` is already resolved to the vendor's voice id (from the character profile)."""
+
+    __key_tag__ = "speech.request"  # names this record in cache keys; never change it
 
     text: str
     voice: str
@@ -263,6 +294,8 @@ class SpeechSynthesizer(Protocol):
 @dataclass(frozen=True)
 class ImageRequest:
     """``caption`` is optional text the image may show; ``seed`` makes sampling repeatable."""
+
+    __key_tag__ = "image.request"  # names this record in cache keys; never change it
 
     prompt: str
     width: int = 1080

@@ -14,13 +14,13 @@
 from __future__ import annotations
 
 import base64
+import binascii
 from typing import Any, ClassVar
 
 from pydantic import Field
 
-from ..errors import BadOutputError
-from ._errors import map_errors
-from ._litellm import LiteLLMProvider, get_litellm
+from ._errors import bad_reply, excerpt, map_errors
+from ._litellm import LiteLLMProvider
 from .base import EndpointOptions, ImageRequest, ImageResult, ProviderOptions
 
 __all__ = ["LiteLLMImage", "vendor_size"]
@@ -69,7 +69,7 @@ def _media_type(data: bytes) -> tuple[str, str]:
         return "image/jpeg", "jpg"
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return "image/webp", "webp"
-    raise BadOutputError(f"image.litellm: the image is not PNG, JPEG or WebP (starts with {data[:8]!r})", kind="image.litellm")
+    raise bad_reply("image.litellm", f"the image is not PNG, JPEG or WebP (starts with {data[:8]!r})")
 
 
 #: OpenAI-compatible image routes and their default endpoints (for the pinned no-retry client).
@@ -98,6 +98,12 @@ class LiteLLMImage(LiteLLMProvider):
         await super().warm_up()
         self._pinned_client()
 
+    async def aclose(self) -> None:
+        client, self._client = getattr(self, "_client", None), None
+        if client is not None:
+            await client.close()
+        await super().aclose()
+
     def _pinned_client(self):
         """The no-retry client for OpenAI-compatible routes (None for other routes)."""
         prefix = self.options.model.split("/", 1)[0]
@@ -120,7 +126,7 @@ class LiteLLMImage(LiteLLMProvider):
         return self.prices.image_cost(self.options.model, w, h) or 0.0
 
     async def generate_image(self, req: ImageRequest) -> ImageResult:
-        litellm = get_litellm(self.prices)
+        litellm = self.litellm()
         o = self.options
         params = self._size_params(req)
         kwargs: dict[str, Any] = {**o.extra, **params}
@@ -134,26 +140,45 @@ class LiteLLMImage(LiteLLMProvider):
         client = self._pinned_client()
         if client is not None:
             kwargs["client"] = client
-        with map_errors(self.kind, secrets=[key]):
+        red = self.redactor()
+        with map_errors(self.kind, redactor=red):
             resp = await litellm.aimage_generation(
                 model=o.model, prompt=req.prompt, n=1, api_base=o.api_base, api_key=key, timeout=o.timeout,
                 max_retries=0, num_retries=0, **kwargs,
             )
-            item = resp.data[0] if getattr(resp, "data", None) else None
-            if item is None:
-                raise BadOutputError(f"{self.kind} {o.model}: the reply has no image", kind=self.kind)
-            if getattr(item, "b64_json", None):
-                data = base64.b64decode(item.b64_json)
-            elif getattr(item, "url", None):
-                data = await _fetch(item.url, o.timeout)
-            else:
-                raise BadOutputError(f"{self.kind} {o.model}: the reply has neither b64_json nor url", kind=self.kind)
+        # Reading the reply is outside the vendor boundary: a reply of another shape is a
+        # BadOutputError (permanent), never a transient error that would be paid for again.
+        b64, url = self._image_ref(resp)
+        if b64 is not None:
+            try:
+                data = base64.b64decode("".join(b64.split()), validate=True)  # line breaks are fine
+            except (binascii.Error, ValueError) as e:
+                raise bad_reply(self.kind, f"b64_json is not base64 ({e}): {excerpt(b64, 40)!r}", redactor=red) from None
+        else:
+            with map_errors(self.kind, redactor=red):  # fetching the image is a vendor call too
+                data = await _fetch(url, o.timeout)
         media_type, ext = _media_type(data)
         w, h = _dims(params)
         cost = self.prices.image_cost(o.model, w, h) if self.prices is not None else None
         if cost is None:
-            cost = float((getattr(resp, "_hidden_params", None) or {}).get("response_cost") or 0.0)
+            hidden = getattr(resp, "_hidden_params", None)
+            raw = hidden.get("response_cost") if isinstance(hidden, dict) else None
+            cost = float(raw) if isinstance(raw, (int, float)) else 0.0
         return ImageResult(data=data, media_type=media_type, extension=ext, width=w, height=h, cost_usd=cost, model=o.model)
+
+    def _image_ref(self, resp: Any) -> tuple[str | None, str]:
+        """(b64_json, "") or (None, url) of the reply's first image; BadOutputError otherwise."""
+        items = getattr(resp, "data", None)
+        if not isinstance(items, list) or not items:
+            raise bad_reply(self.kind, f"{self.options.model}: the reply has no image", redactor=self.redactor())
+        item = items[0]
+        b64, url = getattr(item, "b64_json", None), getattr(item, "url", None)
+        if isinstance(b64, str) and b64:
+            return b64, ""
+        if isinstance(url, str) and url.startswith(("http://", "https://")):
+            return None, url
+        shown = excerpt(b64 if b64 else url, 40)
+        raise bad_reply(self.kind, f"{self.options.model}: the reply has neither b64_json nor an http(s) url (got {shown!r})", redactor=self.redactor())
 
 
 async def _fetch(url: str, timeout: float) -> bytes:

@@ -9,22 +9,24 @@ entry-point group ``vidflow.providers``::
 
 Entry points are read once, on the first lookup. Built-ins win a name clash unless the
 third party registers with ``replace=True`` in code. A kind is ``"<capability>.<vendor>"``;
-the capability prefix (text, speech, image) says which contract the adapter implements.
+the capability prefix says which contract the adapter implements. Any capability name is
+admitted here: a plugin may add a capability (``vidflow.capabilities``) and its providers.
 """
 
 from __future__ import annotations
 
 import difflib
 import importlib
+import re
 from importlib.metadata import entry_points
 from typing import Mapping
 
 from ..errors import MissingDependencyError, UnknownKindError
 from .base import Provider
 
-__all__ = ["CAPABILITIES", "Registry", "capability_of", "default_registry"]
+__all__ = ["Registry", "capability_of", "default_registry", "reset_default_registry"]
 
-CAPABILITIES = ("text", "speech", "image")
+_KIND = re.compile(r"^[a-z][a-z0-9_]*\.[A-Za-z0-9_.-]+$")
 
 _BUILTINS: dict[str, tuple[str, str | None]] = {
     "text.offline": ("vidflow.providers.text_offline:OfflineText", None),
@@ -38,8 +40,8 @@ _BUILTINS: dict[str, tuple[str, str | None]] = {
 
 
 def capability_of(kind: str) -> str | None:
-    cap = kind.split(".", 1)[0] if "." in kind else ""
-    return cap if cap in CAPABILITIES else None
+    """``"speech.espeak"`` -> ``"speech"``; None if ``kind`` is not ``<capability>.<vendor>``."""
+    return kind.split(".", 1)[0] if _KIND.match(kind) else None
 
 
 class Registry:
@@ -57,7 +59,7 @@ class Registry:
     def register(self, kind: str, target: type[Provider] | str, *, replace: bool = False, install_hint: str | None = None) -> None:
         """Add a kind. ``target`` is a Provider subclass or a lazy ``"pkg.mod:Class"`` string."""
         if capability_of(kind) is None:
-            raise ValueError(f"provider kind {kind!r} must be '<capability>.<vendor>' with capability in {CAPABILITIES}")
+            raise ValueError(f"provider kind {kind!r} must be '<capability>.<vendor>', e.g. 'speech.acme'")
         if kind in self._targets and not replace:
             return
         self._targets[kind] = target

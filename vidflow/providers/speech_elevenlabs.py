@@ -14,12 +14,12 @@ Cost: characters sent x the price table's rate for ``elevenlabs/<model_id>``.
 from __future__ import annotations
 
 import base64
+import binascii
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field
+from pydantic import BaseModel, Field, ValidationError, field_validator
 
-from ..errors import BadOutputError
-from ._errors import error_for_status, map_errors
+from ._errors import bad_reply, error_for_status, excerpt, map_errors
 from ._speech import wav_from_pcm, words_from_alignment
 from .base import EndpointOptions, PaidProvider, ProviderOptions, SpeechRequest, SpeechResult
 
@@ -67,6 +67,11 @@ class ElevenLabsSpeech(PaidProvider):
     async def warm_up(self) -> None:
         self._http()
 
+    async def aclose(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            await client.aclose()
+
     def _http(self):
         if self._client is None:
             import httpx
@@ -89,29 +94,60 @@ class ElevenLabsSpeech(PaidProvider):
             body["apply_text_normalization"] = o.apply_text_normalization
         key = self.api_key()
         url = f"{(o.api_base or 'https://api.elevenlabs.io').rstrip('/')}/v1/text-to-speech/{req.voice}/with-timestamps"
-        with map_errors(self.kind, secrets=[key]):
+        red = self.redactor()
+        with map_errors(self.kind, redactor=red):
             r = await self._http().post(url, params={"output_format": o.output_format}, json=body, headers={"xi-api-key": key or ""})
             if r.status_code >= 400:
                 raise error_for_status(r.status_code, _detail(r), kind=self.kind, headers=dict(r.headers))
-        try:
-            data = r.json()
-            pcm = base64.b64decode(data["audio_base64"])
-            align = data.get("alignment") or data.get("normalized_alignment") or {}
-            chars = align.get("characters") or []
-            starts = align.get("character_start_times_seconds") or []
-            ends = align.get("character_end_times_seconds") or []
-        except (KeyError, TypeError, ValueError) as e:
-            raise BadOutputError(f"{self.kind}: unexpected reply ({e})", kind=self.kind) from None
+        # Reading the reply is outside the vendor boundary: a reply of another shape is a
+        # BadOutputError (permanent), never a transient error that would be paid for again.
+        reply = self._parse(r.content, red)
+        align = next((a for a in (reply.alignment, reply.normalized_alignment) if a is not None and a.characters), _Alignment())
         rate = PCM_RATES[o.output_format]
-        duration = (len(pcm) // 2) / rate
+        duration = (len(reply.audio) // 2) / rate
         if duration <= 0:
-            raise BadOutputError(f"{self.kind}: the reply has no audio", kind=self.kind)
-        words = words_from_alignment(req.text, chars, starts, ends, duration)
+            raise bad_reply(self.kind, "the reply has no audio", redactor=red)
+        words = words_from_alignment(req.text, align.characters, align.character_start_times_seconds, align.character_end_times_seconds, duration)
         cost = self.prices.speech_cost(self._model(), len(req.text)) if self.prices is not None else None
         return SpeechResult(
-            audio=wav_from_pcm(pcm, rate), media_type="audio/wav", extension="wav", duration=duration, words=words,
-            sample_rate=rate, cost_usd=cost or 0.0, model=self._model(), timings_estimated=not chars,
+            audio=wav_from_pcm(reply.audio, rate), media_type="audio/wav", extension="wav", duration=duration, words=words,
+            sample_rate=rate, cost_usd=cost or 0.0, model=self._model(), timings_estimated=not align.characters,
         )
+
+    def _parse(self, content: bytes, red: Any) -> _Reply:
+        try:
+            return _Reply.model_validate_json(content)
+        except ValidationError as e:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in err['loc']) or '(top level)'}: {err['msg']}" for err in e.errors(include_input=False)[:3]
+            )
+            raise bad_reply(self.kind, f"{problems} (the reply starts with {excerpt(content, 60)!r})", redactor=red) from None
+
+
+class _Alignment(BaseModel):
+    """Per-character times of the spoken text (words_from_alignment copes with gaps and mismatches)."""
+
+    characters: list[str] = []
+    character_start_times_seconds: list[float] = []
+    character_end_times_seconds: list[float] = []
+
+
+class _Reply(BaseModel):
+    """The ``with-timestamps`` reply, as much of it as vidflow reads (other keys are ignored)."""
+
+    audio: bytes = Field(alias="audio_base64", min_length=1)
+    alignment: _Alignment | None = None
+    normalized_alignment: _Alignment | None = None
+
+    @field_validator("audio", mode="before")
+    @classmethod
+    def _decode(cls, v: Any) -> bytes:
+        if not isinstance(v, str):
+            raise ValueError(f"audio_base64 must be base64 text, not {type(v).__name__}")
+        try:
+            return base64.b64decode("".join(v.split()), validate=True)  # line breaks are fine
+        except (binascii.Error, ValueError):
+            raise ValueError("audio_base64 is not valid base64") from None
 
 
 def _detail(r: Any) -> str:

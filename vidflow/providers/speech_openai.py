@@ -11,13 +11,14 @@ sage, shimmer, verse, ...). Cost: characters sent x the price table's rate for t
 
 from __future__ import annotations
 
+import struct
+import wave
 from typing import Any, ClassVar
 
 from pydantic import Field
 
-from ..errors import BadOutputError
-from ._errors import map_errors
-from ._litellm import LiteLLMProvider, get_litellm
+from ._errors import bad_reply, excerpt, map_errors
+from ._litellm import LiteLLMProvider
 from ._speech import estimate_word_timings, normalize_wav
 from .base import EndpointOptions, ProviderOptions, SpeechRequest, SpeechResult
 
@@ -49,7 +50,7 @@ class OpenAISpeech(LiteLLMProvider):
         return self.prices.speech_cost(self.options.model, len(req.text)) or 0.0
 
     async def synthesize(self, req: SpeechRequest) -> SpeechResult:
-        litellm = get_litellm(self.prices)
+        litellm = self.litellm()
         o = self.options
         kwargs: dict[str, Any] = {}
         speed = req.params.get("speed", o.speed)
@@ -59,16 +60,23 @@ class OpenAISpeech(LiteLLMProvider):
         if instructions:
             kwargs["instructions"] = instructions
         key = self.api_key()
-        with map_errors(self.kind, secrets=[key]):
+        red = self.redactor()
+        with map_errors(self.kind, redactor=red):
             resp = await litellm.aspeech(
                 model=o.model, input=req.text, voice=req.voice, response_format="wav", api_base=o.api_base,
                 api_key=key, timeout=o.timeout, max_retries=0, **kwargs,
             )
-            audio = resp.content
+        # Reading the reply is outside the vendor boundary: anything but WAV audio is a
+        # BadOutputError (permanent), never a transient error that would be paid for again.
+        audio = getattr(resp, "content", None)
+        if not isinstance(audio, (bytes, bytearray)):
+            raise bad_reply(self.kind, f"the reply has no audio bytes (got {type(audio).__name__})", redactor=red)
         try:
-            audio, duration, rate = normalize_wav(audio)
-        except Exception as e:  # not a WAV: the vendor ignored response_format
-            raise BadOutputError(f"{self.kind}: the reply is not WAV audio ({e})", kind=self.kind) from None
+            audio, duration, rate = normalize_wav(bytes(audio))
+        except (wave.Error, EOFError, struct.error, ValueError, ZeroDivisionError) as e:  # the vendor ignored response_format
+            raise bad_reply(self.kind, f"the reply is not WAV audio ({e or type(e).__name__}); it starts with {excerpt(audio[:16], 40)!r}", redactor=red) from None
+        if duration <= 0:
+            raise bad_reply(self.kind, "the reply is a WAV with no audio in it", redactor=red)
         cost = self.prices.speech_cost(o.model, len(req.text)) if self.prices is not None else None
         return SpeechResult(
             audio=audio, media_type="audio/wav", extension="wav", duration=duration,

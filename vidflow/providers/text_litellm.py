@@ -17,10 +17,9 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
-from ..errors import BadOutputError
 from ..pricing import estimate_tokens
-from ._errors import map_errors
-from ._litellm import LiteLLMProvider, get_litellm
+from ._errors import bad_reply, excerpt, map_errors
+from ._litellm import LiteLLMProvider
 from .base import EndpointOptions, ProviderOptions, TextRequest, TextResult
 
 __all__ = ["LiteLLMText"]
@@ -85,11 +84,11 @@ class LiteLLMText(LiteLLMProvider):
             in_tok, out_tok, cost = in_tok + in2, out_tok + out2, cost + cost2
             value, problem = _parse(content, req.schema)
             if problem is not None:
-                raise BadOutputError(f"{self.kind} {self.options.model}: invalid JSON after one repair: {problem}", kind=self.kind)
+                raise bad_reply(self.kind, f"{self.options.model} gave invalid JSON again after one repair: {problem}", redactor=self.redactor())
         return TextResult(value=value, model=model, input_tokens=in_tok, output_tokens=out_tok, cost_usd=cost)
 
     async def _complete(self, messages: list[dict], req: TextRequest) -> tuple[str, int, int, float, str]:
-        litellm = get_litellm(self.prices)
+        litellm = self.litellm()
         o = self.options
         kwargs: dict[str, Any] = {**o.extra}
         for name in ("temperature", "max_tokens", "seed"):
@@ -101,19 +100,42 @@ class LiteLLMText(LiteLLMProvider):
         elif req.output == "json":
             kwargs["response_format"] = {"type": "json_object"}
         key = self.api_key()
-        with map_errors(self.kind, secrets=[key]):
+        with map_errors(self.kind, redactor=self.redactor()):
             resp = await litellm.acompletion(
                 model=o.model, messages=messages, api_base=o.api_base, api_key=key, timeout=o.timeout,
                 max_retries=0, num_retries=0, **kwargs,
             )
-            content = resp.choices[0].message.content or ""
+        # Reading the reply is outside the vendor boundary: a reply of another shape is a
+        # BadOutputError (permanent), never a transient error that would be paid for again.
+        content = self._content(resp)
         usage = getattr(resp, "usage", None)
-        in_tok = int(getattr(usage, "prompt_tokens", 0) or 0)
-        out_tok = int(getattr(usage, "completion_tokens", 0) or 0)
+        in_tok = self._tokens(usage, "prompt_tokens")
+        out_tok = self._tokens(usage, "completion_tokens")
         cost = self.prices.text_cost(o.model, in_tok, out_tok) if self.prices is not None else None
         if cost is None:
-            cost = float((getattr(resp, "_hidden_params", None) or {}).get("response_cost") or 0.0)
-        return content, in_tok, out_tok, cost, str(getattr(resp, "model", "") or o.model)
+            hidden = getattr(resp, "_hidden_params", None)
+            raw = hidden.get("response_cost") if isinstance(hidden, dict) else None
+            cost = float(raw) if isinstance(raw, (int, float)) else 0.0
+        model = getattr(resp, "model", None)
+        return content, in_tok, out_tok, cost, model if isinstance(model, str) and model else o.model
+
+    def _content(self, resp: Any) -> str:
+        choices = getattr(resp, "choices", None)
+        if not isinstance(choices, list) or not choices:
+            raise bad_reply(self.kind, f"it has no choices (got {type(choices).__name__})", redactor=self.redactor())
+        message = getattr(choices[0], "message", None)
+        content = getattr(message, "content", None)
+        if content is None:  # a refusal or a tool call: no text (a JSON step then gets its repair)
+            return ""
+        if not isinstance(content, str):
+            raise bad_reply(self.kind, f"the message content is a {type(content).__name__}, not text", redactor=self.redactor())
+        return content
+
+    def _tokens(self, usage: Any, name: str) -> int:
+        value = getattr(usage, name, None) or 0
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            raise bad_reply(self.kind, f"usage.{name} is {excerpt(value, 40)!r}, not a count", redactor=self.redactor())
+        return int(value)
 
 
 def _instructions(req: TextRequest) -> str:

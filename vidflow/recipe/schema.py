@@ -1,78 +1,69 @@
-"""The recipe, as pydantic models. Pure data: no I/O, no registry, no templates rendered.
+"""The recipe's top level, as pydantic models. Pure data: no I/O, no registry, no templates.
 
-A step is one of five shapes, told apart by its keys:
-
-* ``uses: <provider>`` with a text provider  -> :class:`TextStep`
-* ``uses: <provider>`` with a speech provider -> :class:`SpeechStep`
-* ``uses: <provider>`` with an image provider -> :class:`ImageStep`
-* ``compose: vertical``                       -> :class:`ComposeStep`
-* ``to: <path or URL template>``              -> :class:`PublishStep`
-
-``recipe/load.py`` picks the shape and validates it, collecting every problem at once.
+Steps are not modelled here: each capability (``vidflow/capabilities/``) owns the schema of its
+own steps, and ``recipe/load.py`` asks the capability a step belongs to to validate it. What is
+here is what every recipe shares: providers, budget, topics, variables.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-__all__ = [
-    "Budget",
-    "ComposeStep",
-    "ImageStep",
-    "ProviderSpec",
-    "PublishStep",
-    "Rate",
-    "Recipe",
-    "SpeechStep",
-    "Step",
-    "TextStep",
-    "parse_rate",
-]
+from ..limits import Rate, parse_rate
 
-_PERIODS = {"s": 1.0, "sec": 1.0, "second": 1.0, "m": 60.0, "min": 60.0, "minute": 60.0, "h": 3600.0, "hour": 3600.0}
-_RATE_RE = re.compile(r"^\s*(\d+)\s*/\s*(\d*\.?\d*)\s*([a-z]+)\s*$")
-
-
-class Rate(BaseModel):
-    """At most ``calls`` starts in any window of ``period`` seconds."""
-
-    model_config = ConfigDict(frozen=True)
-    calls: int
-    period: float
-
-    def __str__(self) -> str:
-        return f"{self.calls}/{self.period:g}s"
-
-
-def parse_rate(text: str) -> Rate:
-    """``"6/min"``, ``"2/s"``, ``"100/hour"``, ``"10/30s"`` -> Rate. ValueError with a fix."""
-    m = _RATE_RE.match(str(text).lower())
-    unit = m.group(3) if m else ""
-    if unit.endswith("s") and unit not in _PERIODS:
-        unit = unit[:-1]
-    if not m or unit not in _PERIODS or int(m.group(1)) < 1:
-        raise ValueError(f"rate {text!r} is not N/period; write e.g. `6/min`, `2/s`, `100/hour` or `10/30s`")
-    mult = float(m.group(2)) if m.group(2) else 1.0
-    if mult <= 0:
-        raise ValueError(f"rate {text!r} has a zero period; write e.g. `6/min` or `10/30s`")
-    return Rate(calls=int(m.group(1)), period=mult * _PERIODS[unit])
+__all__ = ["Budget", "ProviderSpec", "Recipe", "RetrySpec", "StepModel", "TopicSpec"]
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
+class StepModel(_Strict):
+    """Base of every capability's step schema: the keys any step may have.
+
+    ``needs`` names steps that must finish first although no template reads them;
+    ``approve: true`` holds what the step makes for a person's review before anything uses it.
+    """
+
+    needs: list[str] = []
+    approve: bool = False
+
+
+class RetrySpec(_Strict):
+    """How a provider's transient failures (429, 5xx, timeouts, lost connections) are retried.
+
+    The wait before attempt n+1 is a random time up to ``min(max_backoff, backoff * 2**(n-1))``
+    (full jitter), and at least the provider's Retry-After after a 429.
+    """
+
+    attempts: int = Field(default=5, ge=1, le=100, description="calls in all, the first one included")
+    backoff: float = Field(default=0.5, ge=0, le=3600, description="seconds: the first wait's upper bound")
+    max_backoff: float = Field(default=30.0, ge=0, le=86_400, description="seconds: no wait is longer")
+
+    @model_validator(mode="after")
+    def _order(self) -> RetrySpec:
+        if self.max_backoff < self.backoff:
+            raise ValueError(f"max_backoff ({self.max_backoff:g}) is shorter than backoff ({self.backoff:g}); make it at least as long")
+        return self
+
+
 class ProviderSpec(BaseModel):
-    """A named provider instance. Keys other than vidflow's own are the adapter's options."""
+    """A named provider instance. Keys other than vidflow's own are the adapter's options.
+
+    vidflow's own keys: ``kind``, ``concurrency``, ``rate``, ``latency``, ``retry`` and
+    ``timeout``. ``timeout`` is also handed to the adapter (it is every adapter's option), so a
+    networked adapter uses the same seconds as its HTTP timeout: one knob per provider.
+    """
 
     model_config = ConfigDict(extra="allow", frozen=True)
     kind: str
     concurrency: int | None = Field(default=None, ge=1, le=10_000)
     rate: Rate | None = None
     latency: float | None = Field(default=None, ge=0, description="seconds per call, for plan estimates")
+    retry: RetrySpec | None = None
+    timeout: float | None = Field(default=None, gt=0, le=86_400, description="seconds one attempt may take")
 
     @field_validator("rate", mode="before")
     @classmethod
@@ -85,64 +76,11 @@ class ProviderSpec(BaseModel):
 
     @property
     def options(self) -> dict[str, Any]:
-        return dict(self.model_extra or {})
-
-
-class _ProviderStep(_Strict):
-    uses: str
-    fallback: list[str] = []
-    for_each: str | None = None
-    needs: list[str] = []
-    on_failure: Literal["fail", "placeholder"] = "fail"
-    params: dict[str, Any] = {}
-
-
-class TextStep(_ProviderStep):
-    prompt: str
-    system: str = ""
-    output: Literal["text", "json", "dialogue"] = "text"
-    lines: int | None = Field(default=None, ge=1, le=500, description="dialogue: how many lines")
-    scenes: int | None = Field(default=None, ge=1, le=100, description="dialogue: how many scenes")
-    schema_: dict[str, Any] | None = Field(default=None, alias="schema", description="json: the JSON schema of the answer")
-
-
-class SpeechStep(_ProviderStep):
-    text: str
-    voice: str
-
-
-class ImageStep(_ProviderStep):
-    prompt: str
-    caption: str = ""
-    size: str | None = Field(default=None, pattern=r"^\d{2,5}x\d{2,5}$")
-    seed: int | None = None
-
-
-class ComposeStep(_Strict):
-    compose: Literal["vertical"]
-    subtitles: Literal["karaoke", "plain", "none"] = "karaoke"
-    script: str | None = None
-    speech: str | None = None
-    art: str | None = None
-    needs: list[str] = []
-    width: int = Field(default=1080, ge=64, le=4096, multiple_of=2)
-    height: int = Field(default=1920, ge=64, le=4096, multiple_of=2)
-    fps: int = Field(default=30, ge=1, le=120)
-    pause: float = Field(default=0.3, ge=0.05, le=10)
-    zoom: float = Field(default=0.0, ge=0, le=0.5)
-    crf: int = Field(default=23, ge=0, le=51)
-    preset: Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow"] = "veryfast"
-    font_size: int = Field(default=72, ge=8, le=400)
-
-
-class PublishStep(_Strict):
-    to: str
-    from_: str | None = Field(default=None, alias="from")
-    manifest: bool = True
-    needs: list[str] = []
-
-
-Step = TextStep | SpeechStep | ImageStep | ComposeStep | PublishStep
+        """The adapter's options: the keys that are not vidflow's, plus ``timeout`` when set."""
+        opts = dict(self.model_extra or {})
+        if self.timeout is not None:
+            opts["timeout"] = self.timeout
+        return opts
 
 
 class Budget(_Strict):
@@ -169,7 +107,7 @@ class Recipe(_Strict):
     characters_dir: str | None = None
     vars: dict[str, Any] = {}
     providers: dict[str, ProviderSpec]
-    steps: dict[str, Step]
+    steps: dict[str, Any]
     budget: Budget | None = None
     cache_salt: str = ""
 

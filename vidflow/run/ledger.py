@@ -1,8 +1,9 @@
 """Events of a run, where they go, and the summary computed from them.
 
 Every node attempt appends an :class:`Event`; ``JsonlSink`` writes them to
-``<runs_dir>/<run-id>/events.jsonl`` as they happen (one line each, flushed), so a crashed or
-interrupted run still leaves its record. The run summary and the CLI's progress are computed
+``<runs_dir>/<run-id>/events.jsonl`` as they happen (one line each, flushed at least every
+quarter second and at the end), so a crashed or interrupted run still leaves its record; a run
+whose record has no ``run_finished`` was killed, and its summary says so. The run summary and the CLI's progress are computed
 from events, never from a second set of counters. Events never carry secrets: messages come
 from vidflow's own errors, which never include keys.
 """
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field, fields
 from enum import Enum
 from typing import Any, Iterable, Protocol
 
-__all__ = ["Event", "EventSink", "EventType", "JsonlSink", "MemorySink", "MultiSink", "Summary", "summarize"]
+__all__ = ["Event", "EventSink", "EventType", "JsonlSink", "MemorySink", "MultiSink", "NullSink", "Summary", "read_events", "summarize"]
 
 
 class EventType(str, Enum):
@@ -36,16 +37,32 @@ class EventType(str, Enum):
     """The node failed for good."""
     NODE_SKIPPED = "node_skipped"
     """The node did not run because an input failed."""
+    NODE_REVIEW = "node_review"
+    """The node's output (made or cached) waits for a person's review (``approve: true``);
+    data: digest, what to look at."""
+    NODE_WAITING = "node_waiting"
+    """The node did not run because an input waits for review."""
+    LEASE_WAIT = "lease_wait"
+    """Another process holds the node's lease (it is making the same node): this one waits
+    for its output instead of paying twice. data: holder."""
+    CACHE_REJECTED = "cache_rejected"
+    """The cache held an entry for the node's key that failed verification (an invalid
+    manifest, a corrupt or missing blob): treated as a miss and rebuilt. data: status, detail."""
     TOPIC_FINISHED = "topic_finished"
     """A topic's outputs were published (or it failed); data says which."""
     RUN_FINISHED = "run_finished"
     """The run ended (data: interrupted or not)."""
 
 
-TERMINAL = {EventType.NODE_CACHED, EventType.NODE_SUCCEEDED, EventType.NODE_FAILED, EventType.NODE_SKIPPED}
+TERMINAL = {EventType.NODE_CACHED, EventType.NODE_SUCCEEDED, EventType.NODE_FAILED, EventType.NODE_SKIPPED, EventType.NODE_REVIEW, EventType.NODE_WAITING}
+_STATUS = {
+    EventType.NODE_CACHED: "cached", EventType.NODE_SUCCEEDED: "ran", EventType.NODE_FAILED: "failed",
+    EventType.NODE_SKIPPED: "skipped", EventType.NODE_REVIEW: "review", EventType.NODE_WAITING: "waiting",
+}
+_FLUSH_NOW = {EventType.RUN_STARTED, EventType.RUN_FINISHED, EventType.TOPIC_FINISHED, EventType.NODE_FAILED}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Event:
     run_id: str
     type: EventType
@@ -63,10 +80,14 @@ class Event:
     data: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        # Shallow on purpose (dataclasses.asdict deep-copies; events are written by the thousand).
-        d = {f: getattr(self, f) for f in _EVENT_FIELDS}
-        d["type"] = self.type.value
-        return {k: v for k, v in d.items() if v not in ("", 0, 0.0, {}) or k in ("run_id", "type", "ts")}
+        # Shallow on purpose (dataclasses.asdict deep-copies; events are written by the thousand);
+        # empty fields are left out.
+        d = {"run_id": self.run_id, "type": self.type.value, "ts": self.ts}
+        for f in _OPTIONAL_FIELDS:
+            v = getattr(self, f)
+            if v:
+                d[f] = v
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Event:
@@ -75,11 +96,19 @@ class Event:
         return cls(**d)
 
 
-_EVENT_FIELDS = tuple(f.name for f in fields(Event))
+_LINE = json.JSONEncoder(ensure_ascii=False, default=str)  # one encoder for every event line
+_OPTIONAL_FIELDS = tuple(f.name for f in fields(Event) if f.name not in ("run_id", "type", "ts"))
 
 
 class EventSink(Protocol):
     def emit(self, event: Event) -> None: ...
+
+
+class NullSink:
+    """Drops every event (a dry run records none)."""
+
+    def emit(self, event: Event) -> None:
+        pass
 
 
 class MemorySink:
@@ -91,19 +120,29 @@ class MemorySink:
 
 
 class JsonlSink:
-    """Appends events to ``path`` (a local file), one JSON object per line."""
+    """Appends events to ``path`` (a local file), one JSON object per line.
 
-    def __init__(self, path: str):
+    Lines are flushed to the OS at least every ``flush_every`` seconds and on close: a flush
+    per event costs a system call each, and a run writes thousands (benchmarks/overhead.py).
+    """
+
+    def __init__(self, path: str, *, flush_every: float = 0.25):
         self.path = path
         os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
         self._f = open(path, "a", encoding="utf-8")
+        self._flush_every = flush_every
+        self._flushed = time.monotonic()
 
     def emit(self, event: Event) -> None:
-        self._f.write(json.dumps(event.as_dict(), ensure_ascii=False, default=str) + "\n")
-        self._f.flush()
+        self._f.write(_LINE.encode(event.as_dict()) + "\n")
+        now = time.monotonic()
+        if now - self._flushed >= self._flush_every or event.type in _FLUSH_NOW:
+            self._f.flush()
+            self._flushed = now
 
     def close(self) -> None:
-        self._f.close()
+        if not self._f.closed:
+            self._f.close()
 
 
 class MultiSink:
@@ -127,12 +166,14 @@ class StepCounts:
     ran: int = 0
     failed: int = 0
     skipped: int = 0
+    review: int = 0
+    waiting: int = 0
     retries: int = 0
     cost_usd: float = 0.0
 
     @property
     def done(self) -> int:
-        return self.cached + self.ran + self.failed + self.skipped
+        return self.cached + self.ran + self.failed + self.skipped + self.review + self.waiting
 
 
 @dataclass
@@ -148,7 +189,9 @@ class Summary:
     failures: list[dict[str, str]] = field(default_factory=list)
     topics: dict[str, dict[str, Any]] = field(default_factory=dict)
     placeholders: list[str] = field(default_factory=list)
+    reviews: list[dict[str, Any]] = field(default_factory=list)  # what waits for review: node, topic, look
     interrupted: bool = False
+    finished: bool = False  # the record has its run_finished (False: the run was killed)
     elapsed: float = 0.0
 
     @property
@@ -160,10 +203,12 @@ class Summary:
 
     @property
     def exit_code(self) -> int:
-        if self.interrupted:
+        if self.interrupted or not self.finished:
             return 130
-        failed_topics = [t for t, d in self.topics.items() if d.get("status") != "published"]
-        return 1 if failed_topics or self.failures else 0
+        failed_topics = [t for t, d in self.topics.items() if d.get("status") == "failed"]
+        if failed_topics or self.failures:
+            return 1
+        return 4 if any(d.get("status") == "awaiting_review" for d in self.topics.values()) or self.count("review") else 0
 
 
 def summarize(events: Iterable[Event]) -> Summary:
@@ -175,6 +220,7 @@ def summarize(events: Iterable[Event]) -> Summary:
             start = e.ts
         elif e.type is EventType.RUN_FINISHED:
             end = e.ts
+            s.finished = True
             s.interrupted = bool(e.data.get("interrupted"))
         elif e.type is EventType.TOPIC_FINISHED:
             s.topics[e.topic] = dict(e.data)
@@ -186,13 +232,18 @@ def summarize(events: Iterable[Event]) -> Summary:
         elif e.type is EventType.NODE_RETRY:
             c.retries += 1
         elif e.type in TERMINAL:
-            status = {EventType.NODE_CACHED: "cached", EventType.NODE_SUCCEEDED: "ran", EventType.NODE_FAILED: "failed", EventType.NODE_SKIPPED: "skipped"}[e.type]
+            status = _STATUS[e.type]
+            before = s.nodes.get(e.node)
+            if before is not None and e.type is EventType.NODE_REVIEW:
+                setattr(c, before, getattr(c, before) - 1)  # made (or cached), then held for review
             s.nodes[e.node] = status
             setattr(c, status, getattr(c, status) + 1)
             if e.type is EventType.NODE_SUCCEEDED and e.cost_usd:
                 c.cost_usd += e.cost_usd
                 for bucket, k in ((s.cost_by_topic, e.topic), (s.cost_by_step, e.step), (s.cost_by_provider, e.provider or e.kind)):
                     bucket[k] = bucket.get(k, 0.0) + e.cost_usd
+            if e.type is EventType.NODE_REVIEW:
+                s.reviews.append({"node": e.node, "topic": e.topic, "step": e.step, "look": e.data.get("look", {})})
             if e.type is EventType.NODE_FAILED:
                 s.failures.append({"node": e.node, "topic": e.topic, "step": e.step, "error": e.error, "message": e.message})
             if e.data.get("placeholder"):

@@ -16,23 +16,15 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import deque
 from typing import Protocol
 
 from ..errors import RateLimitedError
-from ..recipe.schema import Rate
+from ..limits import Limits, Rate, RateWindow
 
-__all__ = ["Clock", "Limiter", "MonotonicClock"]
+__all__ = ["DEFAULT_429_PAUSE", "Clock", "Limiter", "MonotonicClock"]
 
 #: Seconds a provider pauses after a 429 that gave no Retry-After.
 DEFAULT_429_PAUSE = 1.0
-
-
-def window_margin(period: float) -> float:
-    """Slack added to a rate window: the vendor sees a call start a little after we grant it
-    (event-loop work, TLS, the network), so a window must reopen for us a little later than for
-    the vendor, or the call that refills it meets a 429 (measured by benchmarks/makespan.py)."""
-    return min(0.25, 0.05 + 0.02 * period)
 
 
 class Clock(Protocol):
@@ -52,16 +44,24 @@ class MonotonicClock:
 
 
 class Limiter:
-    def __init__(self, name: str, *, concurrency: int, rate: Rate | None = None, clock: Clock | None = None):
+    """One provider instance's :class:`~vidflow.limits.Limits`, enforced in this process."""
+
+    def __init__(self, name: str, *, limits: Limits, clock: Clock | None = None):
         self.name = name
-        self.concurrency = concurrency
-        self.rate = rate
+        self.limits = limits
         self.clock = clock or MonotonicClock()
-        self._sem = asyncio.Semaphore(concurrency)
-        self._starts: deque[float] = deque()
+        self._sem = asyncio.Semaphore(limits.concurrency)
+        self._window = RateWindow(limits.rate) if limits.rate is not None else None
         self._paused_until = 0.0
         self._gate = asyncio.Lock()  # one waiter at a time checks the window (FIFO fairness)
-        self._margin = window_margin(rate.period) if rate is not None else 0.0
+
+    @property
+    def concurrency(self) -> int:
+        return self.limits.concurrency
+
+    @property
+    def rate(self) -> Rate | None:
+        return self.limits.rate
 
     def pause(self, seconds: float) -> None:
         """Start no call for ``seconds`` from now (keeps the longest pause asked for)."""
@@ -69,6 +69,8 @@ class Limiter:
 
     async def acquire(self) -> None:
         await self._sem.acquire()
+        if self._window is None and self._paused_until <= self.clock.now() and not self._gate.locked():
+            return  # no window to keep and no pause: the semaphore is the whole limit
         try:
             async with self._gate:
                 await self._wait_for_slot()
@@ -80,14 +82,11 @@ class Limiter:
         while True:
             now = self.clock.now()
             wait = self._paused_until - now
-            if self.rate is not None:
-                while self._starts and self._starts[0] <= now - self.rate.period:
-                    self._starts.popleft()
-                if len(self._starts) >= self.rate.calls:
-                    wait = max(wait, self._starts[0] + self.rate.period + self._margin - now)
+            if self._window is not None:
+                wait = max(wait, self._window.earliest(now) - now)
             if wait <= 0:
-                if self.rate is not None:
-                    self._starts.append(now)
+                if self._window is not None:
+                    self._window.record(now)
                 return
             await self.clock.sleep(wait)
 

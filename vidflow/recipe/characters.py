@@ -25,8 +25,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from .errors import Problem, RecipeError
-from .recipe.yamlloc import read_yaml_file
+from ..errors import Problem, RecipeError
+from .yamlloc import read_yaml_file
 
 __all__ = ["Character", "CharacterProfile", "find_characters", "load_character"]
 
@@ -140,7 +140,7 @@ def load_character(ident: str, path: Path) -> Character:
     try:
         profile = CharacterProfile.model_validate(data)
     except ValidationError as e:
-        from .recipe.load import pydantic_problems
+        from .problems import pydantic_problems
 
         raise RecipeError(pydantic_problems(e, locs, (), CharacterProfile)) from None
     problems: list[Problem] = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import math
 
 import pytest
@@ -10,7 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vidflow.errors import KeyEncodingError
-from vidflow.plan.keys import canonical_bytes, node_key
+from pydantic import BaseModel
+
+from vidflow.cache.fingerprint import KEY_SCHEME, canonical_bytes, node_key
+from vidflow.providers import base
 from vidflow.providers.base import SpeechRequest
 
 SPEECH_NODE = {
@@ -35,6 +39,18 @@ def test_golden_canonical_encoding():
     )
 
 
+def test_golden_encoding_of_a_request_names_its_tag_not_its_class():
+    assert canonical_bytes(SpeechRequest(text="Hi", voice="v")) == (
+        b'["r","speech.request",["m",{"params":["m",{}],"text":["s","Hi"],"voice":["s","v"]}]]'
+    )
+    assert b"SpeechRequest" not in canonical_bytes(SPEECH_NODE)
+
+
+def test_the_key_scheme_is_v2():
+    # v1 keys encoded class names; every v1 entry is unreachable (CHANGELOG.md says so).
+    assert KEY_SCHEME == "vidflow-key-v2"
+
+
 def test_golden_keys_of_planned_nodes(project):
     """The planner's choice of key fields is pinned too: a change here is a cache invalidation."""
     from tests.engine.util import write
@@ -57,7 +73,7 @@ def test_golden_keys_of_planned_nodes(project):
     )
     loaded = load_recipe_file(recipe)
     _, graph = asyncio.run(plan(loaded, settings=Settings(cache_url=str(project / "cache"))))
-    keys = {n: d["key"] for n, d in graph.nodes(data=True)}
+    keys = {n: d["task"].key for n, d in graph.nodes(data=True)}
     # The characters' catchphrases are part of the script's key; the golden value assumes the
     # committed characters/nova.yaml and pip.yaml.
     assert keys["why-is-the-sky-blue/line"] == GOLDEN["text_line"]
@@ -65,10 +81,84 @@ def test_golden_keys_of_planned_nodes(project):
 
 
 GOLDEN = {
-    "speech": "0854e577380647acbec15514bbb6b388205f4f37a0a2cd7e51c031de800d5787",
-    "speech_salted": "9b83adea8be97990d9fc6b5b6adf573185a46f4c1545e21bc75fb38ab2b68e95",
-    "text_line": "5a93ffb8e9f8d014cd6a6281111269f305d6462a83fac3570cdffa4a7898c7c7",
+    "speech": "c0e5e0fcd1fb77d359954717983653d42f408dcb420f095bfd2648b7e9ca0aac",
+    "speech_salted": "66466433621a022cbb5455a0fcbcd5cf86d82f2fd699d6b6c011f618ed3c439c",
+    "text_line": "a7fa0ac7853bf6051210f3e377fbb5d4d3f76cf10d265a9ddf24d219ac2194c4",
 }
+
+# ---------------------------------------------------------------------------- record tags
+
+
+@dataclasses.dataclass(frozen=True)
+class VoiceLine:
+    __key_tag__ = "test.voice_line"
+
+    text: str
+    speed: float = 1.0
+
+
+@dataclasses.dataclass(frozen=True)
+class RenamedVoiceLine:  # the same record after a rename (or a move to another module)
+    __key_tag__ = "test.voice_line"
+
+    text: str
+    speed: float = 1.0
+
+
+class VoiceLineModel(BaseModel):  # ... or rewritten as a pydantic model
+    __key_tag__ = "test.voice_line"
+
+    text: str
+    speed: float = 1.0
+
+
+def test_renaming_a_request_class_does_not_change_its_key():
+    key = node_key({"request": VoiceLine("Hello")})
+    assert node_key({"request": RenamedVoiceLine("Hello")}) == key
+    assert node_key({"request": VoiceLineModel(text="Hello")}) == key
+    assert node_key({"request": RenamedVoiceLine("Hello", speed=1.5)}) != key
+
+
+def test_a_different_tag_with_the_same_fields_is_a_different_key():
+    @dataclasses.dataclass(frozen=True)
+    class Other:
+        __key_tag__ = "test.other_line"
+
+        text: str
+        speed: float = 1.0
+
+    assert node_key({"request": Other("Hello")}) != node_key({"request": VoiceLine("Hello")})
+
+
+def test_a_record_without_its_own_tag_is_an_error():
+    @dataclasses.dataclass
+    class Untagged:
+        text: str
+
+    class UntaggedModel(BaseModel):
+        text: str
+
+    @dataclasses.dataclass(frozen=True)
+    class Subclass(VoiceLine):  # inherits VoiceLine's tag, but is another record: must say so
+        extra: int = 0
+
+    for value in (Untagged("x"), UntaggedModel(text="x"), Subclass("x")):
+        with pytest.raises(KeyEncodingError, match="__key_tag__"):
+            node_key({"v": value})
+
+
+@pytest.mark.parametrize("tag", ["", "Text.Request", "text request", "text..request", "1st.request", 5])
+def test_a_malformed_tag_is_an_error(tag):
+    Bad = dataclasses.make_dataclass("Bad", [("x", int)], namespace={"__key_tag__": tag})
+    with pytest.raises(KeyEncodingError):
+        node_key({"v": Bad(1)})
+
+
+def test_every_request_record_of_the_provider_contract_has_a_distinct_tag():
+    records = [base.SpeakerInfo, base.TextRequest, base.WordTiming, base.SpeechRequest, base.ImageRequest]
+    tags = [vars(c)["__key_tag__"] for c in records]
+    assert len(set(tags)) == len(tags)
+    assert tags == ["text.speaker", "text.request", "speech.word_timing", "speech.request", "image.request"]
 
 # ---------------------------------------------------------------------------- properties
 

@@ -1,0 +1,140 @@
+"""The ``publish`` capability: copy a topic's finished video to its destination, manifest beside it.
+
+The destination is the step's ``to:`` template, rendered; it must stay inside its root (see
+:func:`vidflow.outputs.resolve_destination`). It is rendered even in a dry run, so ``vidflow
+plan`` reports a destination that cannot be written before anything is paid for.
+
+Writes are never visible half-done (``storage.atomic_put_file``). When the destination already
+holds this exact video (the manifest beside it names the same digest and the bytes match),
+nothing is written. Publishing is a side effect, so its node is never cached.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import TYPE_CHECKING, Any, Callable, ClassVar
+
+from pydantic import Field
+
+from ..cache.store import Artifact
+from ..errors import Problem, TemplateError
+from ..outputs import already_published, resolve_destination, sidecar_path
+from ..recipe.schema import StepModel
+from ..recipe.templating import render
+from ..storage import atomic_put_file, atomic_write, url_to_fs
+from .base import UNKNOWN, Capability, Expansion, Prepared, Runtime, TaskInputs, TaskSpec, template_where
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..recipe.load import LoadedRecipe, StepInfo
+
+__all__ = ["PublishCapability", "PublishStep"]
+
+
+class PublishStep(StepModel):
+    to: str
+    from_: str | None = Field(default=None, alias="from")
+    manifest: bool = True
+
+
+class PublishCapability(Capability):
+    name: ClassVar[str] = "publish"
+    Step: ClassVar[type[PublishStep]] = PublishStep
+    trigger: ClassVar[str] = "to"
+    template_fields: ClassVar[tuple[str, ...]] = ("to",)
+    cacheable: ClassVar[bool] = False
+
+    def wire(self, step: StepInfo, loaded: LoadedRecipe, problems: list[Problem]) -> None:
+        composes = [t for t in loaded.steps.values() if t.capability == "compose"]
+        explicit = step.spec.from_
+        if explicit:
+            if explicit not in loaded.steps or loaded.steps[explicit].capability != "compose":
+                problems.append(Problem(loaded.loc("steps", step.name, "from"), f"steps.{step.name}.from", f"`from: {explicit}` must name a compose step"))
+                return
+            source = explicit
+        elif len(composes) == 1:
+            source = composes[0].name
+        else:
+            what = "no" if not composes else "more than one"
+            problems.append(Problem(loaded.loc("steps", step.name), f"steps.{step.name}", f"found {what} compose step to publish; name it with `from: <step>`"))
+            return
+        step.links["from"] = source
+        step.deps.add(source)
+
+    def expand_needs(self, step: StepInfo) -> dict[str, str]:
+        return {step.links["from"]: "nodes", **{d: "nodes" for d in step.template_deps}}
+
+    def expand(self, step: StepInfo, x: Expansion) -> list[TaskSpec]:
+        names = sorted({step.links["from"], *step.template_deps})
+        inputs = tuple((n, x.results[n]) for n in names)
+        deps = tuple(dict.fromkeys(i for _, ids in inputs for i in ids))
+        return [TaskSpec(step.name, deps=deps, inputs=inputs, params={"source": x.results[step.links["from"]][0]})]
+
+    def prepare(self, task: Any, step: StepInfo, inputs: TaskInputs, loaded: LoadedRecipe, adapters: Callable[[str], Any]) -> Prepared | None:
+        ctx = inputs.template_context(partial=True)
+        rendered = render(step.spec.to, ctx, where=template_where(loaded, step, ctx)("to"))
+        try:
+            dest = resolve_destination(step.spec.to, rendered, inputs.output_root)
+        except TemplateError as e:
+            raise TemplateError(f"{loaded.loc('steps', step.name, 'to')}: steps.{step.name}.to (topic {task.topic!r}): {e}") from None
+        other = inputs.claim_output(dest)
+        if other is not None:
+            raise TemplateError(f"topics `{other}` and `{task.topic}` both publish to {dest}; put a per-topic part in `to:` such as {{{{ topic | slug }}}}")
+        video = inputs.artifact(task.params["source"])
+        if video is UNKNOWN:
+            return None
+        return Prepared(fields=None, payload={"dest": dest, "video": video})
+
+    async def lookup(self, task: Any, prepared: Prepared, key: str, rt: Runtime) -> Artifact | None:
+        dest, video = prepared.payload["dest"], prepared.payload["video"]
+        opts = rt.settings.storage_options(dest)
+        side = sidecar_path(dest)
+        if await asyncio.to_thread(already_published, dest, side, video.blobs["video"].digest, opts):
+            return Artifact(value={"output": dest, "manifest": side, "duration": video.value.get("duration")})
+        return None
+
+    async def execute(self, task: Any, step: StepInfo, prepared: Prepared, rt: Runtime) -> Artifact:
+        dest, video = prepared.payload["dest"], prepared.payload["video"]
+        side = sidecar_path(dest)
+        manifest = _manifest(task, rt, video, dest)
+        local = await rt.io(rt.store.blob_file, video.blobs["video"])
+        await asyncio.to_thread(_write, local, dest, side, manifest, rt.settings.storage_options(dest), step.spec.manifest)
+        return Artifact(value={"output": dest, "manifest": side if step.spec.manifest else None, "duration": video.value.get("duration")})
+
+    def topic_output(self, task: Any, artifact: Artifact) -> dict[str, Any] | None:
+        v = artifact.value or {}
+        return {"output": v.get("output"), "manifest": v.get("manifest"), "duration": v.get("duration")}
+
+
+def _write(local: str, dest: str, side: str, manifest: dict, opts: dict, with_manifest: bool) -> None:
+    """The video, then the manifest beside it: each appears whole or not at all."""
+    fs, path = url_to_fs(dest, **opts)
+    atomic_put_file(fs, local, path, content_type="video/mp4")
+    if with_manifest:
+        _, side_path = url_to_fs(side, **opts)
+        body = json.dumps(manifest, indent=2, ensure_ascii=False).encode()
+        atomic_write(fs, side_path, body, content_type="application/json")
+
+
+def _manifest(task: Any, rt: Runtime, video: Artifact, dest: str) -> dict[str, Any]:
+    record = rt.topic_record(task.topic)
+    return {
+        "vidflow": 1,
+        "recipe": rt.loaded.name,
+        "topic": record["topic"],
+        "topic_id": task.topic,
+        "output": dest,
+        "video_digest": video.blobs["video"].digest,
+        "size": video.blobs["video"].size,
+        "duration": video.value.get("duration"),
+        "title": video.value.get("title", ""),
+        "scenes": video.value.get("scenes", []),
+        "nodes": {"ran": record["ran"], "cached": record["cached"]},
+        "made_by": record["made_by"],
+        "placeholders": record["placeholders"],
+        "cost_usd": round(record["cost_usd"], 6),
+        "cost_usd_recorded": round(record["cost_usd_recorded"], 6),
+        "run_id": rt.run_id,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }

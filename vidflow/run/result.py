@@ -1,0 +1,35 @@
+"""What a run returns, whichever executor ran it: summary, Task graph, outcomes, outputs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import networkx as nx
+
+from .ledger import Summary
+from .scheduler import Outcome
+
+__all__ = ["RunResult"]
+
+
+@dataclass
+class RunResult:
+    """What a run did: its summary (from events), the Task graph, each node's outcome."""
+
+    run_id: str
+    summary: Summary
+    events_path: str | None
+    graph: nx.DiGraph
+    calls: dict[str, int]
+    outcomes: dict[str, Outcome] = field(default_factory=dict)
+    values: dict[str, dict[str, Any]] = field(default_factory=dict)  # step -> topic id -> value
+    reused: bool = False  # an identical submission had finished: its result, nothing ran now
+
+    @property
+    def exit_code(self) -> int:
+        return self.summary.exit_code
+
+    def outputs(self, step: str) -> dict[str, Any]:
+        """Topic id -> what ``step`` produced (a list for for_each steps); failed topics left out."""
+        return dict(self.values.get(step, {}))

@@ -1,0 +1,823 @@
+"""The scheduler: one future per Task; cache lookup, single-flight, limits, retries, budget, events.
+
+For each topic, each step's nodes are named (``plan/build.py``) as soon as what they need
+upstream exists, and each node starts the moment its inputs exist: there is no barrier between
+steps, so a scene's segment may encode while later lines are still being voiced. For a node:
+
+1. its inputs resolve (a failed input: the node is skipped, and so is everything after it);
+2. its capability prepares it: templates render, the key fields come out (a template that
+   cannot render fails this node and its topic, never the batch);
+3. a cached output (or one already published) is used and nothing runs; an identical key in
+   flight is awaited (single-flight); otherwise
+4. the executor makes it: :class:`~vidflow.run.executors.LocalExecutor` runs the capability,
+   whose provider calls go through :meth:`Scheduler.call` (limits, budget, retries, events);
+   :class:`~vidflow.run.executors.DryRunExecutor` (``vidflow plan``) records that it would run.
+
+The scheduler is the capabilities' :class:`~vidflow.capabilities.base.Runtime`. It is an async
+context manager that closes what it opens: provider clients, its scratch folder, event sinks.
+Outcomes live in :attr:`outcomes`, never on the graph (which holds only frozen Tasks).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import os
+import time
+from dataclasses import dataclass, field, replace
+from typing import Any, Awaitable, Callable, Iterable, Mapping
+
+import networkx as nx
+
+from ..cache.lease import Leases
+from ..cache.records import APPROVED, PENDING, REJECTED, Records
+from ..cache.store import Artifact, CacheStore, LookupStatus
+from ..capabilities.base import UNKNOWN
+from ..errors import (
+    AwaitingReviewError,
+    BadOutputError,
+    BudgetExceededError,
+    NodeFailedError,
+    ProviderError,
+    RateLimitedError,
+    UpstreamFailedError,
+    UserError,
+    VidflowError,
+)
+from ..limits import Limits
+from ..plan.build import add_tasks, expand_step, expansion_needs, expected_nodes
+from ..calibration import STATS_PATH, Calibration, samples
+from ..cache.fingerprint import changed_fields, encoded, node_key
+from ..plan.refresh import parse_refresh
+from ..plan.task import Estimate, Task
+from ..pricing import PriceTable
+from ..recipe.load import LoadedRecipe, StepInfo
+from ..recipe.topics import Topic
+from ..scratch import Scratch
+from ..settings import Settings
+from ..storage import is_local
+from .budget import Budget
+from .ledger import Event, EventSink, EventType, NullSink
+from .limits import Clock, Limiter, MonotonicClock
+from .retry import RetryPolicy
+
+__all__ = ["CallResult", "Outcome", "Scheduler"]
+
+#: Events whose data may hold text from outside vidflow (vendor messages, errors).
+_TEXT_EVENTS = frozenset({EventType.NODE_FAILED, EventType.NODE_RETRY, EventType.CACHE_REJECTED, EventType.TOPIC_FINISHED})
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What happened to one node. ``status``: cached, ran, failed, skipped (a run);
+    cached, run, estimated, failed (a dry run)."""
+
+    status: str
+    artifact: Any = None
+    reason: str = ""
+    error: str = ""
+    provider: str = ""
+    cost_usd: float = 0.0  # spent by this run
+    cost_recorded: float = 0.0  # what the output cost when it was made
+    placeholder: bool = False
+    imported: bool = False
+    changed: tuple[str, ...] = ()  # a dry run's "changed" reason: which key fields differ
+    seconds: float = 0.0  # how long making it took (the provider's or the work's own time)
+
+
+@dataclass(slots=True)
+class CallResult:
+    """A provider call's answer, and when and how long the provider itself took."""
+
+    value: Any
+    seconds: float
+    started_at: float
+
+
+@dataclass
+class _TopicState:
+    topic: Topic
+    ctx: dict[str, Any]
+    expanded: dict[str, asyncio.Future] = field(default_factory=dict)
+    runners: list[asyncio.Task] = field(default_factory=list)
+    nodes: list[str] = field(default_factory=list)  # this topic's node ids, in the order named
+    index: dict[str, str] | None = None  # node name -> key when the recipe last ran (read lazily)
+
+
+@contextlib.contextmanager
+def _fewer_collections():
+    """Run with the cyclic GC's thresholds raised, then put them back.
+
+    A run keeps every node's Task, outcome and event alive until it ends, so each full
+    collection re-scans all of them and the cost per node grows with the batch; with the
+    default thresholds that made a 10,000-node run ~40% slower (benchmarks/overhead.py).
+    Collections still happen, only less often.
+    """
+    old = gc.get_threshold()
+    gc.set_threshold(max(old[0], 50_000), max(old[1], 50), max(old[2], 100))
+    try:
+        yield
+    finally:
+        gc.set_threshold(*old)
+
+
+class _Inputs:
+    """A node's resolved inputs (``TaskInputs`` for capabilities)."""
+
+    __slots__ = ("_s", "_task", "_arts")
+
+    def __init__(self, scheduler: Scheduler, task: Task, arts: dict[str, Any]):
+        self._s, self._task, self._arts = scheduler, task, arts
+
+    @property
+    def output_root(self) -> str:
+        return self._s.output_root
+
+    @property
+    def calibration(self) -> Calibration:
+        return self._s.calibration
+
+    def artifact(self, node_id: str) -> Any:
+        return self._arts[node_id]
+
+    def known(self) -> bool:
+        return all(a is not UNKNOWN for a in self._arts.values())
+
+    def claim_output(self, dest: str) -> str | None:
+        other = self._s._claims.setdefault(dest, self._task.topic)
+        return None if other == self._task.topic else other
+
+    def template_context(self, *, partial: bool = False) -> dict[str, Any] | None:
+        s, task = self._s, self._task
+        ctx = dict(s._topics[task.topic].ctx)
+        note = s._notes.get(task.id)
+        if note is not None:
+            ctx["review"] = {"note": note}
+        steps = s.loaded.steps
+        for name, ids in task.inputs:
+            info = steps[name]
+            views = []
+            for i in ids:
+                art = self._arts[i]
+                if art is UNKNOWN:
+                    if not partial:
+                        return None
+                    views.append({})
+                else:
+                    views.append(s.loaded.capability(info).view(info, art))
+            ctx[name] = views if info.for_each is not None else (views[0] if views else {})
+        if task.item_from is not None:
+            src, fld = task.item_from
+            art = self._arts[src]
+            if art is UNKNOWN:
+                if not partial:
+                    return None
+                item: Any = {}
+            else:
+                info = steps[s.graph.nodes[src]["task"].step]
+                view = s.loaded.capability(info).view(info, art)
+                if fld:
+                    seq = view.get(fld) if isinstance(view, Mapping) else None
+                    if not isinstance(seq, list) or task.item >= len(seq):
+                        raise BadOutputError(f"`{src}` has no item {task.item} in `{fld}`")
+                    item = seq[task.item]
+                else:
+                    item = view
+            ctx["item"], ctx["index"] = item, task.item
+        return ctx
+
+
+class Scheduler:
+    """Runs (or dry-runs) a loaded recipe's topics. Use as ``async with Scheduler(...) as s``."""
+
+    def __init__(
+        self,
+        loaded: LoadedRecipe,
+        *,
+        settings: Settings,
+        store: CacheStore,
+        executor: Any,
+        sink: EventSink,
+        run_id: str,
+        clock: Clock | None = None,
+        refresh: Iterable[str] = (),
+        output_root: str | None = None,
+        imports: Mapping[str, Mapping[str, Any]] | None = None,
+        limiter_factory: Callable[..., Any] | None = None,
+        retry: RetryPolicy | None = None,
+    ):
+        self.loaded = loaded
+        self.settings = settings
+        self.store = store
+        self.executor = executor
+        self.sink = sink
+        self.run_id = run_id
+        self.clock = clock or MonotonicClock()
+        self.refresh = parse_refresh(refresh, loaded.steps)
+        self.records = Records(store)
+        self.leases = Leases(store, ttl=settings.lease_ttl)
+        self.output_root = os.path.abspath(output_root or os.getcwd())
+        self.imports = imports or {}
+        self.limiter_factory = limiter_factory or Limiter
+        self.retry = retry  # one policy for every provider (tests); else each provider's own
+        self.redactor = settings.redactor
+        self.bugs: list[BaseException] = []  # exceptions no capability expected: the run exits 3
+        self.salt = "\0".join(s for s in (settings.cache_salt, loaded.recipe.cache_salt) if s)
+        self.prices = PriceTable.load(settings.prices_file)
+        budget = loaded.recipe.budget
+        self.budget = Budget(budget.max_usd if budget else None, budget.per_topic_usd if budget else None)
+        self.graph = nx.DiGraph()
+        self.outcomes: dict[str, Outcome] = {}
+        self.calls: dict[str, int] = {}  # provider name -> attempts made
+        self._futures: dict[str, asyncio.Future] = {}
+        self._inflight: dict[str, asyncio.Future] = {}
+        self._topics: dict[str, _TopicState] = {}
+        self._by_step: dict[str, list[str]] = {}
+        self._pins: dict[tuple[str, str], dict[str, Any]] = {}
+        self._reviews: dict[tuple[str, str], dict[str, Any]] = {}
+        self._notes: dict[str, str] = {}  # node id -> a rejected output's review note
+        self._claims: dict[str, str] = {}
+        self._adapters: dict[str, Any] = {}
+        self._limiters: dict[str, Any] = {}
+        self._policies: dict[str, RetryPolicy] = {}
+        self._warm: dict[str, asyncio.Future] = {}
+        self._attempts: dict[str, int] = {}
+        self._cpu: asyncio.Semaphore | None = None
+        self._scratch: Scratch | None = None
+        self._local_store = is_local(store.fs)
+        self.calibration = Calibration()
+        self._silent = isinstance(sink, NullSink)
+
+    # ------------------------------------------------------------------ resources
+    async def __aenter__(self) -> Scheduler:
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close provider clients and remove the scratch folder (idempotent)."""
+        adapters, self._adapters = list(self._adapters.values()), {}
+        for a in adapters:
+            close = getattr(a, "aclose", None)
+            if close is not None:
+                with contextlib.suppress(Exception):
+                    await close()
+        if self._scratch is not None:
+            await asyncio.to_thread(self._scratch.close)
+            self._scratch = None
+
+    def adapter(self, provider: str) -> Any:
+        a = self._adapters.get(provider)
+        if a is None:
+            info = self.loaded.providers[provider]
+            a = self._adapters[provider] = info.cls(info.options, settings=self.settings, prices=self.prices)
+        return a
+
+    def limits(self, provider: str) -> Limits:
+        info = self.loaded.providers[provider]
+        return Limits(concurrency=info.spec.concurrency or info.cls.default_concurrency, rate=info.spec.rate)
+
+    def limiter(self, provider: str) -> Any:
+        lim = self._limiters.get(provider)
+        if lim is None:
+            lim = self._limiters[provider] = self.limiter_factory(provider, limits=self.limits(provider), clock=self.clock)
+        return lim
+
+    def retry_policy(self, provider: str) -> RetryPolicy:
+        """The provider's retry policy: its recipe block's ``retry:`` and ``timeout:``."""
+        if self.retry is not None:
+            return self.retry
+        policy = self._policies.get(provider)
+        if policy is None:
+            spec = self.loaded.providers[provider].spec
+            policy = self._policies[provider] = RetryPolicy.from_spec(spec, timeout=getattr(self.adapter(provider).options, "timeout", None))
+        return policy
+
+    def redact(self, text: str) -> str:
+        return self.redactor.redact(text)
+
+    def cpu(self) -> asyncio.Semaphore:
+        if self._cpu is None:
+            self._cpu = asyncio.Semaphore(self.settings.max_ffmpeg)
+        return self._cpu
+
+    def scratch(self, prefix: str) -> str:
+        if self._scratch is None:
+            self._scratch = Scratch.open(self.settings.scratch_dir)
+        return self._scratch.mkdtemp(prefix)
+
+    async def io(self, fn: Callable[..., Any], *args: Any) -> Any:
+        if self._local_store:
+            return fn(*args)
+        return await asyncio.to_thread(fn, *args)
+
+    # ------------------------------------------------------------------ events
+    def emit(self, type: EventType, task: Task | None = None, **kw: Any) -> None:
+        if self._silent:
+            return
+        if task is not None:
+            kw.setdefault("node", task.id)
+            kw.setdefault("step", task.step)
+            kw.setdefault("topic", task.topic)
+            kw.setdefault("kind", self._kind(task))
+            kw.setdefault("provider", task.provider or "")
+        # A second layer: provider errors arrive redacted, but any text may hold a secret. Only
+        # events that carry text from outside (errors, messages) need it.
+        if kw.get("message"):
+            kw["message"] = self.redactor.redact(kw["message"])
+            if kw.get("data"):
+                kw["data"] = self.redactor.redact_data(kw["data"])
+        elif type in _TEXT_EVENTS and kw.get("data"):
+            kw["data"] = self.redactor.redact_data(kw["data"])
+        self.sink.emit(Event(self.run_id, type, **kw))
+
+    def _kind(self, task: Task) -> str:
+        if task.provider:
+            return self.loaded.providers[task.provider].kind
+        return f"{task.capability}.{task.role}" if task.role else task.capability
+
+    # ------------------------------------------------------------------ the walk
+    async def run(self, topics: list[Topic] | None = None) -> None:
+        topics = topics if topics is not None else self.loaded.topics
+        self.calibration = Calibration.from_json(await self.io(self.store.read_doc, self.store.doc_path(STATS_PATH)))
+        self._pins = {(p["topic"], p["step"]): p for p in await self.io(lambda: list(self.records.pins(self.loaded.name)))}
+        if any(s.spec.approve for s in self.loaded.steps.values()):
+            self._reviews = {(r["topic"], r["node"]): r for r in await self.io(lambda: list(self.records.reviews(self.loaded.name)))}
+        data = {"recipe": self.loaded.name, "mode": "plan" if self.executor.dry else "run", "topics": [t.id for t in topics], "cache": self.store.url}
+        if not self._silent:  # progress displays start from the expected size of the batch
+            with contextlib.suppress(VidflowError):
+                data["expected_nodes"] = expected_nodes(self.loaded, self.adapter, self.calibration) * len(topics)
+        self.emit(EventType.RUN_STARTED, data=data)
+        interrupted = False
+        with _fewer_collections():
+            try:
+                await asyncio.gather(*(self._topic(t) for t in topics))
+            except (asyncio.CancelledError, KeyboardInterrupt):
+                interrupted = True
+                raise
+            finally:
+                self.emit(EventType.RUN_FINISHED, data={"interrupted": interrupted})
+        if not self.executor.dry:
+            learnt = samples(self.graph, self.outcomes, self.loaded)
+            if learnt:  # what this run took teaches the next plan (plan/calibration.py)
+                with contextlib.suppress(OSError):
+                    await self.io(self.store.write_doc, self.store.doc_path(STATS_PATH), self.calibration.record(learnt).to_json())
+
+    async def _topic(self, topic: Topic) -> None:
+        loop = asyncio.get_running_loop()
+        variables = {**self.loaded.recipe.vars, **topic.vars}
+        ctx = {
+            **variables, "topic": topic.text, "topic_id": topic.id, "vars": variables, "review": {"note": ""},
+            "characters": [c.template_view() for c in self.loaded.characters.values()],
+            "recipe": {"name": self.loaded.name},
+        }
+        ts = self._topics[topic.id] = _TopicState(topic, ctx)
+        for name in self.loaded.order:
+            ts.expanded[name] = loop.create_future()
+        expanders = [asyncio.ensure_future(self._expand(ts, self.loaded.steps[n])) for n in self.loaded.order]
+        try:
+            await asyncio.gather(*expanders)
+            await asyncio.gather(*ts.runners, return_exceptions=True)
+        except BaseException:
+            for t in (*expanders, *ts.runners):
+                t.cancel()
+            await asyncio.gather(*expanders, *ts.runners, return_exceptions=True)
+            raise
+        await self._topic_finished(ts)
+
+    async def _expand(self, ts: _TopicState, step: StepInfo) -> None:
+        """Name ``step``'s nodes for one topic once what they need upstream exists."""
+        done = ts.expanded[step.name]
+        topic_id = ts.topic.id
+        try:
+            values, results, estimated = {}, {}, {}
+            for src, what in expansion_needs(self.loaded, step).items():
+                ids, est = await ts.expanded[src]
+                results[src], estimated[src] = ids, est
+                if what == "value":
+                    art = await self._futures[ids[0]]
+                    info = self.loaded.steps[src]
+                    values[src] = UNKNOWN if art is UNKNOWN else self.loaded.capability(info).view(info, art)
+            tasks = expand_step(self.loaded, step, topic_id, values=values, results=results, estimated=estimated, adapters=self.adapter, calibration=self.calibration)
+        except AwaitingReviewError as e:
+            self._stand_in(topic_id, step, "waiting", e)
+            done.set_exception(AwaitingReviewError(f"{topic_id}/{step.name}", f"{e.node} awaits review"))
+            done.exception()
+            return
+        except NodeFailedError as e:
+            self._stand_in(topic_id, step, "skipped", UpstreamFailedError(e.node, f"upstream `{e.node}` failed"))
+            done.set_exception(UpstreamFailedError(f"{topic_id}/{step.name}", f"upstream `{e.node}` failed"))
+            done.exception()
+            return
+        except (UserError, BadOutputError) as e:
+            node = self._stand_in(topic_id, step, "failed", e)
+            done.set_exception(NodeFailedError(node, str(e)))
+            done.exception()
+            return
+        add_tasks(self.graph, tasks)
+        loop = asyncio.get_running_loop()
+        for t in tasks:
+            ts.nodes.append(t.id)
+            self._by_step.setdefault(t.step, []).append(t.id)
+            self._futures[t.id] = loop.create_future()
+            self.emit(EventType.NODE_QUEUED, t, data={"estimated": True} if t.estimated else {})
+        for t in tasks:
+            ts.runners.append(asyncio.ensure_future(self._run_task(t)))
+        done.set_result((tuple(t.id for t in tasks if t.result), any(t.estimated for t in tasks if t.result)))
+
+    def _stand_in(self, topic_id: str, step: StepInfo, status: str, cause: BaseException) -> str:
+        """A step that could not even name its nodes is one node, skipped or failed."""
+        node = f"{topic_id}/{step.name}"
+        task = Task(id=node, topic=topic_id, step=step.name, capability=step.capability, provider=step.provider)
+        self.graph.add_node(node, task=task)
+        self._topics[topic_id].nodes.append(node)
+        self.outcomes[node] = Outcome(status, error=self.redact(f"{type(cause).__name__}: {cause}"))
+        self.emit(EventType.NODE_QUEUED, task)
+        if status == "skipped":
+            self.emit(EventType.NODE_SKIPPED, task, message=str(cause))
+        elif status == "waiting":
+            self.emit(EventType.NODE_WAITING, task, message=str(cause))
+        else:
+            self.emit(EventType.NODE_FAILED, task, error=type(cause).__name__, message=str(cause))
+        return node
+
+    async def _run_task(self, task: Task) -> None:
+        fut = self._futures[task.id]
+        try:
+            art = await self._resolve(task)
+        except NodeFailedError as e:
+            fut.set_exception(e)
+            fut.exception()  # retrieved: dependents re-raise it themselves
+        except Exception as e:  # no capability expected it: a bug. Its topic fails, the run exits 3.
+            self.bugs.append(e)
+            with contextlib.suppress(NodeFailedError):
+                self._fail(task, e)
+            failed = NodeFailedError(task.id, f"internal error: {type(e).__name__}")
+            failed.__cause__ = e
+            fut.set_exception(failed)
+            fut.exception()
+        except BaseException:
+            fut.set_exception(asyncio.CancelledError())
+            fut.exception()
+            raise
+        else:
+            fut.set_result(art)
+
+    async def _resolve(self, task: Task) -> Any:
+        arts: dict[str, Any] = {}
+        try:
+            for d in task.deps:
+                arts[d] = await self._futures[d]
+        except AwaitingReviewError as e:
+            self.outcomes[task.id] = Outcome("waiting", reason="an input awaits review", error=str(e))
+            self.emit(EventType.NODE_WAITING, task, message=f"{e.node} awaits review")
+            raise AwaitingReviewError(task.id, f"{e.node} awaits review") from None
+        except NodeFailedError as e:
+            self.outcomes[task.id] = Outcome("skipped", error=str(e))
+            self.emit(EventType.NODE_SKIPPED, task, message=f"upstream {e.node} failed")
+            raise UpstreamFailedError(task.id, f"upstream {e.node} failed") from e
+        step = self.loaded.steps[task.step]
+        cap = self.loaded.capability(step)
+        if task.item is None and task.result:
+            if task.topic in self.imports.get(task.step, ()):
+                return await self._imported(task)
+            pin = self._pins.get((task.topic, task.step))
+            if pin is not None:
+                if not self.refresh.covers(task.step, None):
+                    return self._pinned(task, pin)
+                if not self.executor.dry:  # a refresh ends the pin
+                    await self.io(self.records.drop_pin, self.loaded.name, task.topic, task.step)
+        if not step.spec.approve:
+            return await self._obtain(task, step, cap, arts)
+        node = task.id[len(task.topic) + 1 :]
+        record = self._reviews.get((task.topic, node))
+        status = record.get("status") if record else None
+        if status == APPROVED:
+            if not (self.refresh.force and self.refresh.covers(task.step, task.item)):
+                art = Records.artifact(record)
+                self.outcomes[task.id] = Outcome("cached", art, reason="approved", provider=(art.meta or {}).get("provider", ""))
+                self.emit(EventType.NODE_CACHED, task, data={"approved": True})
+                return art
+            record = None  # forced: made again, then reviewed again
+        if status == REJECTED:
+            self._notes[task.id] = str(record.get("note", ""))
+        art = await self._obtain(task, step, cap, arts, rejected=status == REJECTED)
+        if art is UNKNOWN:
+            return art
+        return await self._hold_for_review(task, node, art, record)
+
+    async def _hold_for_review(self, task: Task, node: str, art: Artifact, record: dict | None) -> Any:
+        """A gated node's output waits for a decision: recorded as pending, downstream waits."""
+        if not self.executor.dry and not (record and record.get("status") == PENDING and record.get("digest") == art.digest):
+            await self.io(lambda: self.records.put_review(self.loaded.name, task.topic, node, status=PENDING, art=art, key=task.key or "", previous=record))
+        outcome = self.outcomes.get(task.id) or Outcome("cached", art)
+        outcome.status, outcome.reason = "review", "awaits review"
+        self.outcomes[task.id] = outcome
+        self.emit(EventType.NODE_REVIEW, task, data={"digest": art.digest[:16], "look": _look(art, self.store)})
+        raise AwaitingReviewError(task.id, "awaits review: `vidflow review` lists it, `vidflow approve` releases it")
+
+    async def _obtain(self, task: Task, step: StepInfo, cap: Any, arts: dict[str, Any], *, rejected: bool = False) -> Any:
+        """The node's output: cached, shared with an identical node in flight, or made."""
+        try:
+            prepared = cap.prepare(task, step, _Inputs(self, task, arts), self.loaded, self.adapter)
+        except (UserError, BadOutputError) as e:
+            return self._fail(task, e)
+        if prepared is None:  # an input does not exist yet (a dry run)
+            self.outcomes[task.id] = Outcome("estimated" if task.estimated else "run", reason="inputs not made yet")
+            return UNKNOWN
+        key = node_key(prepared.fields, salt=self.salt) if cap.cacheable and prepared.fields is not None else ""
+        estimate = task.estimate
+        if prepared.cost or prepared.units:  # the real request: a better estimate than the sketch
+            estimate = Estimate(prepared.cost, prepared.seconds or estimate.seconds, dict(prepared.units))
+        task = replace(task, fields=prepared.fields, key=key, estimate=estimate)
+        self.graph.nodes[task.id]["task"] = task
+        reason = "rejected" if rejected else "refresh" if self.refresh.covers(task.step, task.item) else "new"
+        if reason == "new":
+            try:
+                art = await cap.lookup(task, prepared, key, self)
+            except (UserError, BadOutputError) as e:
+                return self._fail(task, e)
+            if art is None and key:
+                check = cap.cached_value_check(step, task)
+                found = await self.io(lambda: self.store.lookup(key, check=check))
+                art = found.artifact
+                if found.status not in (LookupStatus.HIT, LookupStatus.MISSING):
+                    reason = found.status.value
+                    self.emit(EventType.CACHE_REJECTED, task, message=found.detail, data={"status": found.status.value, "key": key})
+            if art is not None:
+                meta = art.meta or {}
+                self.outcomes[task.id] = Outcome("cached", art, provider=meta.get("provider", ""), cost_recorded=float(meta.get("cost_usd") or 0.0))
+                self.emit(EventType.NODE_CACHED, task, data={"key": key} if key else {})
+                return art
+        if self.executor.dry:
+            changed: tuple[str, ...] = ()
+            if reason == "new" and key:
+                reason, changed = await self._why(task, key, prepared.fields)
+            self.outcomes[task.id] = Outcome("run", reason=reason, changed=changed)
+            return UNKNOWN
+        if key:
+            shared = self._inflight.get(key)
+            if shared is not None:  # an identical node is being made: its output is ours
+                try:
+                    art = await asyncio.shield(shared)
+                except NodeFailedError as e:
+                    return self._fail(task, e)
+                self.outcomes[task.id] = Outcome("cached", art, provider=(art.meta or {}).get("provider", ""))
+                self.emit(EventType.NODE_CACHED, task, data={"key": key, "shared": True})
+                return art
+            # The node's own future (resolved by _run_task with this node's outcome) is what an
+            # identical node waits for.
+            self._inflight[key] = self._futures[task.id]
+            try:
+                if self._exclusive(task, cap):
+                    return await self._make_leased(task, step, cap, prepared, key)
+                return await self._execute(task, step, cap, prepared, key)
+            finally:
+                self._inflight.pop(key, None)
+        return await self._execute(task, step, cap, prepared, key)
+
+    def _exclusive(self, task: Task, cap: Any) -> bool:
+        """Is this node worth a lease: a paid call, or costly local work."""
+        if task.provider:
+            return bool(self.adapter(task.provider).paid)
+        return cap.exclusive
+
+    async def _make_leased(self, task: Task, step: StepInfo, cap: Any, prepared: Any, key: str) -> Any:
+        """Make a node under its key's lease; if another process holds it, wait for its output."""
+        check = cap.cached_value_check(step, task)
+        delay, waited = 0.2, False
+        while True:
+            lease = await self.io(self.leases.try_acquire, key, task.id)
+            if lease is not None:
+                break
+            found = await self.io(lambda: self.store.lookup(key, check=check))
+            if found.artifact is not None:
+                return self._made_elsewhere(task, found.artifact, key)
+            if not waited:
+                holder = await self.io(self.leases.holder, key) or {}
+                self.emit(EventType.LEASE_WAIT, task, data={"holder": str(holder.get("owner", "")), "key": key[:16]})
+                waited = True
+            await self.clock.sleep(delay)
+            delay = min(2.0, delay * 1.5)
+        renewer = None if self.leases.local else asyncio.ensure_future(self._renew(lease, task))
+        try:
+            if waited:  # the holder may have finished just before it let go
+                found = await self.io(lambda: self.store.lookup(key, check=check))
+                if found.artifact is not None:
+                    return self._made_elsewhere(task, found.artifact, key)
+            return await self._execute(task, step, cap, prepared, key)
+        finally:
+            if renewer is not None:
+                renewer.cancel()
+            await self.io(self.leases.release, lease)
+
+    async def _renew(self, lease: Any, task: Task) -> None:
+        while True:
+            await asyncio.sleep(self.leases.ttl / 3)
+            await self.io(self.leases.renew, lease, task.id)
+
+    def _made_elsewhere(self, task: Task, art: Artifact, key: str) -> Artifact:
+        meta = art.meta or {}
+        self.outcomes[task.id] = Outcome("cached", art, provider=meta.get("provider", ""), cost_recorded=float(meta.get("cost_usd") or 0.0), reason="made by another process")
+        self.emit(EventType.NODE_CACHED, task, data={"key": key[:16], "waited": True})
+        return art
+
+    async def _why(self, task: Task, key: str, fields: Any) -> tuple[str, tuple[str, ...]]:
+        """Why a node whose key is not cached would run: never made (``new``), made before with
+        other inputs (``changed``, naming the fields), or made with these but gone (``missing``)."""
+        ts = self._topics[task.topic]
+        if ts.index is None:
+            ts.index = await self.io(self.store.read_index, self.loaded.name, task.topic)
+        before = ts.index.get(task.id[len(task.topic) + 1 :])
+        if before is None:
+            return "new", ()
+        if before == key:
+            return "missing", ()
+        meta = await self.io(self.store.manifest_meta, before)
+        if not meta or "fields" not in meta:
+            return "changed", ()
+        return "changed", tuple(changed_fields(meta["fields"], encoded(fields)))
+
+    async def _imported(self, task: Task) -> Artifact:
+        """A node whose output comes from a stage document (``--input``): pinned for its topic,
+        so later plain runs keep the edit (until ``vidflow unpin`` or ``--refresh STEP``)."""
+        value = self.imports[task.step][task.topic]
+        if not self.executor.dry:
+            await self.io(self.records.put_pin, self.loaded.name, task.topic, task.step, value)
+        art = Artifact(value=value, meta={"imported": True, "provider": "input"})
+        self.outcomes[task.id] = Outcome("cached", art, provider="input", imported=True, reason="imported")
+        self.emit(EventType.NODE_CACHED, task, data={"imported": True})
+        return art
+
+    def _pinned(self, task: Task, pin: dict[str, Any]) -> Artifact:
+        art = Artifact(value=pin["value"], meta={"imported": True, "pinned": True, "provider": "input"})
+        self.outcomes[task.id] = Outcome("cached", art, provider="input", imported=True, reason="pinned")
+        self.emit(EventType.NODE_CACHED, task, data={"pinned": True})
+        return art
+
+    async def _execute(self, task: Task, step: StepInfo, cap: Any, prepared: Any, key: str) -> Artifact:
+        t0 = self.clock.now()
+        if not task.provider:
+            self._attempts[task.id] = 1
+            self.emit(EventType.NODE_STARTED, task, attempt=1)
+        try:
+            art = await self.executor.make(self, task, step, cap, prepared)
+            if key and not art.meta.get("placeholder"):
+                # the manifest is the node's durable record: what decided it, how it was made
+                art.meta["fields"] = encoded(prepared.fields)
+                art.meta["attempts"] = self._attempts.get(task.id, 1)
+                art.meta["run_id"] = self.run_id
+                await self.io(self.store.save, key, art)
+        except (ProviderError, VidflowError, OSError) as e:
+            if isinstance(e, UpstreamFailedError):
+                raise
+            return self._fail(task, e, latency=self.clock.now() - t0)
+        meta = art.meta or {}
+        latency = float(meta.get("seconds") or (self.clock.now() - t0))
+        cost = float(meta.get("cost_usd") or 0.0) if not meta.get("placeholder") else 0.0
+        data: dict[str, Any] = {"key": key} if key else {}
+        if "started_at" in meta:  # when the provider call itself began (wall clock)
+            data["call_start"] = meta["started_at"]
+        provider = meta.get("provider", "") or task.provider or ""
+        if task.provider and provider and provider != task.provider and not meta.get("placeholder"):
+            data["fallback"] = provider
+        if meta.get("placeholder"):
+            data.update(placeholder=True, cause=meta.get("cause", ""))
+        self.outcomes[task.id] = Outcome("ran", art, provider=provider, cost_usd=cost, cost_recorded=cost, placeholder=bool(meta.get("placeholder")), seconds=latency)
+        self.emit(EventType.NODE_SUCCEEDED, task, attempt=self._attempts.get(task.id, 1), provider=provider if provider != "placeholder" else task.provider or "", latency=latency, cost_usd=cost, data=data)
+        return art
+
+    def _fail(self, task: Task, e: BaseException, *, latency: float = 0.0) -> Any:
+        self.outcomes[task.id] = Outcome("failed", error=self.redact(f"{type(e).__name__}: {e}"))
+        data = {"status": e.status} if isinstance(e, ProviderError) and e.status else {}
+        self.emit(EventType.NODE_FAILED, task, attempt=self._attempts.get(task.id, 0), error=type(e).__name__, message=str(e), latency=latency, data=data)
+        raise NodeFailedError(task.id, self.redact(f"{type(e).__name__}: {e}")) from e
+
+    async def _topic_finished(self, ts: _TopicState) -> None:
+        topic_id = ts.topic.id
+        mine = [(n, self.outcomes[n]) for n in ts.nodes if n in self.outcomes]
+        bad = [(n, o) for n, o in mine if o.status in ("failed", "skipped")]
+        if self.executor.dry:
+            return
+        keys = {n[len(topic_id) + 1 :]: self.graph.nodes[n]["task"].key for n, o in mine if o.status in ("ran", "cached") and self.graph.nodes[n]["task"].key}
+        if keys:
+            await self.io(self.store.write_index, self.loaded.name, topic_id, keys)
+        if bad:
+            first = next((o.error for _, o in bad if o.status == "failed"), bad[0][1].error)
+            self.emit(EventType.TOPIC_FINISHED, topic=topic_id, data={"status": "failed", "topic": ts.topic.text, "error": self.redact(first)})
+            return
+        awaiting = [n for n, o in mine if o.status == "review"]
+        if awaiting or any(o.status == "waiting" for _, o in mine):
+            self.emit(EventType.TOPIC_FINISHED, topic=topic_id, data={"status": "awaiting_review", "topic": ts.topic.text, "awaiting": awaiting})
+            return
+        output = None
+        for n, o in mine:
+            task = self.graph.nodes[n]["task"]
+            if o.artifact is not None and o.artifact is not UNKNOWN:
+                out = self.loaded.capabilities[task.capability].topic_output(task, o.artifact)
+                if out:
+                    output = out
+        data = {"status": "published" if output else "done", "topic": ts.topic.text, **(output or {})}
+        self.emit(EventType.TOPIC_FINISHED, topic=topic_id, data=data)
+
+    # ------------------------------------------------------------------ Runtime services
+    async def warm_up(self, provider: str) -> None:
+        """Before a provider's first call: open clients, import SDKs (never for a cached run).
+
+        Every call to that provider waits for the same warm-up, outside the limiter, so the
+        first burst starts with clients ready and its rate window is not skewed.
+        """
+        fut = self._warm.get(provider)
+        if fut is None:
+            fut = self._warm[provider] = asyncio.ensure_future(self.adapter(provider).warm_up())
+        await asyncio.shield(fut)
+
+    async def call(self, task: Task, provider: str, fn: Callable[[], Awaitable[Any]], *, estimate: float, fallback: bool = False) -> CallResult:
+        """One provider call under its limiter, the budget and the retry policy, with events."""
+        await self.warm_up(provider)
+        adapter = self.adapter(provider)
+        limiter = self.limiter(provider)
+        policy = self.retry_policy(provider)
+        t0 = self.clock.now()
+
+        async def attempt() -> CallResult:
+            nonlocal t0
+            n = self._attempts[task.id] = self._attempts.get(task.id, 0) + 1
+            t0 = self.clock.now()
+            self.emit(EventType.NODE_STARTED, task, attempt=n, provider=provider, data={"fallback": True} if fallback else {})
+            async with limiter:
+                if adapter.paid:
+                    self.budget.reserve(task.topic, estimate)
+                actual = 0.0
+                try:
+                    self.calls[provider] = self.calls.get(provider, 0) + 1
+                    started_at = time.time()
+                    c0 = self.clock.now()
+                    value = await policy.bounded(fn, kind=adapter.kind)
+                    seconds = self.clock.now() - c0
+                    actual = float(getattr(value, "cost_usd", 0.0) or 0.0)
+                finally:
+                    if adapter.paid:
+                        self.budget.settle(task.topic, estimate, actual)
+            return CallResult(value, seconds, started_at)
+
+        def on_retry(exc: BaseException, n: int, delay: float) -> None:
+            if isinstance(exc, RateLimitedError):
+                limiter.pause(delay)  # a 429 pauses the whole provider instance, not just this call
+            status = getattr(exc, "status", None)
+            data = {"status": status, "wait": round(delay, 3)} if status else {"wait": round(delay, 3)}
+            self.emit(EventType.NODE_RETRY, task, attempt=self._attempts.get(task.id, 0), provider=provider, error=type(exc).__name__, message=str(exc), latency=self.clock.now() - t0, data=data)
+
+        return await policy.call(attempt, sleep=self.clock.sleep, on_retry=on_retry)
+
+    def fallback(self, task: Task, provider: str, error: BaseException, next_provider: str) -> None:
+        self.emit(EventType.NODE_RETRY, task, attempt=self._attempts.get(task.id, 0), provider=provider, error=type(error).__name__, message=str(error), data={"fallback_to": next_provider})
+
+    def topic_record(self, topic_id: str) -> dict[str, Any]:
+        ts = self._topics[topic_id]
+        mine = {n: self.outcomes[n] for n in ts.nodes if n in self.outcomes and self.graph.nodes[n]["task"].capability != "publish"}
+        return {
+            "topic": ts.topic.text,
+            "ran": sorted(n for n, o in mine.items() if o.status == "ran"),
+            "cached": sorted(n for n, o in mine.items() if o.status == "cached"),
+            "made_by": {n: o.provider for n, o in sorted(mine.items()) if o.provider},
+            "placeholders": sorted(n for n, o in mine.items() if o.placeholder),
+            "cost_usd": sum(o.cost_usd for o in mine.values() if o.status == "ran"),
+            "cost_usd_recorded": sum(o.cost_recorded for o in mine.values()),
+        }
+
+    # ------------------------------------------------------------------ results
+    def outputs(self, step: str) -> dict[str, Any]:
+        """Topic id -> the value ``step`` produced (a list for for_each steps); failed topics left out."""
+        info = self.loaded.steps[step]
+        out: dict[str, Any] = {}
+        by_topic: dict[str, list[Task]] = {}
+        for n in self._by_step.get(step, ()):
+            task = self.graph.nodes[n]["task"]
+            if task.result:
+                by_topic.setdefault(task.topic, []).append(task)
+        for topic_id, tasks in by_topic.items():
+            values = []
+            for t in sorted(tasks, key=lambda t: t.item or 0):
+                o = self.outcomes.get(t.id)
+                if o is None or o.artifact is None or o.artifact is UNKNOWN or o.status not in ("ran", "cached"):
+                    break
+                values.append(o.artifact.value)
+            else:
+                out[topic_id] = values if info.for_each is not None else values[0]
+        return out
+
+
+def _look(art: Artifact, store: CacheStore) -> dict[str, Any]:
+    """What a reviewer looks at: the text (or its start), and where each file is."""
+    out: dict[str, Any] = {}
+    v = art.value
+    if isinstance(v, str):
+        out["text"] = v[:2000]
+    elif isinstance(v, dict) and "lines" in v:
+        out["text"] = "\n".join(f"{line.get('speaker', '')}: {line.get('text', '')}" for line in v.get("lines", []) if isinstance(line, dict))[:2000]
+    for name, ref in art.blobs.items():
+        out[name] = store.blob_path(ref.digest)
+    return out
