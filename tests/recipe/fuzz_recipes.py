@@ -26,18 +26,22 @@ import re
 import resource
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 REPO = Path(__file__).resolve().parents[2]
+_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml: writing the mutants is not what is tested
 CASE_SECONDS = 10
 CASE_MEMORY = 512 << 20
+CLI_EVERY = 100  # every 100th case also runs through `vidflow plan` in a child process
+CLI_SECONDS = 120  # a hang guard: a fresh interpreter on a loaded machine, not a per-case limit
 LOCATED = re.compile(r"^[^\s:][^:]*:\d+(:\d+)?: \S")
 TEMPLATE_FIELDS = ("prompt", "system", "text", "voice", "caption", "to")
 FAKE_KEYS = ("OPENAI_API_KEY", "ELEVENLABS_API_KEY", "TOGETHERAI_API_KEY", "TOGETHER_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY")
@@ -282,7 +286,7 @@ def _alarm(signum: int, frame: Any) -> None:
     raise CaseTimeout(f"case took over {CASE_SECONDS} s")
 
 
-STATS = {"cases": 0, "exit 2": 0, "exit 0": 0, "rendered": 0, "template errors": 0}
+STATS = {"cases": 0, "exit 2": 0, "exit 0": 0, "rendered": 0, "template errors": 0, "plan problems": 0, "cli": 0}
 
 
 def _sample(step: Any, loaded: Any, name: str) -> Any:
@@ -342,14 +346,25 @@ def plan_case(workdir: Path, recipe: bytes, topics: tuple[str, bytes] | None) ->
     try:
         loaded = select_topics(load_recipe_file("recipe.yaml"), only=[], limit=None)
         settings = Settings.from_env().replace(cache_url=str(workdir / "cache"), runs_dir=None)
-        asyncio.run(plan(loaded, settings=settings))
+        report, _ = asyncio.run(plan(loaded, settings=settings))
     except UserError as e:
         return 2, e.lines()
+    if report.problems:  # templates that cannot render for some topic: the CLI exits 2 on them
+        STATS["plan problems"] += 1
+        # the scheduler prefixes a node's error with its class name ("TemplateError: file:line: ...")
+        return 2, [re.sub(r"^TemplateError: ", "", str(p)) for p in report.problems]
     render_every_template(loaded)
     return 0, []
 
 
 WORKDIR: Path | None = None
+
+
+def _dump(tree: Any) -> str:
+    try:
+        return yaml.dump(tree, Dumper=_DUMPER, sort_keys=False, allow_unicode=True, width=120)
+    except UnicodeEncodeError:  # libyaml cannot write a lone surrogate; the Python emitter escapes it
+        return yaml.safe_dump(tree, sort_keys=False, allow_unicode=True, width=120)
 
 
 @st.composite
@@ -367,7 +382,7 @@ def cases(draw: Any) -> tuple[bytes, tuple[str, bytes] | None]:
         tree.pop("topics", None)
         tree["topics_file"] = f"t.{ext}"
         topics = (f"t.{ext}", body.encode("utf-8", "surrogatepass"))
-    text = yaml.safe_dump(tree, sort_keys=False, allow_unicode=True, width=120)
+    text = _dump(tree)
     recipe = mutate_bytes(data, text) if data.draw(st.integers(0, 9), label="text?") < 2 else text.encode("utf-8", "surrogatepass")
     return recipe, topics
 
@@ -385,6 +400,20 @@ def check(case: tuple[bytes, tuple[str, bytes] | None]) -> None:
         assert lines, "exit 2 with no message"
         for line in lines:
             assert LOCATED.match(line), f"an error line without file:line: {line!r}"
+    if STATS["cases"] % CLI_EVERY == 1:
+        check_cli(rc)
+
+
+def check_cli(expected: int) -> None:
+    """The same case through `vidflow plan` in a real process: same exit code, no traceback."""
+    STATS["cli"] += 1
+    proc = subprocess.run([sys.executable, "-m", "vidflow", "plan", "recipe.yaml", "--cache", str(WORKDIR / "cache")],
+                          cwd=WORKDIR, capture_output=True, text=True, errors="replace", timeout=CLI_SECONDS)
+    assert "Traceback" not in proc.stderr, proc.stderr[-4000:]
+    assert proc.returncode == expected, f"`vidflow plan` exited {proc.returncode}, the API said {expected}: {proc.stderr[-2000:]}"
+    if expected == 2:
+        errors = [re.sub(r"^error: (TemplateError: )?", "", line) for line in proc.stderr.splitlines() if line.startswith("error: ")]
+        assert errors and all(LOCATED.match(e) for e in errors), proc.stderr[-2000:]
 
 
 def run(examples: int) -> int:
@@ -402,7 +431,7 @@ def run(examples: int) -> int:
             vm = int(status[0].split()[1]) * 1024
             resource.setrlimit(resource.RLIMIT_AS, (vm + CASE_MEMORY, resource.getrlimit(resource.RLIMIT_AS)[1]))
         test = settings(
-            max_examples=examples, derandomize=True, deadline=None, database=None, suppress_health_check=list(HealthCheck), print_blob=False
+            max_examples=examples, derandomize=True, deadline=None, phases=[Phase.explicit, Phase.generate], database=None, suppress_health_check=list(HealthCheck), print_blob=False
         )(given(cases())(check))
         test()
     finally:

@@ -2,18 +2,20 @@
 
 Text in the Latin script keeps the ASCII slug vidflow always made (``"Why is the sky blue?"`` ->
 ``why-is-the-sky-blue``, ``"Café"`` -> ``cafe``): caches, node names and published file names
-depend on it. Text with letters of any other script (Chinese, Arabic, Devanagari, Cyrillic,
-Greek...) keeps those letters, lower-cased and NFC-normalized (``"Почему небо голубое?"`` ->
-``почему-небо-голубое``), so two Chinese topics get two ids instead of both ``untitled``.
+depend on it, so that path is vidflow's own few lines, frozen. Text with letters of any other
+script (Chinese, Arabic, Devanagari, Cyrillic, Greek...) is slugged by python-slugify in Unicode
+mode (``"Почему небо голубое?"`` -> ``почему-небо-голубое``), so two Chinese topics get two ids
+instead of both ``untitled``.
+
+python-slugify is called with ``algorithm="modern"`` (9.2+): its legacy default splits Devanagari,
+Tamil or Hebrew words at their vowel signs (``हिन्दी`` -> ``ह-न-द``), which loses text and makes
+different topics collide; the modern algorithm keeps combining marks inside words. Its ASCII mode
+is not used for Latin text because it would change today's ids (``ß`` -> ``ss``, ``1,000`` ->
+``1000``).
 
 A slug only ever holds letters, digits, combining marks and ``-``: no ``/``, no ``.``, no control
-or bidi characters, at most ``max_length`` characters and 200 UTF-8 bytes, so it is safe as a file
-or folder name everywhere.
-
-python-slugify was tried and not used: in ASCII mode it changes today's Latin ids (``ß`` -> ``ss``,
-``1,000`` -> ``1000``, HTML entities), and with ``allow_unicode`` its ``[\\W_]`` pattern splits
-Devanagari words at their vowel signs (``हिन्दी`` -> ``ह-न-द``), which loses text and makes
-different Hindi topics collide.
+or bidi characters (checked here after python-slugify, not trusted), at most ``max_length``
+characters and 200 UTF-8 bytes, so it is safe as a file or folder name everywhere.
 """
 
 from __future__ import annotations
@@ -22,11 +24,14 @@ import re
 import unicodedata
 from typing import Any
 
+from slugify import slugify
+
 __all__ = ["MAX_SLUG_BYTES", "slug"]
 
 #: A slug's UTF-8 size stays well below the 255-byte file name limit, with room for ``.mp4``.
 MAX_SLUG_BYTES = 200
 
+_MAX_INPUT = 1_000
 _ASCII_RUNS = re.compile(r"[^a-zA-Z0-9]+")
 _DASHES = re.compile(r"-{2,}")
 
@@ -54,27 +59,21 @@ def _needs_unicode(text: str) -> bool:
 
 
 def _unicode_slug(text: str) -> str:
-    out: list[str] = []
-    keep_marks = False  # combining marks belong to the letter before them
-    for ch in unicodedata.normalize("NFKC", text):
-        cat = unicodedata.category(ch)
+    # Only the first few hundred characters can reach an 80-character slug: bound the work.
+    text = text[:_MAX_INPUT].encode("utf-8", "replace").decode("utf-8")  # lone surrogates -> "?"
+    out = slugify(text, allow_unicode=True, algorithm="modern", entities=False, decimal=False, hexadecimal=False)
+    # keep Latin letters as the Latin path spells them (é -> e), and nothing that is not a word part
+    parts = []
+    for ch in out:
         if ch.isascii():
-            out.append(ch.lower() if ch.isalnum() else "-")
-            keep_marks = False
+            parts.append(ch if ch.isalnum() else "-")
         elif _is_latin(ch):
-            out.append(_ascii_slug(ch))  # é -> e, ß -> "" as in the Latin slug
-            keep_marks = False
-        elif cat[0] in "LN":
-            out.append(ch.lower())
-            keep_marks = True
-        elif cat[0] == "M":
-            if keep_marks:
-                out.append(ch)
-        else:  # punctuation, symbols, spaces, control and format (bidi) characters
-            out.append("-")
-            keep_marks = False
-    text = unicodedata.normalize("NFC", "".join(out))
-    return _DASHES.sub("-", text).strip("-")
+            parts.append(_ascii_slug(ch))  # ß -> "" as in the Latin path
+        elif unicodedata.category(ch)[0] in "LNM":
+            parts.append(ch)
+        else:
+            parts.append("-")
+    return _DASHES.sub("-", unicodedata.normalize("NFC", "".join(parts))).strip("-")
 
 
 def _truncate(text: str, max_length: int) -> str:

@@ -29,7 +29,7 @@ from ..errors import TemplateError
 from .sandbox import LimitedEnvironment, LimitError, begin, end
 from .slugs import slug
 
-__all__ = ["MAX_OUTPUT_CHARS", "MAX_TEMPLATE_CHARS", "TemplateIssue", "TemplateSyntax", "check_template", "render", "slug", "template_names"]
+__all__ = ["MAX_OUTPUT_CHARS", "MAX_TEMPLATE_CHARS", "TemplateIssue", "TemplateSyntax", "check_template", "render", "reset_caches", "slug", "template_names"]
 
 MAX_TEMPLATE_CHARS = 100_000
 MAX_OUTPUT_CHARS = 100_000
@@ -76,6 +76,18 @@ def _compile(source: str) -> jinja2.Template:
     return _env().from_string(source)
 
 
+@lru_cache(maxsize=4096)
+def _parsed(source: str) -> nodes.Template:
+    """The template's syntax tree, parsed once for every check (callers only read it)."""
+    return _env().parse(source)
+
+
+def reset_caches() -> None:
+    """Forget compiled and parsed templates (tests that change the environment)."""
+    for f in (_env, _compile, _parsed):
+        f.cache_clear()
+
+
 def template_names(source: str, *, required_only: bool = False) -> set[str]:
     """Top-level names a template reads (for dependency inference and static checks).
 
@@ -83,7 +95,7 @@ def template_names(source: str, *, required_only: bool = False) -> set[str]:
     with ``is defined``) are left out: a template may use them when they exist.
     """
     try:
-        ast = _env().parse(source)
+        ast = _parsed(source)
     except jinja2.TemplateSyntaxError as e:
         raise TemplateSyntax(e.message or "syntax error", e.lineno or 1) from None
     names = set(meta.find_undeclared_variables(ast))
@@ -128,7 +140,7 @@ def check_template(source: str) -> list[TemplateIssue]:
     if len(source) > MAX_TEMPLATE_CHARS:
         return [TemplateIssue(1, f"template is {len(source):,} characters long; the limit is {MAX_TEMPLATE_CHARS:,}")]
     try:
-        tree = _env().parse(source)
+        tree = _parsed(source)
     except jinja2.TemplateSyntaxError as e:
         return [TemplateIssue(e.lineno or 1, f"template syntax error: {e.message}")]
     except (RecursionError, MemoryError):
