@@ -1,6 +1,6 @@
 """The recipe fuzzer (tests/recipe/fuzz_recipes.py): 500 derandomized mutants of the example
 recipes, each exit 2 with file:line on every error line or exit 0 with every template rendering
-to text or a located TemplateError; never a traceback, never over 10 s or 512 MiB per case.
+to text or a located TemplateError; never a traceback, never over 10 s or 500 MB per case.
 Every 100th case also runs through `vidflow plan` in a child process, which must agree.
 
 It runs in a child process: the address-space limit (RLIMIT_AS) it sets must not reach this

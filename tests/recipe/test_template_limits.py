@@ -127,3 +127,15 @@ def test_template_bomb_in_a_run_fails_its_topics_not_the_process(project, capsys
     assert f"bomb.yaml:{line - 1}" in err or f"bomb.yaml:{line}" in err
     assert "range() over more than 10,000 numbers" in err
     assert not (project / "out").exists()
+
+
+def test_template_bomb_is_reported_by_plan_with_the_rest_planned(project, capsys):
+    recipe = (REPO / "recipes" / "quickstart.yaml").read_text().replace('"{{ topic }}"', '"{{ topic }}{% for i in range(10**9) %}{% endfor %}"')
+    (project / "bomb.yaml").write_text(recipe)
+    rc = main(["plan", "bomb.yaml", "--cache", str(project / "cache")])
+    out, err = capsys.readouterr()
+    assert rc == 2
+    assert "Traceback" not in out + err
+    errors = [line for line in err.splitlines() if line.startswith("error: ")]
+    assert errors and all("bomb.yaml:" in line and "range() over more than 10,000 numbers" in line for line in errors)
+    assert "publish" in out  # the plan table is still printed: every other step was planned
