@@ -24,8 +24,6 @@ import re
 import unicodedata
 from typing import Any
 
-from slugify import slugify
-
 __all__ = ["MAX_SLUG_BYTES", "slug"]
 
 #: A slug's UTF-8 size stays well below the 255-byte file name limit, with room for ``.mp4``.
@@ -59,6 +57,8 @@ def _needs_unicode(text: str) -> bool:
 
 
 def _unicode_slug(text: str) -> str:
+    from slugify import slugify  # only text in other scripts needs it: Latin-only runs never import it
+
     # Only the first few hundred characters can reach an 80-character slug: bound the work.
     text = text[:_MAX_INPUT].encode("utf-8", "replace").decode("utf-8")  # lone surrogates -> "?"
     out = slugify(text, allow_unicode=True, algorithm="modern", entities=False, decimal=False, hexadecimal=False)
