@@ -28,7 +28,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ..errors import Problem, RecipeError
-from .yamlloc import load_yaml_with_locations
+from .yamlloc import read_yaml_file
 
 __all__ = ["Character", "CharacterProfile", "find_characters", "load_character"]
 
@@ -144,11 +144,7 @@ def find_characters(dirs: list[Path]) -> dict[str, Path]:
 def load_character(ident: str, path: Path) -> Character:
     """Load and check one character file. Raises RecipeError listing every problem."""
     file = os.path.relpath(path) if not str(path).startswith("..") else str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as e:
-        raise RecipeError(Problem(file, "", f"cannot read character file: {e.strerror}")) from None
-    data, locs = load_yaml_with_locations(text, file)
+    data, locs = read_yaml_file(path, file, what="character")
     if not isinstance(data, dict):
         raise RecipeError(Problem(locs.at(()), "", "a character file must be a mapping (name:, colour:, sprites: ...)"))
     try:

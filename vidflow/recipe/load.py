@@ -25,7 +25,7 @@ from .problems import pydantic_problems
 from .schema import ProviderSpec, Recipe
 from .steps import Catalog, StepInfo, check_steps, step_order, wire_steps
 from .topics import Topic, check_unique, load_topics_file, topics_from_inline
-from .yamlloc import Locations, dotted, load_yaml_with_locations
+from .yamlloc import Locations, dotted, read_yaml_file
 
 __all__ = ["LoadedRecipe", "ProviderInfo", "StepInfo", "load_recipe"]
 
@@ -109,13 +109,7 @@ def load_recipe(path: str | os.PathLike, *, registry: Registry, catalog: Catalog
     """Load, validate and cross-check a recipe. Raises RecipeError with every problem found."""
     path = Path(path)
     display = os.path.relpath(path) if not os.path.relpath(path).startswith("../..") else str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise RecipeError(Problem(display, "", "recipe file not found")) from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise RecipeError(Problem(display, "", f"cannot read recipe: {e}")) from None
-    data, locs = load_yaml_with_locations(text, display)
+    data, locs = read_yaml_file(path, display, what="recipe")
     if not isinstance(data, dict):
         raise RecipeError(Problem(locs.at(()), "", "a recipe is a YAML mapping starting with `vidflow: 1`"))
     problems: list[Problem] = []
@@ -199,7 +193,7 @@ def _check_topics(data: dict, locs: Locations, base: Path, override: Path | None
                 return []
             if data.get("topics"):
                 problems.append(Problem(locs.at(("topics",), key=True), "topics", "give either `topics:` or `topics_file:`, not both"))
-            topics = load_topics_file(base / tf, display=os.path.relpath(base / tf))
+            topics = load_topics_file(base / tf, display=os.path.relpath(base / tf), named_at=locs.at(("topics_file",)))
         else:
             raw = data.get("topics")
             if raw is None or raw == []:

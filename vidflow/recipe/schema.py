@@ -152,3 +152,10 @@ class Recipe(_Strict):
     budget: Budget | None = None
     cache_salt: str = ""
     notify: NotifySpec | None = None
+
+    @field_validator("vidflow", mode="before")
+    @classmethod
+    def _version(cls, v: Any) -> Any:
+        if type(v) is not int:  # `true` and `1.0` equal 1 in Python, but are not a version
+            raise ValueError("`vidflow:` is the format version, the number 1; write `vidflow: 1`")
+        return v

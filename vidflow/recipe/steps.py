@@ -22,7 +22,7 @@ from pydantic import ValidationError
 
 from ..errors import Problem
 from .problems import pydantic_problems
-from .templating import TemplateSyntax, template_names
+from .templating import TemplateSyntax, check_template, template_names
 from .yamlloc import Locations, dotted
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -156,6 +156,10 @@ def wire_steps(loaded: LoadedRecipe, var_names: set[str], all_steps: set[str], p
     for s in steps.values():
         for f, source in s.templates.items():
             path = ("steps", s.name, f)
+            issues = check_template(source)  # syntax, unknown filters and tests, size
+            if issues:
+                problems.extend(Problem(str(locs.find(path).template_line(i.lineno)), dotted(path), i.message) for i in issues)
+                continue
             try:
                 used = template_names(source)
                 required = template_names(source, required_only=True)

@@ -1,46 +1,38 @@
-"""Jinja templates, rendered in a sandbox with StrictUndefined.
+"""Jinja templates: checked when a recipe loads, rendered in a sandbox with limits.
 
 Recipes are data from users and from topic files, so templates run in Jinja's
-``ImmutableSandboxedEnvironment``: no attribute access to internals, no mutation of the context.
-An undefined name is an error that names the step and the template's line in the recipe,
-never an empty string in a prompt that someone pays for.
+``ImmutableSandboxedEnvironment`` (no attribute access to internals, no mutation of the context)
+with limits on time, work and size per render (see :mod:`.sandbox`). An undefined name is an
+error that names the step and the template's line in the recipe, never an empty string in a
+prompt that someone pays for. Every failure of :func:`render` is a :class:`TemplateError`: no
+other exception, no hang, no gigabytes.
+
+:func:`check_template` finds at load time what can be found without rendering: syntax errors,
+unknown filters and tests (with a did-you-mean), templates over :data:`MAX_TEMPLATE_CHARS`.
 
 Filters beyond Jinja's built-ins: ``slug``, ``shorten(n)``, ``words(n)``, ``names``.
 """
 
 from __future__ import annotations
 
+import difflib
 import re
-import unicodedata
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Iterable
 
 import jinja2
-from jinja2 import meta
-from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+from jinja2 import meta, nodes
+from jinja2.sandbox import SecurityError
 
 from ..errors import TemplateError
+from .sandbox import LimitedEnvironment, LimitError, begin, end
+from .slugs import slug
 
-__all__ = ["render", "slug", "template_names", "TemplateSyntax"]
+__all__ = ["MAX_OUTPUT_CHARS", "MAX_TEMPLATE_CHARS", "TemplateIssue", "TemplateSyntax", "check_template", "render", "reset_caches", "slug", "template_names"]
 
-
-def slug(value: Any, max_length: int = 80) -> str:
-    """``"Why is the sky blue?"`` -> ``"why-is-the-sky-blue"``: lowercase, hyphens.
-
-    Latin text is folded to ASCII (``"Café"`` -> ``"cafe"``). Text in other scripts keeps its
-    letters, digits and marks (``"天空为什么是蓝色的？"`` -> ``"天空为什么是蓝色的"``), so
-    topics in Chinese, Arabic or Hindi get distinct names instead of all being ``untitled``.
-    """
-    text = unicodedata.normalize("NFKC", str(value))
-    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    letters = sum(1 for c in text if unicodedata.category(c).startswith("L"))
-    if sum(1 for c in folded if c.isalpha()) >= letters:
-        out = re.sub(r"[^a-zA-Z0-9]+", "-", folded)
-    else:
-        out = "".join(c if unicodedata.category(c)[0] in "LNM" else "-" for c in text)
-        out = re.sub(r"-+", "-", out)
-    out = out.strip("-").lower()
-    return out[:max_length].rstrip("-") or "untitled"
+MAX_TEMPLATE_CHARS = 100_000
+MAX_OUTPUT_CHARS = 100_000
 
 
 def _shorten(value: Any, width: int = 60) -> str:
@@ -64,11 +56,10 @@ def _names(value: Iterable[Any]) -> str:
 
 
 @lru_cache(maxsize=1)
-def _env() -> ImmutableSandboxedEnvironment:
-    env = ImmutableSandboxedEnvironment(
-        undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=False
-    )
+def _env() -> LimitedEnvironment:
+    env = LimitedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=False)
     env.filters.update(slug=slug, shorten=_shorten, words=_words, names=_names)
+    env.guard_filters()
     return env
 
 
@@ -85,6 +76,18 @@ def _compile(source: str) -> jinja2.Template:
     return _env().from_string(source)
 
 
+@lru_cache(maxsize=4096)
+def _parsed(source: str) -> nodes.Template:
+    """The template's syntax tree, parsed once for every check (callers only read it)."""
+    return _env().parse(source)
+
+
+def reset_caches() -> None:
+    """Forget compiled and parsed templates (tests that change the environment)."""
+    for f in (_env, _compile, _parsed):
+        f.cache_clear()
+
+
 def template_names(source: str, *, required_only: bool = False) -> set[str]:
     """Top-level names a template reads (for dependency inference and static checks).
 
@@ -92,14 +95,12 @@ def template_names(source: str, *, required_only: bool = False) -> set[str]:
     with ``is defined``) are left out: a template may use them when they exist.
     """
     try:
-        ast = _env().parse(source)
+        ast = _parsed(source)
     except jinja2.TemplateSyntaxError as e:
         raise TemplateSyntax(e.message or "syntax error", e.lineno or 1) from None
     names = set(meta.find_undeclared_variables(ast))
     if not required_only:
         return names
-    from jinja2 import nodes
-
     reads: dict[str, int] = {}
     for n in ast.find_all(nodes.Name):
         if n.ctx == "load":
@@ -114,21 +115,114 @@ def template_names(source: str, *, required_only: bool = False) -> set[str]:
     return names - optional
 
 
+@dataclass(frozen=True)
+class TemplateIssue:
+    """A problem found in a template without rendering it; ``lineno`` is 1-based in the template."""
+
+    lineno: int
+    message: str
+
+
+_NO_SUCH = re.compile(r"No (filter|test) named '([^']*)'")
+
+
+def _unknown(kind: str, name: str) -> str:
+    known = _env().filters if kind == "filter" else _env().tests
+    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
+    fix = f"did you mean `{close[0]}`?" if close else ("see the filters in docs/recipes.md" if kind == "filter" else "see Jinja's list of tests")
+    return f"unknown {kind} `{name}`; {fix}"
+
+
+def check_template(source: str) -> list[TemplateIssue]:
+    """Syntax errors, unknown filters and tests, and oversize templates, found without rendering."""
+    if "{" not in source:
+        return []
+    if len(source) > MAX_TEMPLATE_CHARS:
+        return [TemplateIssue(1, f"template is {len(source):,} characters long; the limit is {MAX_TEMPLATE_CHARS:,}")]
+    try:
+        tree = _parsed(source)
+    except jinja2.TemplateSyntaxError as e:
+        return [TemplateIssue(e.lineno or 1, f"template syntax error: {e.message}")]
+    except (RecursionError, MemoryError):
+        return [TemplateIssue(1, "template nests too deeply; simplify its expressions")]
+    issues = []
+    env = _env()
+    for node in tree.find_all((nodes.Filter, nodes.Test)):  # also those inside {% if %}, which Jinja checks only when run
+        kind = "filter" if isinstance(node, nodes.Filter) else "test"
+        if node.name not in (env.filters if kind == "filter" else env.tests):
+            issues.append(TemplateIssue(node.lineno or 1, _unknown(kind, node.name)))
+    if issues:
+        return sorted(set(issues), key=lambda i: (i.lineno, i.message))
+    try:
+        _compile(source)
+    except jinja2.TemplateSyntaxError as e:  # includes TemplateAssertionError
+        m = _NO_SUCH.search(e.message or "")
+        return [TemplateIssue(e.lineno or 1, _unknown(m[1], m[2]) if m else f"template syntax error: {e.message}")]
+    except (RecursionError, MemoryError, SyntaxError, ValueError, OverflowError) as e:
+        return [TemplateIssue(1, f"template cannot be compiled ({type(e).__name__}); simplify its expressions")]
+    return []
+
+
 def render(source: str, context: dict[str, Any], *, where: str = "") -> str:
     """Render ``source``; any failure is a TemplateError naming ``where`` and the line."""
     if "{" not in source:  # fast path: most values are not templates
         return source
     try:
-        return _compile(source).render(context)
+        template = _compile(source)
+        token = begin()
+        try:
+            out = _generate(template, context)
+        finally:
+            end(token)
+    except TemplateError:
+        raise
     except jinja2.UndefinedError as e:
-        line = _error_line(e)
-        raise TemplateError(f"{where}{_line_suffix(line)}: {e.message}; define it or fix the name") from None
+        raise TemplateError(f"{where}{_line_suffix(_error_line(e))}: {_text(e.message)}; define it or fix the name") from None
     except SecurityError as e:
-        raise TemplateError(f"{where}: not allowed in a template: {e}") from None
+        raise TemplateError(f"{where}: not allowed in a template: {_text(e)}") from None
     except jinja2.TemplateSyntaxError as e:
-        raise TemplateError(f"{where}{_line_suffix(e.lineno)}: template syntax error: {e.message}") from None
-    except (TypeError, ValueError, ZeroDivisionError, jinja2.TemplateError) as e:
+        raise TemplateError(f"{where}{_line_suffix(e.lineno)}: template syntax error: {_text(e.message)}") from None
+    except LimitError as e:
         raise TemplateError(f"{where}{_line_suffix(_error_line(e))}: {e}") from None
+    except RecursionError as e:
+        raise TemplateError(f"{where}{_line_suffix(_error_line(e))}: a macro calls itself too deeply; stop the recursion sooner") from None
+    except MemoryError:
+        raise TemplateError(f"{where}: the template needs too much memory; make it produce less") from None
+    except KeyError as e:
+        raise TemplateError(f"{where}{_line_suffix(_error_line(e))}: no key {_text(repr(e.args[0]) if e.args else '')} in the values given; fix the name") from None
+    except Exception as e:  # noqa: BLE001 - a template's failure is the recipe's problem, never a crash
+        raise TemplateError(f"{where}{_line_suffix(_error_line(e))}: {type(e).__name__}: {_text(e)}") from None
+    if not out.isascii():
+        try:
+            out.encode("utf-8")
+        except UnicodeEncodeError as e:
+            raise TemplateError(f"{where}: the result holds a lone surrogate ({out[e.start]!r}), which is not valid Unicode text; fix the text it comes from") from None
+    return out
+
+
+def _generate(template: jinja2.Template, context: dict[str, Any]) -> str:
+    """The output, streamed so that it stops at MAX_OUTPUT_CHARS instead of growing on."""
+    parts: list[str] = []
+    total = 0
+    stream = template.generate(context)
+    try:
+        for piece in stream:
+            total += len(piece)
+            if total > MAX_OUTPUT_CHARS:
+                raise LimitError(f"the result is longer than {MAX_OUTPUT_CHARS:,} characters; make the template produce less")
+            parts.append(piece)
+    finally:
+        stream.close()
+    return "".join(parts)
+
+
+def _text(value: Any, limit: int = 300) -> str:
+    """An exception or value as text, short, even when str() itself fails (huge ints)."""
+    try:
+        text = str(value)
+    except Exception:  # noqa: BLE001
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def _line_suffix(line: int | None) -> str:
@@ -143,3 +237,4 @@ def _error_line(exc: BaseException) -> int | None:
             line = tb.tb_lineno
         tb = tb.tb_next
     return line
+

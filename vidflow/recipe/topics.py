@@ -5,8 +5,12 @@
 * ``.jsonl``: one JSON object per line with a ``topic`` field (other fields are variables),
   or a bare JSON string.
 
-Every topic gets an ``id`` (its slug) that names its nodes and, usually, its output file.
-Two topics with the same id are an error: their outputs would overwrite each other.
+Every topic gets an ``id`` (its slug, see :mod:`.slugs`) that names its nodes and, usually, its
+output file. Two topics with the same id are an error: their outputs would overwrite each other.
+
+Limits: a topics file is a regular file (not a pipe or a device) of at most 50 MiB with at most
+100,000 topics; a topic is at most 10,000 characters; topics and variables are valid Unicode text
+without NUL characters; variables nest at most 64 levels and hold no NaN or infinity.
 """
 
 from __future__ import annotations
@@ -14,15 +18,22 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..errors import Problem, RecipeError
-from .templating import slug
+from .files import decode_text, read_user_file
+from .slugs import slug
 
-__all__ = ["Topic", "check_unique", "load_topics_file", "topics_from_inline"]
+__all__ = ["MAX_TOPICS", "MAX_TOPICS_BYTES", "MAX_TOPIC_CHARS", "Topic", "check_unique", "load_topics_file", "topics_from_inline"]
+
+MAX_TOPICS_BYTES = 50 << 20
+MAX_TOPICS = 100_000
+MAX_TOPIC_CHARS = 10_000
+MAX_VAR_DEPTH = 64
 
 
 @dataclass(frozen=True)
@@ -37,20 +48,29 @@ def _bad(where: str, message: str) -> Problem:
     return Problem(where, "", message)
 
 
-def load_topics_file(path: Path, *, display: str | None = None) -> list[Topic]:
-    """Read topics from ``path``. Raises RecipeError naming the file and line of each problem."""
+def load_topics_file(path: Path, *, display: str | None = None, named_at: str | None = None) -> list[Topic]:
+    """Read topics from ``path``. Raises RecipeError naming the file and line of each problem.
+
+    ``named_at`` is where the recipe names the file (``file:line:col`` of ``topics_file:``):
+    problems of the whole file (missing, a pipe, too big, empty) are reported there.
+    """
     name = display or os.path.relpath(path)
+    try:
+        return _load_topics_file(path, name)
+    except RecipeError as e:
+        if named_at is None:
+            raise
+        problems = [Problem(named_at, "topics_file", f"{name}: {p.message}") if p.location == name else p for p in e.problems]
+        raise RecipeError(problems) from None
+
+
+def _load_topics_file(path: Path, name: str) -> list[Topic]:
     suffix = path.suffix.lower()
     if suffix not in (".txt", ".csv", ".jsonl"):
         raise RecipeError(_bad(name, f"topics file must end in .txt, .csv or .jsonl, not {suffix or 'no extension'}"))
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise RecipeError(_bad(name, "topics file not found; check the path (relative paths start at the recipe's folder)")) from None
-    except UnicodeDecodeError as e:
-        raise RecipeError(_bad(name, f"topics file is not UTF-8 text (byte {e.start}); save it as UTF-8")) from None
-    except OSError as e:
-        raise RecipeError(_bad(name, f"cannot read topics file: {e.strerror}")) from None
+    missing = "topics file not found; check the path (relative paths start at the recipe's folder)"
+    data = read_user_file(path, name, what="topics", limit=MAX_TOPICS_BYTES, missing=missing)
+    text = decode_text(data, name, what="topics", bom=True)
     loader = {".txt": _from_txt, ".csv": _from_csv, ".jsonl": _from_jsonl}[suffix]
     topics, problems = loader(text, name)
     if problems:
@@ -60,13 +80,76 @@ def load_topics_file(path: Path, *, display: str | None = None) -> list[Topic]:
     return topics
 
 
+def _too_many(name: str, out: list) -> Problem | None:
+    if len(out) > MAX_TOPICS:
+        return _bad(name, f"more than {MAX_TOPICS:,} topics; split the file and run the parts one after another")
+    return None
+
+
+def _text_problem(text: str) -> str | None:
+    """Why ``text`` cannot be a topic or variable text, or None."""
+    if "\0" in text:
+        return "holds a NUL character; remove it"
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as e:
+            return f"holds a lone surrogate ({text[e.start]!r}), which is not valid Unicode text; remove it"
+    return None
+
+
+def _topic_problem(text: str) -> str | None:
+    if len(text) > MAX_TOPIC_CHARS:
+        return f"topic is {len(text):,} characters long; the limit is {MAX_TOPIC_CHARS:,}"
+    why = _text_problem(text)
+    return f"topic {why}" if why else None
+
+
+def _value_problem(value: Any) -> str | None:
+    """Why a variable's value cannot be used (bad text, NaN, too deep), or None."""
+    stack = [(value, 1)]
+    while stack:
+        v, depth = stack.pop()
+        if depth > MAX_VAR_DEPTH:
+            return f"variable nests more than {MAX_VAR_DEPTH} levels deep; flatten it"
+        if isinstance(v, str):
+            why = _text_problem(v)
+            if why:
+                return f"variable text {why}"
+        elif isinstance(v, float) and not math.isfinite(v):
+            return f"variable is {v}, not a finite number"
+        elif isinstance(v, dict):
+            stack.extend((k, depth + 1) for k in v)
+            stack.extend((x, depth + 1) for x in v.values())
+        elif isinstance(v, list):
+            stack.extend((x, depth + 1) for x in v)
+    return None
+
+
+def _make(text: str, variables: dict[str, Any], where: str, path: str = "") -> tuple[Topic | None, Problem | None]:
+    why = _topic_problem(text) or _value_problem(variables)
+    if why:
+        return None, Problem(where, path, why)
+    return Topic(slug(text), text, variables, where), None
+
+
 def _from_txt(text: str, name: str) -> tuple[list[Topic], list[Problem]]:
-    out = []
+    out, problems = [], []
     for n, line in enumerate(text.splitlines(), 1):
         line = line.strip()
         if line and not line.startswith("#"):
-            out.append(Topic(slug(line), line, {}, f"{name}:{n}"))
-    return out, []
+            _keep(_make(line, {}, f"{name}:{n}"), out, problems)
+            if _too_many(name, out):
+                return out, [_too_many(name, out)]
+    return out, problems
+
+
+def _keep(made: tuple[Topic | None, Problem | None], out: list[Topic], problems: list[Problem]) -> None:
+    topic, problem = made
+    if topic is not None:
+        out.append(topic)
+    if problem is not None:
+        problems.append(problem)
 
 
 def _from_csv(text: str, name: str) -> tuple[list[Topic], list[Problem]]:
@@ -75,12 +158,22 @@ def _from_csv(text: str, name: str) -> tuple[list[Topic], list[Problem]]:
         header = next(reader)
     except StopIteration:
         return [], []
+    except csv.Error as e:
+        return [], [_bad(f"{name}:1", f"CSV error: {e}")]
     header = [h.strip() for h in header]
     if "topic" not in header:
         return [], [_bad(f"{name}:1", f"CSV header has no `topic` column (found: {', '.join(header) or 'nothing'}); add one")]
     ti = header.index("topic")
-    out, problems = [], []
-    for row in reader:
+    out: list[Topic] = []
+    problems: list[Problem] = []
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as e:  # e.g. a field over the csv module's size limit
+            problems.append(_bad(f"{name}:{reader.line_num}", f"CSV error: {e}; check the quotes on this row"))
+            break
         n = reader.line_num
         if not any(c.strip() for c in row):
             continue
@@ -92,19 +185,30 @@ def _from_csv(text: str, name: str) -> tuple[list[Topic], list[Problem]]:
             problems.append(_bad(f"{name}:{n}", "empty `topic` field"))
             continue
         variables = {h: v for h, v in zip(header, row) if h != "topic" and h}
-        out.append(Topic(slug(topic), topic, variables, f"{name}:{n}"))
+        _keep(_make(topic, variables, f"{name}:{n}"), out, problems)
+        if _too_many(name, out):
+            return out, [_too_many(name, out)]
     return out, problems
 
 
+def _no_constants(word: str) -> Any:
+    raise ValueError(f"{word} is not a number vidflow can use")
+
+
 def _from_jsonl(text: str, name: str) -> tuple[list[Topic], list[Problem]]:
-    out, problems = [], []
+    out: list[Topic] = []
+    problems: list[Problem] = []
     for n, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         try:
-            obj = json.loads(line)
+            obj = json.loads(line, parse_constant=_no_constants)
         except json.JSONDecodeError as e:
             problems.append(_bad(f"{name}:{n}:{e.colno}", f"invalid JSON: {e.msg}"))
+            continue
+        except (ValueError, RecursionError) as e:  # NaN, a number with too many digits, deep nesting
+            why = "nests too deeply" if isinstance(e, RecursionError) else str(e)[:120]
+            problems.append(_bad(f"{name}:{n}", f"JSON value {why}; fix this line"))
             continue
         if isinstance(obj, str):
             obj = {"topic": obj}
@@ -112,7 +216,9 @@ def _from_jsonl(text: str, name: str) -> tuple[list[Topic], list[Problem]]:
             problems.append(_bad(f"{name}:{n}", 'each line needs a non-empty "topic" string, e.g. {"topic": "Why is the sky blue?"}'))
             continue
         variables = {k: v for k, v in obj.items() if k != "topic"}
-        out.append(Topic(slug(obj["topic"]), obj["topic"].strip(), variables, f"{name}:{n}"))
+        _keep(_make(obj["topic"].strip(), variables, f"{name}:{n}"), out, problems)
+        if _too_many(name, out):
+            return out, [_too_many(name, out)]
     return out, problems
 
 
@@ -121,12 +227,12 @@ def topics_from_inline(items: list[Any], locs, base_path: tuple = ("topics",)) -
     for i, item in enumerate(items):
         where = locs.at(base_path + (i,))
         if isinstance(item, str) and item.strip():
-            out.append(Topic(slug(item), item.strip(), {}, where))
+            _keep(_make(item.strip(), {}, where, f"topics[{i}]"), out, problems)
         elif isinstance(item, dict) and isinstance(item.get("topic"), str) and item["topic"].strip():
             variables = {k: v for k, v in item.items() if k != "topic"}
             if isinstance(item.get("vars"), dict):  # {topic: ..., vars: {...}} works too
                 variables = {**{k: v for k, v in variables.items() if k != "vars"}, **item["vars"]}
-            out.append(Topic(slug(item["topic"]), item["topic"].strip(), variables, where))
+            _keep(_make(item["topic"].strip(), variables, where, f"topics[{i}]"), out, problems)
         else:
             problems.append(Problem(where, f"topics[{i}]", "a topic is a non-empty string, or a mapping with a `topic:` string and variables"))
     return out, problems
