@@ -99,7 +99,7 @@ class Command:
     @property
     def needs_cache(self) -> bool:
         """A warm project: a cache to meet, or a previous run to report on."""
-        return any(a and a[0] in ("run", "plan", "status", "report", "cache") for a in self.argvs)
+        return any(a and a[0] in ("run", "plan", "status", "report", "cache", "show", "rerun", "review") for a in self.argvs)
 
 
 _FENCE = re.compile(r"^ {0,3}(?P<fence>`{3,}|~{3,})\s*(?P<info>[^`]*)$")

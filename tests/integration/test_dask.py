@@ -48,8 +48,9 @@ def test_topics_spread_over_two_workers_share_one_cache_and_cluster_wide_limits(
     assert len(starts) == 8
     for t in starts:
         assert sum(1 for s in starts if t <= s < t + 3.0) <= 2
-    # a second run on the cluster finds everything in the shared cache
-    assert main(["run", "recipe.yaml", "--executor", "dask", "--workers", "2", "--json"]) == 0
+    # a second run on the cluster finds everything in the shared cache (--new-run: the same
+    # submission would otherwise be reported as the finished first run)
+    assert main(["run", "recipe.yaml", "--executor", "dask", "--workers", "2", "--json", "--new-run"]) == 0
     second = json.loads(capsys.readouterr().out)
     assert second["nodes"]["ran"] == 0 and second["nodes"]["cached"] == second["nodes"]["total"] == first["nodes"]["total"]
 

@@ -106,7 +106,7 @@ providers:
 steps:
   script: {uses: writer, output: dialogue, lines: 2, scenes: 1, prompt: "Say {{ topic }}"}
   speech: {for_each: script.lines, uses: voice, text: "{{ item.text }}", voice: "{{ item.speaker }}"}
-  video: {compose: vertical, width: 180, height: 320, preset: ultrafast, subtitles: none}
+  video: {compose: vertical, width: 180, height: 320, preset: ultrafast, subtitles: none, qa: false}  # the fake voice is silent
   publish: {to: "TO"}
 """
 
