@@ -80,11 +80,10 @@ def _faces_of(path: str) -> tuple[tuple[int, str], ...]:
     from fontTools.ttLib import TTCollection, TTFont, TTLibError
 
     try:
-        if path.lower().endswith((".ttc", ".otc")):
-            fonts = TTCollection(path, lazy=True).fonts
-        else:
-            fonts = [TTFont(path, lazy=True)]
-        return tuple((i, f["name"].getDebugName(1) or Path(path).stem) for i, f in enumerate(fonts))
+        # lazy fonts keep their file open until closed: close them here (the result is cached)
+        with TTCollection(path, lazy=True) if path.lower().endswith((".ttc", ".otc")) else TTFont(path, lazy=True) as opened:
+            fonts = opened.fonts if isinstance(opened, TTCollection) else [opened]
+            return tuple((i, f["name"].getDebugName(1) or Path(path).stem) for i, f in enumerate(fonts))
     except (TTLibError, OSError, KeyError, AssertionError) as e:
         raise MediaError(f"cannot read font {path}: {e}") from None
 
@@ -94,11 +93,11 @@ def _cmap(path: str, index: int) -> tuple[dict[int, str], dict[str, int], int]:
     """(cmap, advance by glyph name, libass height units = usWinAscent + usWinDescent)."""
     from fontTools.ttLib import TTFont
 
-    font = TTFont(path, lazy=True, fontNumber=index)
-    cmap = dict(font.getBestCmap() or {})
-    advances = {g: adv for g, (adv, _) in font["hmtx"].metrics.items()}
-    os2 = font["OS/2"] if "OS/2" in font else None
-    height = (os2.usWinAscent + os2.usWinDescent) if os2 else font["head"].unitsPerEm
+    with TTFont(path, lazy=True, fontNumber=index) as font:  # closes the file it keeps open
+        cmap = dict(font.getBestCmap() or {})
+        advances = {g: adv for g, (adv, _) in font["hmtx"].metrics.items()}
+        os2 = font["OS/2"] if "OS/2" in font else None
+        height = (os2.usWinAscent + os2.usWinDescent) if os2 else font["head"].unitsPerEm
     return cmap, advances, max(1, height)
 
 
