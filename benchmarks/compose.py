@@ -369,9 +369,9 @@ def quickstart(d: Path) -> tuple[float, float]:
     argv = [sys.executable, "-m", "vidflow", "run", "recipes/quickstart.yaml", "--plain",
             "--cache", str(d / "cache"), "--runs-dir", str(d / "runs"), "--out-dir", str(d)]
     times = []
-    for _ in range(2):
+    for extra in ([], ["--new-run"]):  # the rerun is a new run served by the cache (not the first run reported)
         t0 = time.perf_counter()
-        r = subprocess.run(argv, cwd=d, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        r = subprocess.run([*argv, *extra], cwd=d, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         times.append(time.perf_counter() - t0)
         if r.returncode != 0:
             sys.exit(f"quickstart failed (exit {r.returncode}):\n{r.stdout.decode()[-3000:]}")
