@@ -194,11 +194,9 @@ async def _run(loaded: LoadedRecipe, *, settings: Settings, sink: EventSink | No
 def _reusable(folder: RunFolder, settings: Settings) -> RunResult | None:
     """The finished, all-published result of ``folder`` if every output is still intact."""
     done = folder.finished()
-    if done is None or done[0] != 0 or outputs_intact(done[1], settings.storage_options):
+    if done is None or done[0].exit_code != 0 or outputs_intact(done[1], settings.storage_options):
         return None
-    from .run.ledger import read_events
-
-    return RunResult(folder.run_id, summarize(read_events(str(folder.events))), str(folder.events), nx.DiGraph(), {}, reused=True)
+    return RunResult(folder.run_id, done[0], str(folder.events), nx.DiGraph(), {}, reused=True)
 
 
 async def submit(
@@ -231,26 +229,22 @@ async def submit(
     reused = _reusable(folder, settings)
     if reused is not None:
         return reused
-    folder.claim()
-    try:
-        store = open_store(settings)
-        try:
+    with folder:  # owned by this process until the run ends (UserError if another owns it)
+        with open_store(settings) as store:
             save_snapshot(store, snap)
-        finally:
-            store.close()
         folder.write_meta(run_id=run_id, snapshot=snap.digest, recipe=str(loaded.path), cache=settings.cache_url, options=dict(options or {}),
                           idempotency_key_given=idempotency_key is not None, started=time.time())
         return await run(loaded, settings=settings, imports=imports, run_id=run_id, **run_kwargs)
-    finally:
-        folder.release()
 
 
-async def rerun(run_id: str, *, settings: Settings, cache: str | None = None, capabilities: CapabilityRegistry | None = None, **run_kwargs: Any) -> RunResult:
+async def rerun(run_id: str, *, settings: Settings, cache: str | None = None, capabilities: CapabilityRegistry | None = None,
+                **run_kwargs: Any) -> tuple[RunResult, LoadedRecipe]:
     """Run a recorded run again, exactly: its stored snapshot (recipe, characters, topics,
     options, imported documents) under the same run id, whatever the files say now.
 
     The snapshot is restored into ``<runs_dir>/<run_id>/snapshot/`` (kept for inspection); the
-    cache is the run's own unless ``cache`` names another one that holds the snapshot.
+    cache is the run's own unless ``cache`` names another one that holds the snapshot. Returns
+    the result and the recipe as restored (for reports).
     """
     import shutil
 
@@ -259,25 +253,20 @@ async def rerun(run_id: str, *, settings: Settings, cache: str | None = None, ca
     folder = RunFolder(settings.runs_dir, run_id)
     meta = folder.meta()
     if not meta.get("snapshot"):
-        raise UserError(f"run {run_id!r} has no stored snapshot in {settings.runs_dir}/ (`vidflow status` lists runs; runs made before vidflow 0.3 cannot be rerun)")
+        raise UserError(f"run {run_id!r} has no stored snapshot in {settings.runs_dir}/ (`vidflow status` lists runs; only runs with a snapshot id, r-... or k-..., can be rerun)")
     settings = settings.replace(cache_url=cache or meta.get("cache"))
-    folder.claim()
-    try:
+    with folder:
         where = folder.path / "snapshot"
         shutil.rmtree(where, ignore_errors=True)
-        store = open_store(settings)
-        try:
+        with open_store(settings) as store:
             data = load_snapshot(store, meta["snapshot"])
             recipe_path, _chars = restore_snapshot(store, data, where)
-        finally:
-            store.close()
         loaded = load_recipe_file(recipe_path, capabilities=capabilities)
         loaded = loaded.with_topics([Topic(t["id"], t["text"], t.get("vars") or {}) for t in data["topics"]])
         opts = data.get("options") or {}
         if opts.get("until"):
             loaded = loaded.until(opts["until"])
         refresh = parse_refresh(opts.get("refresh") or (), loaded.steps, force=bool(opts.get("force")))
-        return await run(loaded, settings=settings, imports=data.get("imports") or None, run_id=run_id, refresh=refresh,
-                         output_root=opts.get("out_dir"), **run_kwargs)
-    finally:
-        folder.release()
+        result = await run(loaded, settings=settings, imports=data.get("imports") or None, run_id=run_id, refresh=refresh,
+                           output_root=opts.get("out_dir"), **run_kwargs)
+    return result, loaded

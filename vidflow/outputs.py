@@ -82,8 +82,9 @@ def sidecar_path(dest: str) -> str:
     return stem + ".json"
 
 
-def already_published(dest: str, side: str, digest: str, storage_options: dict[str, Any] | None = None) -> bool:
-    """True when ``dest`` holds exactly the video whose sha256 is ``digest``, with its manifest.
+def already_published(dest: str, side: str, digest: str | None, storage_options: dict[str, Any] | None = None) -> bool:
+    """True when ``dest`` holds exactly the video whose sha256 is ``digest``, with its manifest
+    (``digest=None``: whatever video its manifest names, i.e. the published video is intact).
 
     The manifest beside it must name the digest and size, and the bytes at ``dest`` must hash to
     it: a video corrupted in place (even keeping its size) is not "published", it is written
@@ -96,8 +97,10 @@ def already_published(dest: str, side: str, digest: str, storage_options: dict[s
         fs, path = url_to_fs(dest, **opts)
         side_fs, side_path = url_to_fs(side, **opts)
         meta = json.loads(side_fs.cat_file(side_path))
-        if not isinstance(meta, dict) or meta.get("video_digest") != digest:
+        named = meta.get("video_digest") if isinstance(meta, dict) else None
+        if not named or (digest is not None and named != digest):
             return False
+        digest = named
         size = meta.get("size")
         if is_local(fs):
             st = os.lstat(path)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import UserError
-from .run.ledger import read_events
+from .run.ledger import EventType, read_events
 
 __all__ = ["NodeRecord", "TopicRecord", "show_node", "show_topic"]
 
@@ -46,19 +46,20 @@ class TopicRecord:
         return {"topic": self.topic, "nodes": self.nodes}
 
 
-def _topic_id(loaded: Any, topic: str, store: Any) -> str:
+def _topic(loaded: Any, topic: str, store: Any) -> tuple[str, dict[str, str]]:
+    """The topic's id and its node index (node -> key last used)."""
     for t in loaded.topics:
         if topic in (t.id, t.text):
-            return t.id
-    if store.read_index(loaded.name, topic):  # a topic the recipe no longer lists, still recorded
-        return topic
+            return t.id, store.read_index(loaded.name, t.id)
+    index = store.read_index(loaded.name, topic)
+    if index:  # a topic the recipe no longer lists, still recorded
+        return topic, index
     known = ", ".join(t.id for t in loaded.topics[:10])
     raise UserError(f"{topic!r}: no such topic in {loaded.path} (ids: {known}{' ...' if len(loaded.topics) > 10 else ''})")
 
 
 def show_topic(loaded: Any, store: Any, topic: str) -> TopicRecord:
-    tid = _topic_id(loaded, topic, store)
-    index = store.read_index(loaded.name, tid)
+    tid, index = _topic(loaded, topic, store)
     if not index:
         raise UserError(f"topic {tid!r} of {loaded.name} has not been run with cache {store.url} yet (`vidflow run` makes it)")
     nodes = {n: {"key": k, "status": store.lookup(k).status.value} for n, k in sorted(index.items())}
@@ -66,8 +67,7 @@ def show_topic(loaded: Any, store: Any, topic: str) -> TopicRecord:
 
 
 def show_node(loaded: Any, store: Any, topic: str, node: str, *, runs_dir: str) -> NodeRecord:
-    tid = _topic_id(loaded, topic, store)
-    index = store.read_index(loaded.name, tid)
+    tid, index = _topic(loaded, topic, store)
     key = index.get(node)
     if key is None and node in loaded.steps:  # a for_each step named without its item
         items = sorted((n for n in index if n.startswith(node + "[")), key=lambda n: int(n[len(node) + 1:-1]) if n[len(node) + 1:-1].isdigit() else 0)
@@ -102,7 +102,7 @@ def node_history(runs_dir: str, node_id: str) -> list[dict[str, Any]]:
         except (OSError, ValueError, KeyError, TypeError):
             continue
         for e in events:
-            if e.node != node_id or e.type.value in ("node_queued",):
+            if e.node != node_id or e.type is EventType.NODE_QUEUED:
                 continue
             entry = {"run_id": e.run_id, "event": e.type.value, "ts": e.ts}
             for k in ("provider", "attempt", "error", "message", "latency", "cost_usd"):

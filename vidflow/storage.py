@@ -88,15 +88,20 @@ def _replace_local(path: str, fill: Callable[[str], None]) -> None:
             os.unlink(tmp)
 
 
+def write_local_atomic(path: str | os.PathLike, data: bytes) -> None:
+    """Write a local file so readers see the old file or the whole new one (its folder is made)."""
+
+    def fill(tmp: str) -> None:
+        with open(tmp, "wb") as f:
+            f.write(data)
+
+    _replace_local(os.fspath(path), fill)
+
+
 def atomic_write(fs: fsspec.AbstractFileSystem, path: str, data: bytes, *, content_type: str | None = None) -> None:
     """Write ``data`` to ``path`` so readers see the old object or the whole new one."""
     if is_local(fs):
-
-        def fill(tmp: str) -> None:
-            with open(tmp, "wb") as f:
-                f.write(data)
-
-        _replace_local(path, fill)
+        write_local_atomic(path, data)
         return
     extra = _content_type(fs, content_type)
     if is_s3(fs) and len(data) < _SINGLE_PUT_MAX:

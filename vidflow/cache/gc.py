@@ -18,7 +18,6 @@ What runs used is read by :mod:`vidflow.cache.usage`.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import time
@@ -28,7 +27,7 @@ from typing import Any, Callable
 from ..errors import UserError
 from ..storage import join
 from .store import CacheStore
-from .usage import BLOB, Entry, RunUsage, key_index, last_use, list_files, read_entries, read_runs
+from .usage import BLOB, Entry, Protection, RunUsage, key_index, last_use, list_files, protected_records, read_entries, read_runs
 
 __all__ = ["CLOCK_MARGIN", "GcPolicy", "GcReport", "Protection", "collect_garbage", "parse_age", "parse_size", "protected_records"]
 
@@ -43,45 +42,6 @@ _TEMP = re.compile(r"\.tmp-[0-9a-f]{32}$")
 
 
 # --------------------------------------------------------------------------- protection
-
-
-@dataclass(frozen=True)
-class Protection:
-    """Keys and blob digests gc must keep whatever its policy says."""
-
-    keys: frozenset[str] = frozenset()
-    digests: frozenset[str] = frozenset()
-
-    def __or__(self, other: Protection) -> Protection:
-        return Protection(self.keys | other.keys, self.digests | other.digests)
-
-
-def protected_records(store: CacheStore) -> Protection:
-    """The union of ``<cache>/protected/**/*.json`` records: ``{"keys": [...], "digests": [...]}``.
-
-    A record that cannot be read stops gc (UserError): guessing could remove an approved item.
-    """
-    fs, root = store.fs, join(store.root, "protected")
-    keys: set[str] = set()
-    digests: set[str] = set()
-    fs.invalidate_cache(root)
-    try:
-        paths = [p for p, info in fs.find(root, detail=True).items() if info.get("type", "file") == "file" and p.endswith(".json")]
-    except FileNotFoundError:
-        return Protection()
-    for p in sorted(paths):
-        try:
-            record = json.loads(fs.cat_file(p))
-            k, d = record.get("keys", []), record.get("digests", [])
-            if not (isinstance(k, list) and isinstance(d, list) and all(isinstance(x, str) for x in k + d)):
-                raise ValueError("`keys` and `digests` must be lists of strings")
-        except FileNotFoundError:
-            continue  # removed while we listed: it protects nothing any more
-        except (OSError, ValueError, AttributeError) as e:
-            raise UserError(f"protected record {p} cannot be read ({e}); fix or remove it, then run gc again") from None
-        keys.update(k)
-        digests.update(d)
-    return Protection(frozenset(keys), frozenset(digests))
 
 
 # --------------------------------------------------------------------------- policy

@@ -16,11 +16,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterable
 
+from ..errors import UserError
 from ..storage import join
 from .manifest import ManifestError, parse_manifest
 from .store import CacheStore
 
-__all__ = ["ACTION", "BLOB", "CacheStats", "Entry", "LIVE_WINDOW", "RunUsage", "cache_stats", "key_index", "last_use", "list_files", "read_entries", "read_runs", "same_cache"]
+__all__ = ["ACTION", "BLOB", "CacheStats", "Entry", "LIVE_WINDOW", "Protection", "RunUsage", "cache_stats", "key_index", "last_use", "list_files", "protected_records", "read_entries", "read_runs", "same_cache"]
 
 #: An unfinished run whose record changed this recently is taken to be running.
 LIVE_WINDOW = 3600.0
@@ -168,6 +169,45 @@ class CacheStats:
         return {**asdict(self), "hit_rate": self.hit_rate}
 
 
+@dataclass(frozen=True)
+class Protection:
+    """Keys and blob digests gc must keep whatever its policy says."""
+
+    keys: frozenset[str] = frozenset()
+    digests: frozenset[str] = frozenset()
+
+    def __or__(self, other: Protection) -> Protection:
+        return Protection(self.keys | other.keys, self.digests | other.digests)
+
+
+def protected_records(store: CacheStore) -> Protection:
+    """The union of ``<cache>/protected/**/*.json`` records: ``{"keys": [...], "digests": [...]}``.
+
+    A record that cannot be read stops gc (UserError): guessing could remove an approved item.
+    """
+    fs, root = store.fs, join(store.root, "protected")
+    keys: set[str] = set()
+    digests: set[str] = set()
+    fs.invalidate_cache(root)
+    try:
+        paths = [p for p, info in fs.find(root, detail=True).items() if info.get("type", "file") == "file" and p.endswith(".json")]
+    except FileNotFoundError:
+        return Protection()
+    for p in sorted(paths):
+        try:
+            record = json.loads(fs.cat_file(p))
+            k, d = record.get("keys", []), record.get("digests", [])
+            if not (isinstance(k, list) and isinstance(d, list) and all(isinstance(x, str) for x in k + d)):
+                raise ValueError("`keys` and `digests` must be lists of strings")
+        except FileNotFoundError:
+            continue  # removed while we listed: it protects nothing any more
+        except (OSError, ValueError, AttributeError) as e:
+            raise UserError(f"protected record {p} cannot be read ({e}); fix or remove it, then run gc again") from None
+        keys.update(k)
+        digests.update(d)
+    return Protection(frozenset(keys), frozenset(digests))
+
+
 def cache_stats(store: CacheStore, *, runs_dir: str | os.PathLike, recent: int = 10) -> CacheStats:
     """Size and contents of ``store``, and the hit rate of its ``recent`` latest runs."""
     files = list_files(store)
@@ -191,10 +231,7 @@ def cache_stats(store: CacheStore, *, runs_dir: str | os.PathLike, recent: int =
             row = bucket.setdefault(name, [0, 0])
             row[0] += 1
             row[1] += size
-    for path in store.list_docs("protected"):  # kept by gc too (snapshots' sprites, approvals)
-        doc = store.read_doc(path)
-        if isinstance(doc, dict) and isinstance(doc.get("digests"), list):
-            referenced.update(d for d in doc["digests"] if isinstance(d, str))
+    referenced |= protected_records(store).digests  # gc keeps these too (snapshots' sprites, approvals)
     stats.unreferenced_blobs = sum(1 for d in blob_sizes if d not in referenced)
     for r in runs[-recent:] if recent > 0 else ():
         stats.runs.append({"run_id": r.run_id, "started": r.started, "finished": r.finished, "hits": r.hits, "misses": r.misses, "hit_rate": r.hit_rate})

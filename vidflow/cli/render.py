@@ -214,6 +214,19 @@ class RichProgress:
         self.progress.update(self.tasks[e.step], total=c.total, completed=c.done, note=note)
 
 
+def _with_progress(err: Console, interactive: bool, call, *args, **kwargs):
+    """``asyncio.run(call(*args, sink=..., **kwargs))`` with rich progress for a person
+    watching both streams, plain lines for logs and pipes."""
+    if interactive:
+        with RichProgress(err) as progress:
+            return asyncio.run(call(*args, sink=progress, **kwargs))
+    return asyncio.run(call(*args, sink=PlainProgress(), **kwargs))
+
+
+def _interactive(err: Console, *, plain: bool, as_json: bool) -> bool:
+    return err.is_terminal and sys.stdout.isatty() and not plain and not as_json
+
+
 def do_run(loaded, settings, options, *, plain: bool = False, as_json: bool = False, report: str | None = None) -> int:
     from ..api import run, submit
     from ..options import prepare_run, submission_options
@@ -221,19 +234,14 @@ def do_run(loaded, settings, options, *, plain: bool = False, as_json: bool = Fa
     prepared = prepare_run(loaded, options)
     loaded = prepared.loaded
     err = _console(stderr=True)
-    # Rich progress only when a person watches both streams; logs and pipes get plain lines.
-    interactive = err.is_terminal and sys.stdout.isatty() and not plain and not as_json and not options.emit and prepared.executor == "local"
+    interactive = _interactive(err, plain=plain, as_json=as_json) and not options.emit and prepared.executor == "local"
     kwargs = dict(settings=settings, refresh=prepared.refresh, output_root=options.out_dir, imports=prepared.imports, executor=prepared.executor)
     if options.emit:  # the values are printed, so they are made (or read from the cache) now
         call = run
     else:  # an idempotent submission: the same one again reports the run that made it
         kwargs.update(options=submission_options(options), idempotency_key=options.idempotency_key, wait=options.wait, new=options.new_run)
         call = submit
-    if interactive:
-        with RichProgress(err) as progress:
-            result = asyncio.run(call(loaded, sink=progress, **kwargs))
-    else:
-        result = asyncio.run(call(loaded, sink=PlainProgress(), **kwargs))
+    result = _with_progress(err, interactive, call, loaded, **kwargs)
     return _finish_run(err, result, loaded, settings, options, as_json=as_json, report=report)
 
 
@@ -243,21 +251,8 @@ def do_rerun(settings, run_id: str, *, cache: str | None = None, plain: bool = F
     from ..options import RunOptions
 
     err = _console(stderr=True)
-    if err.is_terminal and sys.stdout.isatty() and not plain and not as_json:
-        with RichProgress(err) as progress:
-            result = asyncio.run(rerun(run_id, settings=settings, cache=cache, sink=progress))
-    else:
-        result = asyncio.run(rerun(run_id, settings=settings, cache=cache, sink=PlainProgress()))
-    from ..api import load_recipe_file
-
-    loaded = load_recipe_file(f"{settings.runs_dir}/{run_id}/snapshot/{_recipe_name(settings, run_id)}")
+    result, loaded = _with_progress(err, _interactive(err, plain=plain, as_json=as_json), rerun, run_id, settings=settings, cache=cache)
     return _finish_run(err, result, loaded, settings, RunOptions(), as_json=as_json, report=report)
-
-
-def _recipe_name(settings, run_id: str) -> str:
-    from ..run.identity import RunFolder
-
-    return RunFolder(settings.runs_dir, run_id).meta().get("recipe", "recipe.yaml").replace("\\", "/").rsplit("/", 1)[-1]
 
 
 def _finish_run(err, result, loaded, settings, options, *, as_json: bool, report: str | None) -> int:

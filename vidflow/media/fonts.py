@@ -29,6 +29,7 @@ from importlib import resources
 from pathlib import Path
 
 from ..errors import MediaError
+from ..storage import write_local_atomic
 
 __all__ = [
     "FONT_FAMILY",
@@ -208,9 +209,7 @@ class FontChain:
                 except FileExistsError:  # another process made it just now
                     pass
                 except OSError:  # no symlinks (some file systems): copy, atomically
-                    tmp = folder / f".{link.name}.{os.getpid()}.tmp"
-                    tmp.write_bytes(path.read_bytes())
-                    os.replace(tmp, link)
+                    write_local_atomic(link, path.read_bytes())
         return folder
 
 

@@ -21,9 +21,10 @@ import itertools
 import json
 import os
 import time
-import uuid
 from dataclasses import dataclass, field
 from typing import Any, Iterator
+
+from ..storage import write_local_atomic
 
 __all__ = ["DELIVERED", "KEEP_DELIVERED", "Outbox", "Record"]
 
@@ -73,11 +74,7 @@ class Outbox:
         return rec
 
     def _write(self, path: str, rec: Record) -> None:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        tmp = os.path.join(os.path.dirname(path), f".tmp-{uuid.uuid4().hex}")
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(rec.as_dict(), f, ensure_ascii=False)
-        os.replace(tmp, path)
+        write_local_atomic(path, json.dumps(rec.as_dict(), ensure_ascii=False).encode())
 
     # ------------------------------------------------------------------ reading
     def has_pending(self) -> bool:

@@ -21,7 +21,6 @@ after its files changed. Nothing secret enters a snapshot: API keys are not opti
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import json
 import os
@@ -29,13 +28,13 @@ import socket
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Mapping
 
 from .. import __version__
 from ..errors import UserError
 from ..outputs import already_published
-from ..storage import url_to_fs
-from .ledger import EventType, read_events, summarize
+from ..storage import url_to_fs, write_local_atomic
+from .ledger import EventType, Summary, read_events, summarize
 
 __all__ = ["RunFolder", "Snapshot", "key_run_id", "load_snapshot", "restore_snapshot", "save_snapshot", "take_snapshot"]
 
@@ -159,35 +158,38 @@ class RunFolder:
             return {}
 
     def write_meta(self, **data: Any) -> None:
-        self.path.mkdir(parents=True, exist_ok=True)
-        tmp = self.path / f".run.json.tmp-{os.getpid()}"
-        tmp.write_text(json.dumps({**self.meta(), **data}, indent=2, ensure_ascii=False), encoding="utf-8")
-        os.replace(tmp, self.path / "run.json")
+        write_local_atomic(self.path / "run.json", json.dumps({**self.meta(), **data}, indent=2, ensure_ascii=False).encode())
+
+    def _lock(self, *, create: bool) -> int | None:
+        """An fd holding this run's owner lock, or None if another process holds it (or, when
+        not ``create``, if there is no lock file)."""
+        import fcntl
+
+        try:
+            if create:
+                self.path.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path / "owner.lock", os.O_RDWR | (os.O_CREAT if create else 0), 0o644)
+        except FileNotFoundError:
+            return None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return None
+        return fd
 
     def running(self) -> dict[str, Any] | None:
         """The owner (pid, host, since) if a live process holds this run, else None."""
         if not (self.path / "owner.lock").exists():
             return None
-        import fcntl
+        fd = self._lock(create=False)
+        if fd is None:
+            return self.meta().get("owner") or {"pid": None}
+        os.close(fd)  # closing releases the lock
+        return None
 
-        try:
-            fd = os.open(self.path / "owner.lock", os.O_RDWR)
-        except OSError:
-            return None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as e:
-            if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-                return self.meta().get("owner") or {"pid": None}
-            raise
-        else:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            return None
-        finally:
-            os.close(fd)
-
-    def finished(self) -> tuple[int, list[dict[str, Any]]] | None:
-        """(exit code, published outputs) of the last attempt if it finished, else None."""
+    def finished(self) -> tuple[Summary, list[dict[str, Any]]] | None:
+        """(summary, published outputs) of the last attempt if it finished, else None."""
         try:
             events = read_events(str(self.events))
         except (OSError, ValueError, KeyError, TypeError):
@@ -195,21 +197,15 @@ class RunFolder:
         if not any(e.type is EventType.RUN_FINISHED for e in events):
             return None
         outputs = [e.data for e in events if e.type is EventType.TOPIC_FINISHED and e.data.get("status") == "published"]
-        return summarize(events).exit_code, outputs
+        return summarize(events), outputs
 
     # ------------------------------------------------------------------ ownership
     def claim(self) -> None:
         """Own this run folder (a flock held until :meth:`release`); the previous attempt's
         events are moved beside. UserError if another process owns it."""
-        import fcntl
-
-        self.path.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path / "owner.lock", os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            os.close(fd)
-            raise UserError(f"run {self.run_id} is being made by another process right now ({self.path}); add --wait to wait for it") from None
+        fd = self._lock(create=True)
+        if fd is None:
+            raise UserError(f"run {self.run_id} is being made by another process right now ({self.path}); add --wait to wait for it")
         self._lock_fd = fd
         if self.events.exists():
             n = 1 + sum(1 for _ in self.path.glob("events.*.jsonl"))
@@ -218,10 +214,7 @@ class RunFolder:
 
     def release(self) -> None:
         if self._lock_fd is not None:
-            import fcntl
-
-            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
-            os.close(self._lock_fd)
+            os.close(self._lock_fd)  # closing the only fd of the lock releases it
             self._lock_fd = None
 
     def __enter__(self) -> RunFolder:
@@ -256,16 +249,6 @@ def outputs_intact(outputs: list[dict[str, Any]], storage_options: Any) -> list[
             except (OSError, ValueError):
                 bad.append(dest)
             continue
-        try:
-            side_fs, side_path = url_to_fs(side, **opts)
-            digest = json.loads(side_fs.cat_file(side_path)).get("video_digest")
-        except (OSError, ValueError, AttributeError):
-            digest = None
-        if not digest or not already_published(dest, side, digest, opts):
+        if not already_published(dest, side, None, opts):
             bad.append(dest)
     return bad
-
-
-def iter_attempts(folder: RunFolder) -> Iterator[Path]:
-    """Event logs of earlier attempts of this run, oldest first."""
-    yield from sorted(folder.path.glob("events.*.jsonl"), key=lambda p: int(p.name.split(".")[1]))
