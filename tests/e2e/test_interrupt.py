@@ -39,7 +39,11 @@ def test_sigint_mid_encode_leaves_no_partial_cache_entry_and_resumes(tmp_path):
     shutil.copytree(REPO / "characters", tmp_path / "characters")
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     cmd = [sys.executable, "-m", "vidflow", "run", "recipes/quickstart.yaml", "--plain"]
-    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # Ctrl-C as a person at a terminal sends it: with SIGINT at its default disposition. A suite
+    # started in the background by a non-interactive shell inherits SIGINT *ignored*, and so
+    # would vidflow (rightly: `nohup vidflow run &` must not stop on Ctrl-C).
+    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     # wait until an ffmpeg segment encode is running
     deadline = time.monotonic() + 120
     ffmpeg = []
