@@ -33,7 +33,7 @@ from .run.identity import RunFolder, key_run_id, load_snapshot, outputs_intact, 
 from .run.ledger import EventSink, JsonlSink, MemorySink, MultiSink, NullSink, summarize
 from .run.limits import Clock
 from .run.result import RunResult
-from .run.scheduler import Scheduler
+from .run.scheduler import Scheduler, fewer_collections
 from .settings import Settings
 
 __all__ = ["RunResult", "check_credentials", "load_recipe_file", "new_run_id", "open_store", "plan", "rerun", "run", "select_topics", "submit"]
@@ -110,6 +110,12 @@ async def plan(loaded: LoadedRecipe, *, settings: Settings, refresh: Iterable[st
         check_credentials(loaded, settings)
     except RecipeError as e:
         warnings = [f"{line} (needed by `vidflow run`, not by the plan)" for line in e.lines()]
+    with fewer_collections():
+        return await _plan(loaded, settings=settings, refresh=refresh, store=store, output_root=output_root, warnings=warnings)
+
+
+async def _plan(loaded: LoadedRecipe, *, settings: Settings, refresh: Refresh, store: CacheStore | None, output_root: str | None,
+                warnings: list[str]) -> tuple[PlanReport, nx.DiGraph]:
     own = store is None
     store = store or open_store(settings)
     try:
@@ -158,8 +164,9 @@ async def run(
     run_id = run_id or new_run_id()
     notifier = open_notifier(loaded, settings)  # webhooks (docs/webhooks.md): one more sink, delivered in the background
     try:
-        return await _run(loaded, settings=settings, sink=MultiSink(sink, notifier) if notifier else sink, refresh=refresh, output_root=output_root,
-                          clock=clock, store=store, record=record, imports=imports, limiter_factory=limiter_factory, run_id=run_id, executor=executor)
+        with fewer_collections():
+            return await _run(loaded, settings=settings, sink=MultiSink(sink, notifier) if notifier else sink, refresh=refresh, output_root=output_root,
+                              clock=clock, store=store, record=record, imports=imports, limiter_factory=limiter_factory, run_id=run_id, executor=executor)
     finally:
         if notifier is not None:
             notifier.close()

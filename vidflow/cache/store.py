@@ -446,7 +446,10 @@ def _memo(state: Any) -> tuple:
 
 
 def _json_bytes(data: Any) -> bytes:
-    return json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
+    return _DOC.encode(data).encode()
+
+
+_DOC = json.JSONEncoder(sort_keys=True, separators=(",", ":"))  # one encoder for every manifest (json.dumps makes one per call)
 
 
 def _file_digest(path: str) -> tuple[str, int]:

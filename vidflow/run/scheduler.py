@@ -38,6 +38,7 @@ from ..errors import (
     AwaitingReviewError,
     BadOutputError,
     BudgetExceededError,
+    CacheError,
     NodeFailedError,
     ProviderError,
     RateLimitedError,
@@ -48,7 +49,7 @@ from ..errors import (
 from ..limits import Limits
 from ..plan.build import add_tasks, expand_step, expansion_needs, expected_nodes
 from ..calibration import STATS_PATH, Calibration, samples
-from ..cache.fingerprint import changed_fields, encoded, node_key
+from ..cache.fingerprint import changed_fields, encoded, key_of_encoded
 from ..plan.refresh import parse_refresh
 from ..plan.task import Estimate, Task
 from ..pricing import PriceTable
@@ -61,8 +62,9 @@ from .budget import Budget
 from .ledger import Event, EventSink, EventType, NullSink
 from .limits import Clock, Limiter, MonotonicClock
 from .retry import RetryPolicy
+from .writer import BackgroundWriter
 
-__all__ = ["CallResult", "Outcome", "Scheduler"]
+__all__ = ["CallResult", "Outcome", "Scheduler", "fewer_collections"]
 
 #: Events whose data may hold text from outside vidflow (vendor messages, errors).
 _TEXT_EVENTS = frozenset({EventType.NODE_FAILED, EventType.NODE_RETRY, EventType.CACHE_REJECTED, EventType.TOPIC_FINISHED})
@@ -106,16 +108,17 @@ class _TopicState:
 
 
 @contextlib.contextmanager
-def _fewer_collections():
-    """Run with the cyclic GC's thresholds raised, then put them back.
+def fewer_collections():
+    """Run with only young-generation collections of the cyclic GC, then put it back.
 
-    A run keeps every node's Task, outcome and event alive until it ends, so each full
-    collection re-scans all of them and the cost per node grows with the batch; with the
-    default thresholds that made a 10,000-node run ~40% slower (benchmarks/overhead.py).
-    Collections still happen, only less often.
+    A run keeps every node's Task, outcome and event alive until it ends, so each collection
+    of the older generations re-scans all of them and the cost per node grows with the batch:
+    at 10,000 nodes they took ~50 µs a node (benchmarks/overhead.py). Young objects are still
+    collected (every 20,000 allocations); cyclic garbage that outlives one such collection
+    waits for the end of the run (most garbage is freed by reference counting anyway).
     """
     old = gc.get_threshold()
-    gc.set_threshold(max(old[0], 50_000), max(old[1], 50), max(old[2], 100))
+    gc.set_threshold(max(old[0], 20_000), 1_000_000, 1_000_000)
     try:
         yield
     finally:
@@ -245,6 +248,7 @@ class Scheduler:
         self._attempts: dict[str, int] = {}
         self._cpu: asyncio.Semaphore | None = None
         self._scratch: Scratch | None = None
+        self._writer: BackgroundWriter | None = None
         self._local_store = is_local(store.fs)
         self.calibration = Calibration()
         self._silent = isinstance(sink, NullSink)
@@ -267,6 +271,9 @@ class Scheduler:
         if self._scratch is not None:
             await asyncio.to_thread(self._scratch.close)
             self._scratch = None
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
 
     def adapter(self, provider: str) -> Any:
         a = self._adapters.get(provider)
@@ -313,6 +320,14 @@ class Scheduler:
             return fn(*args)
         return await asyncio.to_thread(fn, *args)
 
+    async def _write(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """A cache write the node awaits: on the writer thread for a local cache (run/writer.py)."""
+        if not self._local_store:
+            return await asyncio.to_thread(fn, *args)
+        if self._writer is None:
+            self._writer = BackgroundWriter(asyncio.get_running_loop())
+        return await self._writer.write(fn, *args)
+
     # ------------------------------------------------------------------ events
     def emit(self, type: EventType, task: Task | None = None, **kw: Any) -> None:
         if self._silent:
@@ -351,7 +366,7 @@ class Scheduler:
                 data["expected_nodes"] = expected_nodes(self.loaded, self.adapter, self.calibration) * len(topics)
         self.emit(EventType.RUN_STARTED, data=data)
         interrupted = False
-        with _fewer_collections():
+        with fewer_collections():
             try:
                 await asyncio.gather(*(self._topic(t) for t in topics))
             except (asyncio.CancelledError, KeyboardInterrupt):
@@ -527,7 +542,8 @@ class Scheduler:
         if prepared is None:  # an input does not exist yet (a dry run)
             self.outcomes[task.id] = Outcome("estimated" if task.estimated else "run", reason="inputs not made yet")
             return UNKNOWN
-        key = node_key(prepared.fields, salt=self.salt) if cap.cacheable and prepared.fields is not None else ""
+        enc = encoded(prepared.fields) if cap.cacheable and prepared.fields is not None else None
+        key = key_of_encoded(enc, salt=self.salt) if enc is not None else ""
         estimate = task.estimate
         if prepared.cost or prepared.units:  # the real request: a better estimate than the sketch
             estimate = Estimate(prepared.cost, prepared.seconds or estimate.seconds, dict(prepared.units))
@@ -541,7 +557,10 @@ class Scheduler:
                 return self._fail(task, e)
             if art is None and key:
                 check = cap.cached_value_check(step, task)
-                found = await self.io(lambda: self.store.lookup(key, check=check))
+                try:
+                    found = await self.io(lambda: self.store.lookup(key, check=check))
+                except (CacheError, OSError) as e:  # an unreadable cache fails the node, clearly (not a bug)
+                    return self._fail(task, e)
                 art = found.artifact
                 if found.status not in (LookupStatus.HIT, LookupStatus.MISSING):
                     reason = found.status.value
@@ -554,7 +573,7 @@ class Scheduler:
         if self.executor.dry:
             changed: tuple[str, ...] = ()
             if reason == "new" and key:
-                reason, changed = await self._why(task, key, prepared.fields)
+                reason, changed = await self._why(task, key, enc)
             self.outcomes[task.id] = Outcome("run", reason=reason, changed=changed)
             return UNKNOWN
         if key:
@@ -572,11 +591,11 @@ class Scheduler:
             self._inflight[key] = self._futures[task.id]
             try:
                 if self._exclusive(task, cap):
-                    return await self._make_leased(task, step, cap, prepared, key)
-                return await self._execute(task, step, cap, prepared, key)
+                    return await self._make_leased(task, step, cap, prepared, key, enc)
+                return await self._execute(task, step, cap, prepared, key, enc)
             finally:
                 self._inflight.pop(key, None)
-        return await self._execute(task, step, cap, prepared, key)
+        return await self._execute(task, step, cap, prepared, key, enc)
 
     def _exclusive(self, task: Task, cap: Any) -> bool:
         """Is this node worth a lease: a paid call, or costly local work."""
@@ -584,7 +603,7 @@ class Scheduler:
             return bool(self.adapter(task.provider).paid)
         return cap.exclusive
 
-    async def _make_leased(self, task: Task, step: StepInfo, cap: Any, prepared: Any, key: str) -> Any:
+    async def _make_leased(self, task: Task, step: StepInfo, cap: Any, prepared: Any, key: str, enc: Any) -> Any:
         """Make a node under its key's lease; if another process holds it, wait for its output."""
         check = cap.cached_value_check(step, task)
         delay, waited = 0.2, False
@@ -607,7 +626,7 @@ class Scheduler:
                 found = await self.io(lambda: self.store.lookup(key, check=check))
                 if found.artifact is not None:
                     return self._made_elsewhere(task, found.artifact, key)
-            return await self._execute(task, step, cap, prepared, key)
+            return await self._execute(task, step, cap, prepared, key, enc)
         finally:
             if renewer is not None:
                 renewer.cancel()
@@ -624,7 +643,7 @@ class Scheduler:
         self.emit(EventType.NODE_CACHED, task, data={"key": key[:16], "waited": True})
         return art
 
-    async def _why(self, task: Task, key: str, fields: Any) -> tuple[str, tuple[str, ...]]:
+    async def _why(self, task: Task, key: str, enc: Any) -> tuple[str, tuple[str, ...]]:
         """Why a node whose key is not cached would run: never made (``new``), made before with
         other inputs (``changed``, naming the fields), or made with these but gone (``missing``)."""
         ts = self._topics[task.topic]
@@ -638,7 +657,7 @@ class Scheduler:
         meta = await self.io(self.store.manifest_meta, before)
         if not meta or "fields" not in meta:
             return "changed", ()
-        return "changed", tuple(changed_fields(meta["fields"], encoded(fields)))
+        return "changed", tuple(changed_fields(meta["fields"], enc))
 
     async def _imported(self, task: Task) -> Artifact:
         """A node whose output comes from a stage document (``--input``): pinned for its topic,
@@ -657,7 +676,7 @@ class Scheduler:
         self.emit(EventType.NODE_CACHED, task, data={"pinned": True})
         return art
 
-    async def _execute(self, task: Task, step: StepInfo, cap: Any, prepared: Any, key: str) -> Artifact:
+    async def _execute(self, task: Task, step: StepInfo, cap: Any, prepared: Any, key: str, enc: Any) -> Artifact:
         t0 = self.clock.now()
         if not task.provider:
             self._attempts[task.id] = 1
@@ -666,10 +685,10 @@ class Scheduler:
             art = await self.executor.make(self, task, step, cap, prepared)
             if key and not art.meta.get("placeholder"):
                 # the manifest is the node's durable record: what decided it, how it was made
-                art.meta["fields"] = encoded(prepared.fields)
+                art.meta["fields"] = enc
                 art.meta["attempts"] = self._attempts.get(task.id, 1)
                 art.meta["run_id"] = self.run_id
-                await self.io(self.store.save, key, art)
+                await self._write(self.store.save, key, art)
         except (ProviderError, VidflowError, OSError) as e:
             if isinstance(e, UpstreamFailedError):
                 raise
@@ -703,7 +722,7 @@ class Scheduler:
             return
         keys = {n[len(topic_id) + 1 :]: self.graph.nodes[n]["task"].key for n, o in mine if o.status in ("ran", "cached") and self.graph.nodes[n]["task"].key}
         if keys:
-            await self.io(self.store.write_index, self.loaded.name, topic_id, keys)
+            await self._write(self.store.write_index, self.loaded.name, topic_id, keys)
         if bad:
             first = next((o.error for _, o in bad if o.status == "failed"), bad[0][1].error)
             self.emit(EventType.TOPIC_FINISHED, topic=topic_id, data={"status": "failed", "topic": ts.topic.text, "error": self.redact(first)})
