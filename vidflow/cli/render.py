@@ -16,8 +16,10 @@ import sys
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
+from ..errors import failure_text
 from ..run.ledger import Event, EventType, StepCounts
 
 __all__ = ["do_plan", "do_rerun", "do_run", "do_show", "show_cache_gc", "show_cache_stats", "show_cache_verify", "show_characters", "show_report_html", "show_schema", "show_status"]
@@ -134,7 +136,7 @@ class PlainProgress:
             extra = " (placeholder)" if e.data.get("placeholder") else ""
             line = f"ran     {e.node}{extra} {e.latency:.2f}s"
         elif e.type is EventType.NODE_FAILED:
-            line = f"FAILED  {e.node}: {e.error}: {e.message}"
+            line = f"FAILED  {e.node}: {failure_text(e.error, e.message)}"
         elif e.type is EventType.NODE_RETRY:
             line = f"retry   {e.node} attempt {e.attempt}: {e.error}"
         elif e.type is EventType.TOPIC_FINISHED:
@@ -207,7 +209,7 @@ class RichProgress:
             c.ran += 1
         elif e.type is EventType.NODE_FAILED:
             c.failed += 1
-            self.progress.console.print(f"[red]failed[/] {e.node}: {e.error}: {e.message}")
+            self.progress.console.print(f"[red]failed[/] {e.node}: {escape(failure_text(e.error, e.message))}")
         elif e.type is EventType.NODE_SKIPPED:
             c.skipped += 1
         note = f"{c.cached} cached" + (f", [red]{c.failed} failed[/]" if c.failed else "") + (f", {c.skipped} skipped" if c.skipped else "")
@@ -290,8 +292,8 @@ def _print_summary(con: Console, run_id: str, s, events_path: str | None, order:
     failed_topics = [t for t, d in s.topics.items() if d.get("status") == "failed"]
     waiting_topics = [t for t, d in s.topics.items() if d.get("status") == "awaiting_review"]
     for t in failed_topics:
-        why = next((f"{f['node']}: {f['error']}: {f['message']}" for f in s.failures if f["topic"] == t), s.topics[t].get("error", ""))
-        con.print(f"[red]topic failed:[/] {t} — {why}")
+        why = next((f"{f['node']}: {failure_text(f['error'], f['message'])}" for f in s.failures if f["topic"] == t), s.topics[t].get("error", ""))
+        con.print(f"[red]topic failed:[/] {t} — {escape(why)}")
     if s.cost_by_provider:
         con.print("cost by provider: " + ", ".join(f"{k} {_money(v)}" for k, v in sorted(s.cost_by_provider.items())))
         con.print("cost by topic:    " + ", ".join(f"{k} {_money(v)}" for k, v in sorted(s.cost_by_topic.items())))
@@ -302,7 +304,7 @@ def _print_summary(con: Console, run_id: str, s, events_path: str | None, order:
     if s.reviews:
         con.print("[yellow]waiting for review[/] (exit 4): `vidflow review RECIPE` shows each item; `vidflow approve`/`reject` decide; the next run goes on")
     for f in s.failures:
-        con.print(f"[red]failed[/] {f['node']}: {f['error']}: {f['message']}")
+        con.print(f"[red]failed[/] {f['node']}: {escape(failure_text(f['error'], f['message']))}")
     con.print(
         f"{len(published)} published, {len(failed_topics)} failed" + (f", {len(waiting_topics)} awaiting review" if waiting_topics else "")
         + f" · {s.count('ran')} nodes ran, {s.count('cached')} cached"

@@ -45,6 +45,7 @@ from ..errors import (
     UpstreamFailedError,
     UserError,
     VidflowError,
+    describe,
 )
 from ..limits import Limits
 from ..plan.build import add_tasks, expand_step, expansion_needs, expected_nodes
@@ -448,7 +449,7 @@ class Scheduler:
         task = Task(id=node, topic=topic_id, step=step.name, capability=step.capability, provider=step.provider)
         self.graph.add_node(node, task=task)
         self._topics[topic_id].nodes.append(node)
-        self.outcomes[node] = Outcome(status, error=self.redact(f"{type(cause).__name__}: {cause}"))
+        self.outcomes[node] = Outcome(status, error=self.redact(describe(cause)))
         self.emit(EventType.NODE_QUEUED, task)
         if status == "skipped":
             self.emit(EventType.NODE_SKIPPED, task, message=str(cause))
@@ -709,10 +710,10 @@ class Scheduler:
         return art
 
     def _fail(self, task: Task, e: BaseException, *, latency: float = 0.0) -> Any:
-        self.outcomes[task.id] = Outcome("failed", error=self.redact(f"{type(e).__name__}: {e}"))
+        self.outcomes[task.id] = Outcome("failed", error=self.redact(describe(e)))
         data = {"status": e.status} if isinstance(e, ProviderError) and e.status else {}
         self.emit(EventType.NODE_FAILED, task, attempt=self._attempts.get(task.id, 0), error=type(e).__name__, message=str(e), latency=latency, data=data)
-        raise NodeFailedError(task.id, self.redact(f"{type(e).__name__}: {e}")) from e
+        raise NodeFailedError(task.id, self.redact(describe(e))) from e
 
     async def _topic_finished(self, ts: _TopicState) -> None:
         topic_id = ts.topic.id
