@@ -366,13 +366,14 @@ def show_status(runs_dir: str, run_id: str | None, *, as_json: bool = False) -> 
 
 def show_cache_verify(cache: str | None, *, repair: bool = False, as_json: bool = False) -> int:
     """The ``vidflow cache verify`` command: 0 clean (or all repaired), 1 problems left, 2 no cache."""
-    from ..cache.store import CacheStore
     from ..cache.verify import format_report, verify_cache
     from ..errors import UserError
     from ..settings import Settings
 
     settings = Settings.from_env().replace(cache_url=cache)
-    with CacheStore(settings.cache_url, storage_options=settings.storage_options(settings.cache_url)) as store:
+    from ..api import open_store
+
+    with open_store(settings, create=False) as store:
         if not store.fs.exists(store.root):
             raise UserError(f"{settings.cache_url}: there is no cache there (set --cache or VIDFLOW_CACHE)")
         report = verify_cache(store, repair=repair)
@@ -416,10 +417,11 @@ def do_review(loaded, settings, args) -> int:
 
 def _open_cache(settings):
     """The cache store of ``settings``; UserError when there is no cache there."""
-    from ..cache.store import CacheStore
     from ..errors import UserError
 
-    store = CacheStore(settings.cache_url, storage_options=settings.storage_options(settings.cache_url))
+    from ..api import open_store
+
+    store = open_store(settings, create=False)
     if not store.fs.exists(store.root):
         store.close()
         raise UserError(f"{settings.cache_url}: there is no cache there (set --cache or VIDFLOW_CACHE)")
@@ -538,7 +540,7 @@ def do_show(loaded, settings, target: str, *, as_json: bool = False) -> int:
     from ..show import render_value, show_node, show_topic
 
     topic, _, node = target.partition("/")
-    with open_store(settings) as store:
+    with open_store(settings, create=False) as store:
         rec = show_node(loaded, store, topic, node, runs_dir=settings.runs_dir) if node else show_topic(loaded, store, topic)
     if as_json:
         print(json.dumps(rec.as_dict(), indent=2, ensure_ascii=False, default=str))
