@@ -67,3 +67,10 @@ def test_an_s3_cache_without_credentials_names_what_to_set(project):
     )
     assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
     assert "cache s3://bucket/cache: cannot use it" in proc.stderr and "AWS_ACCESS_KEY_ID" in proc.stderr
+
+
+def test_a_dask_address_that_is_not_one(project):
+    pytest.importorskip("distributed")
+    proc = vidflow(project, "run", "r.yaml", "--executor", "dask", "--address", "bogus")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert "--address bogus: cannot reach the Dask scheduler" in proc.stderr
