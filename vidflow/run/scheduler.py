@@ -392,8 +392,15 @@ class Scheduler:
         ts = self._topics[topic.id] = _TopicState(topic, ctx)
         for name in self.loaded.order:
             ts.expanded[name] = loop.create_future()
-        expanders = [asyncio.ensure_future(self._expand(ts, self.loaded.steps[n])) for n in self.loaded.order]
+        expanders: list[asyncio.Future] = []
         try:
+            for name in self.loaded.order:  # topological: a step's sources come before it
+                step = self.loaded.steps[name]
+                needs = expansion_needs(self.loaded, step)
+                if all(w == "nodes" and ts.expanded[src].done() for src, w in needs.items()):
+                    await self._expand(ts, step)  # named at once: no task for the common case
+                else:  # it waits for an output (a for_each over a script's lines): a task of its own
+                    expanders.append(asyncio.ensure_future(self._expand(ts, step)))
             await asyncio.gather(*expanders)
             await asyncio.gather(*ts.runners, return_exceptions=True)
         except BaseException:
