@@ -8,7 +8,7 @@ from typing import Any
 import networkx as nx
 
 from .ledger import Summary
-from .scheduler import Outcome
+from .outcome import Outcome
 
 __all__ = ["RunResult"]
 

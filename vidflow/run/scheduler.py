@@ -13,7 +13,9 @@ steps, so a scene's segment may encode while later lines are still being voiced.
    whose provider calls go through :meth:`Scheduler.call` (limits, budget, retries, events);
    :class:`~vidflow.run.executors.DryRunExecutor` (``vidflow plan``) records that it would run.
 
-The scheduler is the capabilities' :class:`~vidflow.capabilities.base.Runtime`. It is an async
+The scheduler is the capabilities' :class:`~vidflow.capabilities.base.Runtime`; its provider-call
+services are in ``run/calls.py``, what holds a node (review gates, pins, leases) in
+``run/gates.py``, and the inputs view a capability gets in ``run/inputs.py``. It is an async
 context manager that closes what it opens: provider clients, its scratch folder, event sinks.
 Outcomes live in :attr:`outcomes`, never on the graph (which holds only frozen Tasks).
 """
@@ -24,24 +26,21 @@ import asyncio
 import contextlib
 import gc
 import os
-import time
 from dataclasses import dataclass, field, replace
-from typing import Any, Awaitable, Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 import networkx as nx
 
 from ..cache.lease import Leases
-from ..cache.records import APPROVED, PENDING, REJECTED, Records
+from ..cache.records import APPROVED, REJECTED, Records
 from ..cache.store import Artifact, CacheStore, LookupStatus
 from ..capabilities.base import UNKNOWN
 from ..errors import (
     AwaitingReviewError,
     BadOutputError,
-    BudgetExceededError,
     CacheError,
     NodeFailedError,
     ProviderError,
-    RateLimitedError,
     UpstreamFailedError,
     UserError,
     VidflowError,
@@ -60,8 +59,12 @@ from ..scratch import Scratch
 from ..settings import Settings
 from ..storage import is_local
 from .budget import Budget
+from .calls import ProviderCalls
+from .gates import Gates
+from .inputs import NodeInputs
 from .ledger import Event, EventSink, EventType, NullSink
 from .limits import Clock, Limiter, MonotonicClock
+from .outcome import CallResult, Outcome
 from .retry import RetryPolicy
 from .writer import BackgroundWriter
 
@@ -69,33 +72,6 @@ __all__ = ["CallResult", "Outcome", "Scheduler", "fewer_collections"]
 
 #: Events whose data may hold text from outside vidflow (vendor messages, errors).
 _TEXT_EVENTS = frozenset({EventType.NODE_FAILED, EventType.NODE_RETRY, EventType.CACHE_REJECTED, EventType.TOPIC_FINISHED})
-
-
-@dataclass(slots=True)
-class Outcome:
-    """What happened to one node. ``status``: cached, ran, failed, skipped (a run);
-    cached, run, estimated, failed (a dry run)."""
-
-    status: str
-    artifact: Any = None
-    reason: str = ""
-    error: str = ""
-    provider: str = ""
-    cost_usd: float = 0.0  # spent by this run
-    cost_recorded: float = 0.0  # what the output cost when it was made
-    placeholder: bool = False
-    imported: bool = False
-    changed: tuple[str, ...] = ()  # a dry run's "changed" reason: which key fields differ
-    seconds: float = 0.0  # how long making it took (the provider's or the work's own time)
-
-
-@dataclass(slots=True)
-class CallResult:
-    """A provider call's answer, and when and how long the provider itself took."""
-
-    value: Any
-    seconds: float
-    started_at: float
 
 
 @dataclass
@@ -126,73 +102,7 @@ def fewer_collections():
         gc.set_threshold(*old)
 
 
-class _Inputs:
-    """A node's resolved inputs (``TaskInputs`` for capabilities)."""
-
-    __slots__ = ("_s", "_task", "_arts")
-
-    def __init__(self, scheduler: Scheduler, task: Task, arts: dict[str, Any]):
-        self._s, self._task, self._arts = scheduler, task, arts
-
-    @property
-    def output_root(self) -> str:
-        return self._s.output_root
-
-    @property
-    def calibration(self) -> Calibration:
-        return self._s.calibration
-
-    def artifact(self, node_id: str) -> Any:
-        return self._arts[node_id]
-
-    def known(self) -> bool:
-        return all(a is not UNKNOWN for a in self._arts.values())
-
-    def claim_output(self, dest: str) -> str | None:
-        other = self._s._claims.setdefault(dest, self._task.topic)
-        return None if other == self._task.topic else other
-
-    def template_context(self, *, partial: bool = False) -> dict[str, Any] | None:
-        s, task = self._s, self._task
-        ctx = dict(s._topics[task.topic].ctx)
-        note = s._notes.get(task.id)
-        if note is not None:
-            ctx["review"] = {"note": note}
-        steps = s.loaded.steps
-        for name, ids in task.inputs:
-            info = steps[name]
-            views = []
-            for i in ids:
-                art = self._arts[i]
-                if art is UNKNOWN:
-                    if not partial:
-                        return None
-                    views.append({})
-                else:
-                    views.append(s.loaded.capability(info).view(info, art))
-            ctx[name] = views if info.for_each is not None else (views[0] if views else {})
-        if task.item_from is not None:
-            src, fld = task.item_from
-            art = self._arts[src]
-            if art is UNKNOWN:
-                if not partial:
-                    return None
-                item: Any = {}
-            else:
-                info = steps[s.graph.nodes[src]["task"].step]
-                view = s.loaded.capability(info).view(info, art)
-                if fld:
-                    seq = view.get(fld) if isinstance(view, Mapping) else None
-                    if not isinstance(seq, list) or task.item >= len(seq):
-                        raise BadOutputError(f"`{src}` has no item {task.item} in `{fld}`")
-                    item = seq[task.item]
-                else:
-                    item = view
-            ctx["item"], ctx["index"] = item, task.item
-        return ctx
-
-
-class Scheduler:
+class Scheduler(ProviderCalls, Gates):
     """Runs (or dry-runs) a loaded recipe's topics. Use as ``async with Scheduler(...) as s``."""
 
     def __init__(
@@ -531,20 +441,10 @@ class Scheduler:
             return art
         return await self._hold_for_review(task, node, art, record)
 
-    async def _hold_for_review(self, task: Task, node: str, art: Artifact, record: dict | None) -> Any:
-        """A gated node's output waits for a decision: recorded as pending, downstream waits."""
-        if not self.executor.dry and not (record and record.get("status") == PENDING and record.get("digest") == art.digest):
-            await self.io(lambda: self.records.put_review(self.loaded.name, task.topic, node, status=PENDING, art=art, key=task.key or "", previous=record))
-        outcome = self.outcomes.get(task.id) or Outcome("cached", art)
-        outcome.status, outcome.reason = "review", "awaits review"
-        self.outcomes[task.id] = outcome
-        self.emit(EventType.NODE_REVIEW, task, data={"digest": art.digest[:16], "look": _look(art, self.store)})
-        raise AwaitingReviewError(task.id, "awaits review: `vidflow review` lists it, `vidflow approve` releases it")
-
     async def _obtain(self, task: Task, step: StepInfo, cap: Any, arts: dict[str, Any], *, rejected: bool = False) -> Any:
         """The node's output: cached, shared with an identical node in flight, or made."""
         try:
-            prepared = cap.prepare(task, step, _Inputs(self, task, arts), self.loaded, self.adapter)
+            prepared = cap.prepare(task, step, NodeInputs(self, task, arts), self.loaded, self.adapter)
         except (UserError, BadOutputError) as e:
             return self._fail(task, e)
         if prepared is None:  # an input does not exist yet (a dry run)
@@ -611,46 +511,6 @@ class Scheduler:
             return bool(self.adapter(task.provider).paid)
         return cap.exclusive
 
-    async def _make_leased(self, task: Task, step: StepInfo, cap: Any, prepared: Any, key: str, enc: Any) -> Any:
-        """Make a node under its key's lease; if another process holds it, wait for its output."""
-        check = cap.cached_value_check(step, task)
-        delay, waited = 0.2, False
-        while True:
-            lease = await self.io(self.leases.try_acquire, key, task.id)
-            if lease is not None:
-                break
-            found = await self.io(lambda: self.store.lookup(key, check=check))
-            if found.artifact is not None:
-                return self._made_elsewhere(task, found.artifact, key)
-            if not waited:
-                holder = await self.io(self.leases.holder, key) or {}
-                self.emit(EventType.LEASE_WAIT, task, data={"holder": str(holder.get("owner", "")), "key": key[:16]})
-                waited = True
-            await self.clock.sleep(delay)
-            delay = min(2.0, delay * 1.5)
-        renewer = None if self.leases.local else asyncio.ensure_future(self._renew(lease, task))
-        try:
-            if waited:  # the holder may have finished just before it let go
-                found = await self.io(lambda: self.store.lookup(key, check=check))
-                if found.artifact is not None:
-                    return self._made_elsewhere(task, found.artifact, key)
-            return await self._execute(task, step, cap, prepared, key, enc)
-        finally:
-            if renewer is not None:
-                renewer.cancel()
-            await self.io(self.leases.release, lease)
-
-    async def _renew(self, lease: Any, task: Task) -> None:
-        while True:
-            await asyncio.sleep(self.leases.ttl / 3)
-            await self.io(self.leases.renew, lease, task.id)
-
-    def _made_elsewhere(self, task: Task, art: Artifact, key: str) -> Artifact:
-        meta = art.meta or {}
-        self.outcomes[task.id] = Outcome("cached", art, provider=meta.get("provider", ""), cost_recorded=float(meta.get("cost_usd") or 0.0), reason="made by another process")
-        self.emit(EventType.NODE_CACHED, task, data={"key": key[:16], "waited": True})
-        return art
-
     async def _why(self, task: Task, key: str, enc: Any) -> tuple[str, tuple[str, ...]]:
         """Why a node whose key is not cached would run: never made (``new``), made before with
         other inputs (``changed``, naming the fields), or made with these but gone (``missing``)."""
@@ -666,23 +526,6 @@ class Scheduler:
         if not meta or "fields" not in meta:
             return "changed", ()
         return "changed", tuple(changed_fields(meta["fields"], enc))
-
-    async def _imported(self, task: Task) -> Artifact:
-        """A node whose output comes from a stage document (``--input``): pinned for its topic,
-        so later plain runs keep the edit (until ``vidflow unpin`` or ``--refresh STEP``)."""
-        value = self.imports[task.step][task.topic]
-        if not self.executor.dry:
-            await self.io(self.records.put_pin, self.loaded.name, task.topic, task.step, value)
-        art = Artifact(value=value, meta={"imported": True, "provider": "input"})
-        self.outcomes[task.id] = Outcome("cached", art, provider="input", imported=True, reason="imported")
-        self.emit(EventType.NODE_CACHED, task, data={"imported": True})
-        return art
-
-    def _pinned(self, task: Task, pin: dict[str, Any]) -> Artifact:
-        art = Artifact(value=pin["value"], meta={"imported": True, "pinned": True, "provider": "input"})
-        self.outcomes[task.id] = Outcome("cached", art, provider="input", imported=True, reason="pinned")
-        self.emit(EventType.NODE_CACHED, task, data={"pinned": True})
-        return art
 
     async def _execute(self, task: Task, step: StepInfo, cap: Any, prepared: Any, key: str, enc: Any) -> Artifact:
         t0 = self.clock.now()
@@ -749,81 +592,7 @@ class Scheduler:
         data = {"status": "published" if output else "done", "topic": ts.topic.text, **(output or {})}
         self.emit(EventType.TOPIC_FINISHED, topic=topic_id, data=data)
 
-    # ------------------------------------------------------------------ Runtime services
-    async def warm_up(self, provider: str) -> None:
-        """Before a provider's first call: open clients, import SDKs (never for a cached run).
-
-        Every call to that provider waits for the same warm-up, outside the limiter, so the
-        first burst starts with clients ready and its rate window is not skewed.
-        """
-        fut = self._warm.get(provider)
-        if fut is None:
-            fut = self._warm[provider] = asyncio.ensure_future(self.adapter(provider).warm_up())
-        await asyncio.shield(fut)
-
-    async def call(self, task: Task, provider: str, fn: Callable[[], Awaitable[Any]], *, estimate: float, fallback: bool = False) -> CallResult:
-        """One provider call under its limiter, the budget and the retry policy, with events."""
-        await self.warm_up(provider)
-        adapter = self.adapter(provider)
-        limiter = self.limiter(provider)
-        policy = self.retry_policy(provider)
-        t0 = self.clock.now()
-
-        async def attempt() -> CallResult:
-            nonlocal t0
-            n = self._attempts[task.id] = self._attempts.get(task.id, 0) + 1
-            t0 = self.clock.now()
-            self.emit(EventType.NODE_STARTED, task, attempt=n, provider=provider, data={"fallback": True} if fallback else {})
-            async with limiter:
-                if adapter.paid:
-                    self.budget.reserve(task.topic, estimate)
-                actual = 0.0
-                try:
-                    self.calls[provider] = self.calls.get(provider, 0) + 1
-                    started_at = time.time()
-                    c0 = self.clock.now()
-                    value = await policy.bounded(fn, kind=adapter.kind)
-                    seconds = self.clock.now() - c0
-                    actual = float(getattr(value, "cost_usd", 0.0) or 0.0)
-                finally:
-                    if adapter.paid:
-                        self.budget.settle(task.topic, estimate, actual)
-            return CallResult(value, seconds, started_at)
-
-        return await policy.call(attempt, sleep=self.clock.sleep, on_retry=self._on_retry(task, provider, lambda: t0))
-
-    def _on_retry(self, task: Task, provider: str, started: Callable[[], float]) -> Callable[[BaseException, int, float], None]:
-        limiter = self.limiter(provider)
-
-        def on_retry(exc: BaseException, n: int, delay: float) -> None:
-            if isinstance(exc, RateLimitedError):
-                limiter.pause(delay)  # a 429 pauses the whole provider instance, not just this call
-            status = getattr(exc, "status", None)
-            data = {"status": status, "wait": round(delay, 3)} if status else {"wait": round(delay, 3)}
-            self.emit(EventType.NODE_RETRY, task, attempt=self._attempts.get(task.id, 0), provider=provider, error=type(exc).__name__, message=str(exc), latency=self.clock.now() - started(), data=data)
-
-        return on_retry
-
-    async def retrying(self, task: Task, provider: str, fn: Callable[[], Awaitable[Any]]) -> Any:
-        """``fn`` under the provider's retry policy and per-attempt timeout, with retry events and
-        429 pauses, but without a concurrency slot, a rate-window start or a budget reservation:
-        for the polls and downloads of a job already submitted (and paid for) with :meth:`call`."""
-        await self.warm_up(provider)
-        policy, kind = self.retry_policy(provider), self.adapter(provider).kind
-        t0 = self.clock.now()
-
-        async def attempt() -> Any:  # a coroutine function: tenacity calls plain callables without awaiting
-            return await policy.bounded(fn, kind=kind)
-
-        return await policy.call(attempt, sleep=self.clock.sleep, on_retry=self._on_retry(task, provider, lambda: t0))
-
-    def note(self, task: Task, message: str, *, error: str = "", data: Mapping[str, Any] | None = None) -> None:
-        """Say in the event log why a node does something again (a NODE_RETRY event with ``data``)."""
-        self.emit(EventType.NODE_RETRY, task, attempt=self._attempts.get(task.id, 0), error=error, message=message, data=dict(data or {}))
-
-    def fallback(self, task: Task, provider: str, error: BaseException, next_provider: str) -> None:
-        self.emit(EventType.NODE_RETRY, task, attempt=self._attempts.get(task.id, 0), provider=provider, error=type(error).__name__, message=str(error), data={"fallback_to": next_provider})
-
+    # ------------------------------------------------------------------ results
     def topic_record(self, topic_id: str) -> dict[str, Any]:
         ts = self._topics[topic_id]
         mine = {n: self.outcomes[n] for n in ts.nodes if n in self.outcomes and self.graph.nodes[n]["task"].capability != "publish"}
@@ -837,7 +606,6 @@ class Scheduler:
             "cost_usd_recorded": sum(o.cost_recorded for o in mine.values()),
         }
 
-    # ------------------------------------------------------------------ results
     def outputs(self, step: str) -> dict[str, Any]:
         """Topic id -> the value ``step`` produced (a list for for_each steps); failed topics left out."""
         info = self.loaded.steps[step]
@@ -858,15 +626,3 @@ class Scheduler:
                 out[topic_id] = values if info.for_each is not None else values[0]
         return out
 
-
-def _look(art: Artifact, store: CacheStore) -> dict[str, Any]:
-    """What a reviewer looks at: the text (or its start), and where each file is."""
-    out: dict[str, Any] = {}
-    v = art.value
-    if isinstance(v, str):
-        out["text"] = v[:2000]
-    elif isinstance(v, dict) and "lines" in v:
-        out["text"] = "\n".join(f"{line.get('speaker', '')}: {line.get('text', '')}" for line in v.get("lines", []) if isinstance(line, dict))[:2000]
-    for name, ref in art.blobs.items():
-        out[name] = store.blob_path(ref.digest)
-    return out
