@@ -63,9 +63,24 @@ class Task:
     fields: Mapping[str, Any] | None = None
     key: str | None = None
 
+    def keyed(self, fields: Mapping[str, Any] | None, key: str, estimate: Estimate) -> Task:
+        """This Task once its inputs exist: with its key fields, key and the real request's
+        estimate (``dataclasses.replace``, without re-running ``__init__``: every node takes
+        this step)."""
+        new = object.__new__(Task)
+        for name in _COPIED:
+            object.__setattr__(new, name, getattr(self, name))
+        object.__setattr__(new, "fields", fields)
+        object.__setattr__(new, "key", key)
+        object.__setattr__(new, "estimate", estimate)
+        return new
+
     @property
     def lane(self) -> str:
         """Which resource it waits for: its provider, the CPU (local work), or nothing."""
         if self.provider:
             return self.provider
         return "" if self.capability == "publish" else "cpu"
+
+
+_COPIED = tuple(f for f in Task.__slots__ if f not in ("fields", "key", "estimate"))

@@ -26,7 +26,7 @@ import asyncio
 import contextlib
 import gc
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping
 
 import networkx as nx
@@ -455,7 +455,7 @@ class Scheduler(ProviderCalls, Gates):
         estimate = task.estimate
         if prepared.cost or prepared.units:  # the real request: a better estimate than the sketch
             estimate = Estimate(prepared.cost, prepared.seconds or estimate.seconds, dict(prepared.units))
-        task = replace(task, fields=prepared.fields, key=key, estimate=estimate)
+        task = task.keyed(prepared.fields, key, estimate)
         self.graph.nodes[task.id]["task"] = task
         reason = "rejected" if rejected else "refresh" if self.refresh.covers(task.step, task.item) else "new"
         if reason == "new":
