@@ -16,6 +16,7 @@ import sys
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from ..run.ledger import Event, EventType, StepCounts
@@ -140,6 +141,7 @@ class PlainProgress:
         elif e.type is EventType.TOPIC_FINISHED:
             if e.data.get("status") == "published":
                 line = f"published {e.topic} -> {e.data.get('output')}"
+                line += "".join(f"\n  warning: topic {e.topic}: {w}" for w in e.data.get("warnings", ()))
             elif e.data.get("status") == "failed":
                 line = f"topic FAILED {e.topic}: {e.data.get('error', '')}"
         if line:
@@ -285,6 +287,9 @@ def _print_summary(con: Console, run_id: str, s, events_path: str | None, order:
     published = [d for d in s.topics.values() if d.get("status") == "published"]
     for d in published:
         con.print(f"published {d.get('output')} ({d.get('duration', 0):.1f}s)")
+    for t, d in s.topics.items():
+        for w in d.get("warnings", ()):
+            con.print(f"[yellow]warning:[/] topic {escape(t)}: {escape(w)}", highlight=False)
     for node in s.placeholders:
         con.print(f"[yellow]placeholder image used for {node}[/]")
     failed_topics = [t for t, d in s.topics.items() if d.get("status") == "failed"]
