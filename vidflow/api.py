@@ -22,7 +22,7 @@ import networkx as nx
 
 from .cache.store import CacheStore
 from .capabilities.registry import CapabilityRegistry, default_capabilities
-from .errors import Problem, RecipeError, UserError
+from .errors import ConfigError, Problem, RecipeError, UserError
 from .notify import open_notifier
 from .plan.estimate import PlanReport, build_report
 from .plan.refresh import Refresh, parse_refresh
@@ -33,7 +33,8 @@ from .run.identity import RunFolder, key_run_id, load_snapshot, outputs_intact, 
 from .run.ledger import EventSink, JsonlSink, MemorySink, MultiSink, NullSink, summarize
 from .run.limits import Clock
 from .run.result import RunResult
-from .run.scheduler import Scheduler
+from .run.scheduler import Scheduler, fewer_collections
+from .scratch import check_root as check_scratch
 from .settings import Settings
 
 __all__ = ["RunResult", "check_credentials", "load_recipe_file", "new_run_id", "open_store", "plan", "rerun", "run", "select_topics", "submit"]
@@ -65,8 +66,14 @@ def select_topics(loaded: LoadedRecipe, *, only: Iterable[str] = (), limit: int 
     return loaded.with_topics(topics)
 
 
-def open_store(settings: Settings) -> CacheStore:
-    return CacheStore(settings.cache_url, storage_options=settings.storage_options(settings.cache_url), scratch=settings.scratch_dir)
+def open_store(settings: Settings, *, create: bool = True) -> CacheStore:
+    """The cache ``settings`` name, checked usable (ConfigError with the fix if not; see
+    :meth:`CacheStore.probe`). ``create=False`` for commands that only read (``plan``)."""
+    try:
+        store = CacheStore(settings.cache_url, storage_options=settings.storage_options(settings.cache_url), scratch=settings.scratch_dir)
+    except Exception as e:  # noqa: BLE001 - an unknown protocol, a host that does not answer: the user's setup
+        raise ConfigError(f"cache {settings.cache_url}: cannot open it ({e or type(e).__name__}); set --cache or VIDFLOW_CACHE to a folder or an s3:// URL") from None
+    return store.probe(create=create)
 
 
 def new_run_id() -> str:
@@ -110,8 +117,14 @@ async def plan(loaded: LoadedRecipe, *, settings: Settings, refresh: Iterable[st
         check_credentials(loaded, settings)
     except RecipeError as e:
         warnings = [f"{line} (needed by `vidflow run`, not by the plan)" for line in e.lines()]
+    with fewer_collections():
+        return await _plan(loaded, settings=settings, refresh=refresh, store=store, output_root=output_root, warnings=warnings)
+
+
+async def _plan(loaded: LoadedRecipe, *, settings: Settings, refresh: Refresh, store: CacheStore | None, output_root: str | None,
+                warnings: list[str]) -> tuple[PlanReport, nx.DiGraph]:
     own = store is None
-    store = store or open_store(settings)
+    store = store or open_store(settings, create=False)
     try:
         async with Scheduler(loaded, settings=settings, store=store, executor=DryRunExecutor(), sink=NullSink(), run_id="plan",
                              refresh=refresh, output_root=output_root) as s:
@@ -155,11 +168,14 @@ async def run(
     """
     refresh = _check_refresh(loaded, refresh)
     check_credentials(loaded, settings)
+    if settings.scratch_dir:
+        check_scratch(settings.scratch_dir)  # before any paid work, not when the first encode needs it
     run_id = run_id or new_run_id()
     notifier = open_notifier(loaded, settings)  # webhooks (docs/webhooks.md): one more sink, delivered in the background
     try:
-        return await _run(loaded, settings=settings, sink=MultiSink(sink, notifier) if notifier else sink, refresh=refresh, output_root=output_root,
-                          clock=clock, store=store, record=record, imports=imports, limiter_factory=limiter_factory, run_id=run_id, executor=executor)
+        with fewer_collections():
+            return await _run(loaded, settings=settings, sink=MultiSink(sink, notifier) if notifier else sink, refresh=refresh, output_root=output_root,
+                              clock=clock, store=store, record=record, imports=imports, limiter_factory=limiter_factory, run_id=run_id, executor=executor)
     finally:
         if notifier is not None:
             notifier.close()
@@ -229,9 +245,11 @@ async def submit(
     reused = _reusable(folder, settings)
     if reused is not None:
         return reused
-    with folder:  # owned by this process until the run ends (UserError if another owns it)
-        with open_store(settings) as store:
-            save_snapshot(store, snap)
+    # The cache is opened (and checked) first: one that cannot be used stops the run before its
+    # folder is made. The folder is this process's until the run ends (UserError if another owns it).
+    with open_store(settings) as store, folder:
+        save_snapshot(store, snap)
+        store.close()
         folder.write_meta(run_id=run_id, snapshot=snap.digest, recipe=str(loaded.path), cache=settings.cache_url, options=dict(options or {}),
                           idempotency_key_given=idempotency_key is not None, started=time.time())
         return await run(loaded, settings=settings, imports=imports, run_id=run_id, **run_kwargs)

@@ -32,8 +32,7 @@ def lane_key(task: Any, loaded: Any) -> str | None:
     """What a node's time is learnt under; None for nodes whose time is not worth learning."""
     if task.provider:
         info = loaded.providers[task.provider]
-        model = getattr(info.options, "model", None) or getattr(info.options, "model_id", None) or ""
-        return f"provider:{info.kind}:{model}"
+        return f"provider:{info.kind}:{info.model}"
     if task.capability == "publish":
         return None
     return f"cpu:{task.capability}.{task.role}" if task.role else f"cpu:{task.capability}"

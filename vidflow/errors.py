@@ -72,6 +72,8 @@ __all__ = [
     "UpstreamFailedError",
     "UserError",
     "VidflowError",
+    "describe",
+    "failure_text",
 ]
 
 
@@ -90,6 +92,26 @@ class UserError(VidflowError):
     def lines(self) -> list[str]:
         """The message as the CLI prints it, one problem per line."""
         return [str(self)]
+
+
+def _subclass_names(cls: type) -> set[str]:
+    names = {cls.__name__}
+    for sub in cls.__subclasses__():
+        names |= _subclass_names(sub)
+    return names
+
+
+def failure_text(error: str, message: str) -> str:
+    """A failure as people read it: the message alone when it is the input's own problem (it
+    already names the file, the line and the fix), else the error's class and the message."""
+    if not error or error in _subclass_names(UserError):
+        return message
+    return f"{error}: {message}"
+
+
+def describe(exc: BaseException) -> str:
+    """:func:`failure_text` of an exception."""
+    return failure_text(type(exc).__name__, str(exc))
 
 
 @dataclass(frozen=True, order=True)

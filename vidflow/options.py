@@ -7,8 +7,6 @@ makes no sense is a :class:`~vidflow.errors.UserError` (exit 2) naming the flags
 
 from __future__ import annotations
 
-import os
-
 from dataclasses import dataclass, field
 from typing import Any
 

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import math
 import os
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -46,6 +48,77 @@ def _litellm_map() -> dict[str, Any]:
         return {}
 
 
+#: The fields a price entry may have, per section (image sizes are ``WxH`` or ``*``; video
+#: resolutions ``720p``, ``1080p``...).
+_FIELDS = {"text": ("input_per_mtok", "output_per_mtok"), "speech": ("per_char",), "image": ("*",), "video": ("per_second",)}
+_SIZE = re.compile(r"^\d{1,5}x\d{1,5}$")
+_RES = re.compile(r"^\d{3,4}p$")
+_MAX_PRICE_FILE = 1_000_000
+
+
+def read_price_file(path: str | os.PathLike) -> dict[str, dict[str, dict[str, float]]]:
+    """A user's price table (``VIDFLOW_PRICES``), checked: every problem is a ConfigError that
+    names the file, the line and what a price entry looks like."""
+    where = os.fspath(path)
+    try:
+        with open(path, "rb") as f:
+            raw = f.read(_MAX_PRICE_FILE + 1)
+    except OSError as e:
+        raise ConfigError(f"{where}: cannot read the price file ({e.strerror or e}); check VIDFLOW_PRICES") from None
+    if len(raw) > _MAX_PRICE_FILE:
+        raise ConfigError(f"{where}: the price file is larger than 1 MB; keep only the entries you override")
+    try:
+        loader = yaml.SafeLoader(raw.decode("utf-8"))
+        try:
+            root = loader.get_single_node()
+            data = loader.construct_document(root) if root is not None else None
+        finally:
+            loader.dispose()
+    except UnicodeDecodeError:
+        raise ConfigError(f"{where}: the price file is not UTF-8 text") from None
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        line = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
+        raise ConfigError(f"{where}{line}: YAML syntax error: {e.problem or e}") from None
+    except (yaml.YAMLError, RecursionError) as e:
+        raise ConfigError(f"{where}: not a YAML document ({type(e).__name__})") from None
+    if data is None:
+        return {}
+    example = "e.g. `text: {openai/gpt-4o-mini: {input_per_mtok: 0.15, output_per_mtok: 0.6}}`"
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}:{root.start_mark.line + 1}: a price file is a mapping with sections {', '.join(s + ':' for s in _SECTIONS)}; {example}")
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for knode, vnode in root.value:
+        section = knode.value
+        at = f"{where}:{knode.start_mark.line + 1}"
+        if section not in _SECTIONS:
+            raise ConfigError(f"{at}: unknown section `{section}`; the sections are {', '.join(s + ':' for s in _SECTIONS)}")
+        entries = data[section]
+        if entries is None:
+            continue
+        if not isinstance(entries, dict):
+            raise ConfigError(f"{at}: `{section}:` maps model names to prices; {example}")
+        out[section] = {}
+        for mnode, enode in vnode.value:
+            model, entry = str(mnode.value), entries.get(mnode.value)
+            mat = f"{where}:{mnode.start_mark.line + 1}"
+            if not isinstance(entry, dict):
+                raise ConfigError(f"{mat}: `{section}.{model}` must map {' / '.join(_FIELDS[section])} to a price; {example}")
+            prices: dict[str, float] = {}
+            for fnode, _ in enode.value:
+                name, value = str(fnode.value), entry.get(fnode.value)
+                fat = f"{where}:{fnode.start_mark.line + 1}"
+                known = name in _FIELDS[section] or (section == "image" and _SIZE.match(name)) or (section == "video" and _RES.match(name))
+                if not known:
+                    shapes = {"image": "`WxH` or `*`", "video": "`per_second` or a resolution like `720p`"}.get(section, " / ".join(f"`{f}`" for f in _FIELDS[section]))
+                    raise ConfigError(f"{fat}: `{section}.{model}.{name}` is not a price field; use {shapes}")
+                if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+                    raise ConfigError(f"{fat}: `{section}.{model}.{name}` must be a price in USD (a number, 0 or more), not {str(value)[:40]!r}")
+                prices[name] = float(value)
+            out[section][model] = prices
+    return out
+
+
 @dataclass(frozen=True)
 class PriceTable:
     text: dict[str, dict[str, float]] = field(default_factory=dict)
@@ -57,14 +130,8 @@ class PriceTable:
     def load(cls, override: str | os.PathLike | None = None) -> PriceTable:
         data = yaml.safe_load(_BUILTIN.read_text()) or {}
         if override:
-            try:
-                extra = yaml.safe_load(Path(override).read_text()) or {}
-            except (OSError, yaml.YAMLError) as e:
-                raise ConfigError(f"price file {override}: {e}") from None
-            if not isinstance(extra, dict) or set(extra) - set(_SECTIONS):
-                raise ConfigError(f"price file {override}: expected top-level keys {', '.join(s + ':' for s in _SECTIONS)}")
-            for section, entries in extra.items():
-                data.setdefault(section, {}).update(entries or {})
+            for section, entries in read_price_file(override).items():
+                data.setdefault(section, {}).update(entries)
         return cls(**{section: data.get(section) or {} for section in _SECTIONS})
 
     # ------------------------------------------------------------------ text

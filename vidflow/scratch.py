@@ -24,12 +24,14 @@ import tempfile
 import time
 import weakref
 
+from .errors import ConfigError
+
 try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows: no flock, no sweep
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["DEFAULT_ROOT_NAME", "Scratch", "default_root", "sweep_stale"]
+__all__ = ["DEFAULT_ROOT_NAME", "Scratch", "check_root", "default_root", "sweep_stale"]
 
 DEFAULT_ROOT_NAME = "vidflow-scratch"
 LOCK_NAME = "lock"
@@ -42,6 +44,18 @@ _INIT_GRACE_S = 3600.0
 def default_root(scratch_dir: str | None = None) -> str:
     """The scratch root: ``scratch_dir`` (the ``scratch_dir`` setting) or ``$TMPDIR/vidflow-scratch``."""
     return os.path.abspath(scratch_dir or os.path.join(tempfile.gettempdir(), DEFAULT_ROOT_NAME))
+
+
+def check_root(root: str | None = None) -> str:
+    """The scratch root (made if missing); ConfigError with the fix if it cannot be used."""
+    root = default_root(root)
+    try:
+        os.makedirs(root, exist_ok=True)
+        if not os.access(root, os.W_OK | os.X_OK):
+            raise PermissionError(13, "not writable")
+    except OSError as e:
+        raise ConfigError(f"scratch folder {root}: cannot use it ({e.strerror or e}); set VIDFLOW_SCRATCH_DIR to a writable local folder") from None
+    return root
 
 
 class Scratch:
@@ -63,8 +77,7 @@ class Scratch:
 
         With ``sweep`` (the default), first remove the folders of processes that died.
         """
-        root = default_root(root)
-        os.makedirs(root, exist_ok=True)
+        root = check_root(root)
         if sweep:
             sweep_stale(root)
         # Set up under a name the sweep leaves alone, lock it, then rename it into view: a

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import os
 import shutil
 import stat
@@ -83,9 +84,10 @@ def _replace_local(path: str, fill: Callable[[str], None]) -> None:
             os.makedirs(parent, exist_ok=True)
             fill(tmp)
         os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
+    except BaseException:  # (only then: a stat per write costs as much as the write)
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
+        raise
 
 
 def write_local_atomic(path: str | os.PathLike, data: bytes) -> None:

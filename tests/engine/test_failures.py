@@ -134,3 +134,43 @@ def test_reading_a_corrupt_blob_raises_and_removes_it(project):
     with pytest.raises(CacheCorruptError):
         fresh.read_blob(ref)
     assert not path.exists()
+
+
+def test_a_manifest_write_that_fails_on_local_disk_fails_its_node_not_the_run(project, registry, calls, monkeypatch):
+    """Local cache writes are made on the scheduler's writer thread (run/writer.py): a write that
+    fails there still fails the node that wrote, with the OS's reason, and a rerun recovers."""
+    import os
+
+    real_replace = os.replace
+
+    def full_disk(src, dst, *a, **kw):  # the OS boundary: renaming a manifest into place fails
+        if "/actions/" in str(dst):
+            raise OSError(28, "No space left on device")
+        return real_replace(src, dst, *a, **kw)
+
+    recipe = write(project, BASE.format(topics='["Only topic"]'))
+    monkeypatch.setattr(os, "replace", full_disk)
+    first = run_recipe(recipe, registry, project)
+    assert first.exit_code == 1  # failed nodes, not an internal error (3)
+    assert first.summary.nodes["only-topic/script"] == "failed"
+    [failure] = [f for f in first.summary.failures if f["node"] == "only-topic/script"]
+    assert failure["error"] == "OSError" and "No space left" in failure["message"]
+    assert not list((project / "cache" / "actions").glob("*"))  # no manifest, no temp file left
+    monkeypatch.setattr(os, "replace", real_replace)
+    calls.clear()
+    second = run_recipe(recipe, registry, project)
+    assert second.exit_code == 0
+    assert "only-topic/script" in ran(second)
+    assert len(list((project / "cache" / "actions").glob("*.json"))) == len(second.summary.nodes)
+
+
+def test_an_unreadable_cache_fails_the_nodes_with_the_reason_not_a_traceback(project, registry, calls):
+    recipe = write(project, BASE.format(topics='["Only topic"]'))
+    (project / "cache").mkdir()
+    (project / "cache" / "actions").write_text("not a folder")  # every manifest read fails
+    result = run_recipe(recipe, registry, project)
+    assert result.exit_code == 1  # failed nodes, not an internal error (3)
+    assert result.summary.nodes["only-topic/script"] == "failed"
+    [failure] = [f for f in result.summary.failures if f["node"] == "only-topic/script"]
+    assert failure["error"] == "CacheError" and "cannot read the cache" in failure["message"]
+    assert calls == []  # nothing was paid for that could not be stored

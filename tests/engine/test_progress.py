@@ -10,7 +10,7 @@ from rich.console import Console
 
 from tests.engine.util import BASE, project_settings, write
 from vidflow.api import load_recipe_file, run
-from vidflow.cli.render import PlainProgress, RichProgress
+from vidflow.cli.progress import PlainProgress, RichProgress
 
 # The json step's list is sized 5 before it exists (nothing says otherwise); the test model
 # answers with 3 items: the total must not shrink when the plan turns out smaller.

@@ -179,3 +179,21 @@ def test_polling_does_not_hold_the_providers_concurrency_slot(project):
         runner.join(timeout=120)
     assert both_in_flight  # the second clip was submitted while the first was still being polled
     assert out["r"].exit_code == 0
+
+
+def test_a_fallbacks_job_never_replaces_the_record_of_a_primary_job_still_running(project):
+    """The primary's job outlives this run's wait (it may still finish, and it was paid for); the
+    fallback makes the clip. The primary's job record is kept, and the fallback's is its own."""
+    with GeminiVideoServer(polls_to_complete=2) as primary, GeminiVideoServer(polls_to_complete=2) as backup:
+        path = recipe(project, primary, VEO)
+        text = path.read_text().replace("seconds: 4", "seconds: 4\n    timeout: 0.2\n    fallback: [backup]")
+        text = text.replace("steps:", f'  backup: {{kind: video.litellm, model: {VEO}, api_base: "{backup.url}", timeout: 10, poll_interval: 0.01}}\nsteps:')
+        path.write_text(text)
+        primary.hold()  # the primary's job stays "in progress" past the step's timeout
+        result = run_recipe(path, default_registry(), project, settings=settings(project))
+        assert result.exit_code == 0, [e["message"] for e in events(result) if e["type"] == "node_failed"]
+        assert primary.submitted() == 1 and backup.submitted() == 1
+        made = [e for e in events(result) if e["type"] == "node_succeeded" and "/clip" in e["node"]]
+        assert made[0].get("data", {}).get("fallback") == "backup"
+        [record] = [json.loads(p.read_text()) for p in (project / "cache" / "jobs").glob("*.json")]
+        assert record["provider"] == "director"  # the primary's job, still resumable

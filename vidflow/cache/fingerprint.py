@@ -182,12 +182,18 @@ def digest_bytes(data: bytes) -> str:
 
 def node_key(fields: Mapping[str, Any], *, salt: str = "") -> str:
     """The key of a node: sha256 over the scheme, the salt and the canonical ``fields``."""
+    return key_of_encoded(_encode(fields), salt=salt)
+
+
+def key_of_encoded(enc: Any, *, salt: str = "") -> str:
+    """:func:`node_key` from fields already :func:`encoded` (the scheduler encodes a node's
+    fields once: for its key and for its manifest's record of them)."""
     h = hashlib.sha256()
     h.update(KEY_SCHEME.encode())
     h.update(b"\0")
     h.update(unicodedata.normalize("NFC", salt).encode())
     h.update(b"\0")
-    h.update(canonical_bytes(fields))
+    h.update(_CANONICAL.encode(enc).encode("utf-8"))
     return h.hexdigest()
 
 

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Callable
 
-from ..errors import CacheCorruptError, CacheError
+from ..errors import CacheCorruptError, CacheError, ConfigError
 from ..scratch import Scratch
 from ..storage import atomic_put_file, atomic_write, is_local, is_s3, join, object_state, url_to_fs
 from .fingerprint import canonical_bytes
@@ -140,6 +140,32 @@ class CacheStore:
         self._scratch_arg = scratch
         self._owned_scratch: Scratch | None = None
         self._scratch_dir: str | None = None
+
+    def probe(self, *, create: bool = True) -> CacheStore:
+        """Check the cache can be used before any work starts (a local folder is made, unless
+        not ``create``: a plan writes nothing); a ConfigError naming the URL and the fix if not.
+        Returns the store."""
+        try:
+            if self._local and create:
+                os.makedirs(self.root, exist_ok=True)
+                if not os.access(self.root, os.W_OK | os.X_OK):
+                    raise PermissionError(13, "not writable")
+            elif self._local:
+                probe = os.path.abspath(self.root)
+                while not os.path.exists(probe) and os.path.dirname(probe) != probe:
+                    probe = os.path.dirname(probe)
+                if not os.path.isdir(probe):
+                    raise NotADirectoryError(20, f"{probe} is not a folder")
+            else:
+                try:
+                    self.fs.ls(self.root, detail=False)
+                except FileNotFoundError:
+                    pass  # an empty prefix: the first write makes it
+        except Exception as e:  # noqa: BLE001 - whatever the filesystem raises (botocore, aiohttp...) is the user's setup
+            remote = "" if self._local else "; for S3 also VIDFLOW_S3_ENDPOINT_URL and the AWS credentials (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE)"
+            why = getattr(e, "strerror", None) or str(e) or type(e).__name__
+            raise ConfigError(f"cache {self.url}: cannot use it ({why}); set --cache or VIDFLOW_CACHE to a writable folder or bucket{remote}") from None
+        return self
 
     # ------------------------------------------------------------------ paths
     def blob_path(self, digest: str) -> str:
@@ -446,7 +472,10 @@ def _memo(state: Any) -> tuple:
 
 
 def _json_bytes(data: Any) -> bytes:
-    return json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
+    return _DOC.encode(data).encode()
+
+
+_DOC = json.JSONEncoder(sort_keys=True, separators=(",", ":"))  # one encoder for every manifest (json.dumps makes one per call)
 
 
 def _file_digest(path: str) -> tuple[str, int]:

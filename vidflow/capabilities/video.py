@@ -111,7 +111,7 @@ class VideoCapability(ProviderCapability):
         error: BaseException | None = None
         for i, (provider, request) in enumerate(candidates):
             try:
-                return await self._clip(task, step, provider, request, image, rt, fallback=i > 0)
+                return await self._clip(task, step, provider, request, image, rt, candidate=i)
             except BudgetExceededError:
                 raise
             except (ProviderError, VidflowError, OSError) as e:
@@ -121,9 +121,12 @@ class VideoCapability(ProviderCapability):
         assert error is not None
         raise error
 
-    async def _clip(self, task: Any, step: StepInfo, provider: str, request: VideoRequest, image: VideoInput | None, rt: Runtime, *, fallback: bool) -> Artifact:
+    async def _clip(self, task: Any, step: StepInfo, provider: str, request: VideoRequest, image: VideoInput | None, rt: Runtime, *, candidate: int) -> Artifact:
         adapter = rt.adapter(provider)
-        store, key = rt.store, task.key
+        fallback = candidate > 0
+        # Each candidate provider keeps its own job record: a fallback's job never overwrites
+        # the record of a primary job that may still finish (and was paid for).
+        store, key = rt.store, (task.key if not fallback else f"{task.key}-{candidate}") if task.key else task.key
         record = await rt.io(store.get_job, key) if key else None
         if record is not None and record.get("provider") != provider:
             record = None

@@ -218,7 +218,7 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         return show_schema()
     if args.command == "cache":
-        from .render import show_cache_gc, show_cache_stats, show_cache_verify
+        from .cache import show_cache_gc, show_cache_stats, show_cache_verify
 
         if args.cache_command == "verify":
             return show_cache_verify(args.cache, repair=args.repair, as_json=args.json)

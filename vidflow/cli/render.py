@@ -1,11 +1,9 @@
-"""Everything the CLI shows: plan tables, run progress, the summary. The only module using rich.
+"""What the CLI shows for plan, run, rerun, review, show, status and reports: tables and summaries.
 
 No decisions are taken here: flags are checked by ``vidflow.options``, reports are built by
-``vidflow.report``, stage documents by ``vidflow.stage``; this module calls and prints.
-
-Progress is fed by events (the same ones the ledger records). On a terminal it is a rich
-progress display, one bar per step (done/total, cached); otherwise plain lines, one per node
-that ran, failed or was skipped, and one per published topic, so CI logs stay readable.
+``vidflow.report``, stage documents by ``vidflow.stage``; this module calls and prints. Run
+progress is in ``cli/progress.py``, the cache commands in ``cli/cache.py``; rich is used only
+in these three modules.
 """
 
 from __future__ import annotations
@@ -13,15 +11,15 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from ..run.ledger import Event, EventType, StepCounts
+from ..errors import failure_text
+from .progress import interactive, secs, with_progress
 
-__all__ = ["do_plan", "do_rerun", "do_run", "do_show", "show_cache_gc", "show_cache_stats", "show_cache_verify", "show_characters", "show_report_html", "show_schema", "show_status"]
+__all__ = ["do_plan", "do_rerun", "do_run", "do_show", "show_characters", "show_report_html", "show_schema", "show_status"]
 
 
 def _console(stderr: bool = False) -> Console:
@@ -33,13 +31,6 @@ def _console(stderr: bool = False) -> Console:
 
 def _money(x: float) -> str:
     return f"${x:,.4f}" if 0 < x < 0.01 else f"${x:,.2f}"
-
-
-def _secs(x: float) -> str:
-    if x < 60:
-        return f"{x:.1f}s"
-    m, s = divmod(int(x), 60)
-    return f"{m}m{s:02d}s" if m < 60 else f"{m // 60}h{m % 60:02d}m"
 
 
 # --------------------------------------------------------------------------- plan
@@ -59,12 +50,12 @@ def do_plan(loaded, settings, *, refresh=(), check: bool = False, as_json: bool 
     for col, just in (("step", "left"), ("kind", "left"), ("nodes", "right"), ("cached", "right"), ("to run", "right"), ("count", "left"), ("est. cost", "right"), ("est. time", "right")):
         t.add_column(col, justify=just)
     for r in report.rows:
-        t.add_row(r.step, r.kind, str(r.nodes), str(r.cached), str(r.to_run), "estimated" if r.estimated else "exact", _money(r.cost_usd), _secs(r.seconds))
+        t.add_row(r.step, r.kind, str(r.nodes), str(r.cached), str(r.to_run), "estimated" if r.estimated else "exact", _money(r.cost_usd), secs(r.seconds))
     t.add_section()
-    t.add_row("total", "", str(report.total_nodes), str(report.cached), str(report.to_run), "estimated" if report.estimated else "exact", _money(report.cost_usd), _secs(report.wall_seconds))
+    t.add_row("total", "", str(report.total_nodes), str(report.cached), str(report.to_run), "estimated" if report.estimated else "exact", _money(report.cost_usd), secs(report.wall_seconds))
     con.print(t)
     if report.to_run:
-        con.print(f"est. time: {_secs(report.wall_seconds)} under the providers' limits and {settings.max_ffmpeg} CPU slot(s); timings {report.timings}")
+        con.print(f"est. time: {secs(report.wall_seconds)} under the providers' limits and {settings.max_ffmpeg} CPU slot(s); timings {report.timings}")
     clip_seconds = sum(r.units.get("video_seconds", 0.0) for r in report.rows)
     if clip_seconds:  # video vendors bill by the second of clip
         con.print(f"video to make: {clip_seconds:g} s of clips in {sum(r.units.get('clips', 0.0) for r in report.rows):g} job(s)")
@@ -111,124 +102,6 @@ def _print_reasons(con: Console, nodes: list[dict]) -> None:
 # --------------------------------------------------------------------------- run
 
 
-def _count(p) -> str:
-    """``12/40`` (``~40`` while the total is a forecast) and the ETA once it can be told."""
-    eta = p.eta()
-    return f"[{p.done}/{'~' if p.estimated else ''}{p.total}{f' eta {_secs(eta)}' if eta is not None else ''}]"
-
-
-class PlainProgress:
-    """Line-based progress for logs (stdout is not a terminal): one line per node that ran,
-    failed or was retried and per finished topic, each prefixed with done/total (a total that
-    never shrinks) and an ETA."""
-
-    def __init__(self, stream=None):
-        from ..run.progress import Progress
-
-        self.stream = stream or sys.stderr
-        self.state = Progress()
-
-    def emit(self, e: Event) -> None:
-        self.state.feed(e)
-        line = None
-        if e.type is EventType.NODE_SUCCEEDED:
-            extra = " (placeholder)" if e.data.get("placeholder") else ""
-            line = f"ran     {e.node}{extra} {e.latency:.2f}s"
-        elif e.type is EventType.NODE_FAILED:
-            line = f"FAILED  {e.node}: {e.error}: {e.message}"
-        elif e.type is EventType.NODE_RETRY:
-            line = f"retry   {e.node} attempt {e.attempt}: {e.error}"
-        elif e.type is EventType.TOPIC_FINISHED:
-            if e.data.get("status") == "published":
-                line = f"published {e.topic} -> {e.data.get('output')}"
-                line += "".join(f"\n  warning: topic {e.topic}: {w}" for w in e.data.get("warnings", ()))
-            elif e.data.get("status") == "failed":
-                line = f"topic FAILED {e.topic}: {e.data.get('error', '')}"
-        if line:
-            print(f"{_count(self.state)} {line}", file=self.stream, flush=True)
-
-
-#: Batches up to this many topics get one progress line per topic.
-TOPIC_LINES = 8
-
-
-class RichProgress:
-    """An overall bar (done/total, never shrinking, and an ETA), one bar per step, what runs
-    right now (compose included), and a line per topic for small batches."""
-
-    def __init__(self, console: Console):
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
-        from ..run.progress import Progress as State
-
-        self.state = State()
-        self.progress = Progress(
-            TextColumn("[bold]{task.fields[step]:<14}"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("{task.fields[note]}"), TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=False,
-        )
-        self.overall = self.progress.add_task("", total=None, step="all", note="")
-        self.tasks: dict[str, Any] = {}
-        self.topic_tasks: dict[str, Any] = {}
-        self.counts: dict[str, StepCounts] = {}
-
-    def __enter__(self) -> RichProgress:
-        self.progress.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.progress.stop()
-
-    def emit(self, e: Event) -> None:
-        st = self.state
-        st.feed(e)
-        if e.type is EventType.RUN_STARTED and len(st.topics) <= TOPIC_LINES:
-            for t in st.topics:
-                self.topic_tasks[t] = self.progress.add_task("", total=None, step=t[:14], note="")
-        if e.node:
-            self._step(e)
-        elif e.type is EventType.TOPIC_FINISHED and e.data.get("status") == "failed":
-            self.progress.console.print(f"[red]topic failed:[/] {e.topic}")
-        running = ", ".join(st.running_now(3))
-        note = ("[dim]running:[/] " + running) if running else ""
-        self.progress.update(self.overall, total=st.total, completed=st.done, note=(("~ " if st.estimated else "") + note).strip())
-        tp = st.topics.get(e.topic) if e.topic else None
-        if tp is not None and e.topic in self.topic_tasks:
-            colour = {"published": "green", "failed": "red"}.get(tp.status, "")
-            label = f"[{colour}]{tp.status}[/]" if colour else tp.status
-            self.progress.update(self.topic_tasks[e.topic], total=max(tp.queued, tp.done), completed=tp.done, note=label)
-
-    def _step(self, e: Event) -> None:
-        c = self.counts.setdefault(e.step, StepCounts())
-        if e.step not in self.tasks:
-            self.tasks[e.step] = self.progress.add_task("", total=0, step=e.step, note="")
-        if e.type is EventType.NODE_QUEUED:
-            c.total += 1
-        elif e.type is EventType.NODE_CACHED:
-            c.cached += 1
-        elif e.type is EventType.NODE_SUCCEEDED:
-            c.ran += 1
-        elif e.type is EventType.NODE_FAILED:
-            c.failed += 1
-            self.progress.console.print(f"[red]failed[/] {e.node}: {e.error}: {e.message}")
-        elif e.type is EventType.NODE_SKIPPED:
-            c.skipped += 1
-        note = f"{c.cached} cached" + (f", [red]{c.failed} failed[/]" if c.failed else "") + (f", {c.skipped} skipped" if c.skipped else "")
-        self.progress.update(self.tasks[e.step], total=c.total, completed=c.done, note=note)
-
-
-def _with_progress(err: Console, interactive: bool, call, *args, **kwargs):
-    """``asyncio.run(call(*args, sink=..., **kwargs))`` with rich progress for a person
-    watching both streams, plain lines for logs and pipes."""
-    if interactive:
-        with RichProgress(err) as progress:
-            return asyncio.run(call(*args, sink=progress, **kwargs))
-    return asyncio.run(call(*args, sink=PlainProgress(), **kwargs))
-
-
-def _interactive(err: Console, *, plain: bool, as_json: bool) -> bool:
-    return err.is_terminal and sys.stdout.isatty() and not plain and not as_json
-
-
 def do_run(loaded, settings, options, *, plain: bool = False, as_json: bool = False, report: str | None = None) -> int:
     from ..api import run, submit
     from ..options import prepare_run, submission_options
@@ -236,14 +109,14 @@ def do_run(loaded, settings, options, *, plain: bool = False, as_json: bool = Fa
     prepared = prepare_run(loaded, options)
     loaded = prepared.loaded
     err = _console(stderr=True)
-    interactive = _interactive(err, plain=plain, as_json=as_json) and not options.emit and prepared.executor == "local"
+    live = interactive(err, plain=plain, as_json=as_json) and not options.emit and prepared.executor == "local"
     kwargs = dict(settings=settings, refresh=prepared.refresh, output_root=options.out_dir, imports=prepared.imports, executor=prepared.executor)
     if options.emit:  # the values are printed, so they are made (or read from the cache) now
         call = run
     else:  # an idempotent submission: the same one again reports the run that made it
         kwargs.update(options=submission_options(options), idempotency_key=options.idempotency_key, wait=options.wait, new=options.new_run)
         call = submit
-    result = _with_progress(err, interactive, call, loaded, **kwargs)
+    result = with_progress(err, live, call, loaded, **kwargs)
     return _finish_run(err, result, loaded, settings, options, as_json=as_json, report=report)
 
 
@@ -253,7 +126,7 @@ def do_rerun(settings, run_id: str, *, cache: str | None = None, plain: bool = F
     from ..options import RunOptions
 
     err = _console(stderr=True)
-    result, loaded = _with_progress(err, _interactive(err, plain=plain, as_json=as_json), rerun, run_id, settings=settings, cache=cache)
+    result, loaded = with_progress(err, interactive(err, plain=plain, as_json=as_json), rerun, run_id, settings=settings, cache=cache)
     return _finish_run(err, result, loaded, settings, RunOptions(), as_json=as_json, report=report)
 
 
@@ -295,8 +168,8 @@ def _print_summary(con: Console, run_id: str, s, events_path: str | None, order:
     failed_topics = [t for t, d in s.topics.items() if d.get("status") == "failed"]
     waiting_topics = [t for t, d in s.topics.items() if d.get("status") == "awaiting_review"]
     for t in failed_topics:
-        why = next((f"{f['node']}: {f['error']}: {f['message']}" for f in s.failures if f["topic"] == t), s.topics[t].get("error", ""))
-        con.print(f"[red]topic failed:[/] {t} — {why}")
+        why = next((f"{f['node']}: {failure_text(f['error'], f['message'])}" for f in s.failures if f["topic"] == t), s.topics[t].get("error", ""))
+        con.print(f"[red]topic failed:[/] {t} — {escape(why)}")
     if s.cost_by_provider:
         con.print("cost by provider: " + ", ".join(f"{k} {_money(v)}" for k, v in sorted(s.cost_by_provider.items())))
         con.print("cost by topic:    " + ", ".join(f"{k} {_money(v)}" for k, v in sorted(s.cost_by_topic.items())))
@@ -307,11 +180,11 @@ def _print_summary(con: Console, run_id: str, s, events_path: str | None, order:
     if s.reviews:
         con.print("[yellow]waiting for review[/] (exit 4): `vidflow review RECIPE` shows each item; `vidflow approve`/`reject` decide; the next run goes on")
     for f in s.failures:
-        con.print(f"[red]failed[/] {f['node']}: {f['error']}: {f['message']}")
+        con.print(f"[red]failed[/] {f['node']}: {escape(failure_text(f['error'], f['message']))}")
     con.print(
         f"{len(published)} published, {len(failed_topics)} failed" + (f", {len(waiting_topics)} awaiting review" if waiting_topics else "")
         + f" · {s.count('ran')} nodes ran, {s.count('cached')} cached"
-        f" · cost {_money(s.cost_usd)} · {_secs(s.elapsed)} · record: {events_path}"
+        f" · cost {_money(s.cost_usd)} · {secs(s.elapsed)} · record: {events_path}"
     )
 
 
@@ -367,22 +240,6 @@ def show_status(runs_dir: str, run_id: str | None, *, as_json: bool = False) -> 
 # --------------------------------------------------------------------------- cache
 
 
-def show_cache_verify(cache: str | None, *, repair: bool = False, as_json: bool = False) -> int:
-    """The ``vidflow cache verify`` command: 0 clean (or all repaired), 1 problems left, 2 no cache."""
-    from ..cache.store import CacheStore
-    from ..cache.verify import format_report, verify_cache
-    from ..errors import UserError
-    from ..settings import Settings
-
-    settings = Settings.from_env().replace(cache_url=cache)
-    with CacheStore(settings.cache_url, storage_options=settings.storage_options(settings.cache_url)) as store:
-        if not store.fs.exists(store.root):
-            raise UserError(f"{settings.cache_url}: there is no cache there (set --cache or VIDFLOW_CACHE)")
-        report = verify_cache(store, repair=repair)
-    print(json.dumps(report.as_dict(), indent=2) if as_json else format_report(report))
-    return 0 if report.ok else 1
-
-
 # --------------------------------------------------------------------------- review
 
 
@@ -415,92 +272,6 @@ def do_review(loaded, settings, args) -> int:
             text = str(v)
             con.print(f"  {k}: " + (text if "\n" not in text else "\n    " + text.replace("\n", "\n    ")), highlight=False, markup=False)
     con.print(f"{sum(1 for i in items if i.status == 'pending')} item(s) wait: `vidflow approve RECIPE STEP [--topic ID] [--item N]` or `vidflow reject ... --note ...`")
-
-
-def _open_cache(settings):
-    """The cache store of ``settings``; UserError when there is no cache there."""
-    from ..cache.store import CacheStore
-    from ..errors import UserError
-
-    store = CacheStore(settings.cache_url, storage_options=settings.storage_options(settings.cache_url))
-    if not store.fs.exists(store.root):
-        store.close()
-        raise UserError(f"{settings.cache_url}: there is no cache there (set --cache or VIDFLOW_CACHE)")
-    return store
-
-
-def _size(n: float) -> str:
-    for unit in ("B", "kB", "MB", "GB"):
-        if abs(n) < 1000:
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n:.1f} TB"
-
-
-def show_cache_stats(settings, *, recent: int = 10, as_json: bool = False) -> int:
-    """``vidflow cache stats``: size, entries by step and kind, hit rate of recent runs."""
-    from ..cache.usage import cache_stats
-
-    with _open_cache(settings) as store:
-        stats = cache_stats(store, runs_dir=settings.runs_dir, recent=recent)
-    if as_json:
-        print(json.dumps(stats.as_dict(), indent=2))
-        return 0
-    con = _console()
-    con.print(f"cache {stats.url}: {_size(stats.bytes)} · {stats.manifests} entries · {stats.blobs} blobs ({_size(stats.blob_bytes)})"
-              + (f" · {stats.unreferenced_blobs} blobs no entry uses (`vidflow cache gc` removes them)" if stats.unreferenced_blobs else ""))
-    for title, rows in (("entries by step", stats.by_step), ("entries by kind", stats.by_kind)):
-        t = Table(title=title)
-        for col, just in ((title.rsplit(" ", 1)[1], "left"), ("entries", "right"), ("bytes used", "right")):
-            t.add_column(col, justify=just)
-        for name, (n, size) in sorted(rows.items(), key=lambda kv: -kv[1][1]):
-            t.add_row(name, str(n), _size(size))
-        con.print(t)
-    if stats.runs:
-        t = Table(title=f"hit rate of the {len(stats.runs)} latest runs of this cache")
-        for col in ("run", "cached", "made", "hit rate"):
-            t.add_column(col, justify="left" if col == "run" else "right")
-        for r in stats.runs:
-            t.add_row(r["run_id"], str(r["hits"]), str(r["misses"]), "—" if r["hit_rate"] is None else f"{r['hit_rate']:.0%}")
-        con.print(t)
-        if stats.hit_rate is not None:
-            con.print(f"overall: {stats.hit_rate:.0%} of nodes came from the cache")
-    else:
-        con.print(f"no run of this cache is recorded in {settings.runs_dir}/ (hit rates come from run records)")
-    return 0
-
-
-def show_cache_gc(settings, *, keep_runs=None, older_than=None, max_size=None, dry_run: bool = False, as_json: bool = False) -> int:
-    """``vidflow cache gc``: remove entries no kept run uses; 0 done, 2 bad flags or no cache."""
-    from ..cache.gc import GcPolicy, collect_garbage, parse_age, parse_size
-    from ..errors import UserError
-
-    try:
-        policy = GcPolicy(
-            keep_runs=keep_runs,
-            older_than=parse_age(older_than) if older_than is not None else None,
-            max_size=parse_size(max_size) if max_size is not None else None,
-        )
-    except ValueError as e:
-        raise UserError(f"cache gc: {e}") from None
-    with _open_cache(settings) as store:
-        report = collect_garbage(store, policy, runs_dir=settings.runs_dir, dry_run=dry_run)
-    if as_json:
-        print(json.dumps(report.as_dict(), indent=2))
-        return 0
-    con = _console()
-    verb = "would remove" if dry_run else "removed"
-    kept = f"kept the entries of {len(report.kept_runs)} run(s)" if keep_runs is not None else "kept what recent runs used"
-    live = f" and of {len(report.live_runs)} running: {', '.join(report.live_runs)}" if report.live_runs else ""
-    con.print(f"cache {report.url}: {kept}{live}")
-    con.print(
-        f"{verb} {report.manifests_removed} of {report.manifests} entries, {report.blobs_removed} blobs, {report.other_removed} other files:"
-        f" {_size(report.bytes_freed)} of {_size(report.bytes_before)} (now {_size(report.bytes_after)})"
-        + (f"; {report.kept_new} files newer than this gc left alone" if report.kept_new else "")
-    )
-    for w in report.warnings:
-        con.print(f"[yellow]{w}[/]")
-    return 0
 
 
 # --------------------------------------------------------------------------- report, schema
@@ -541,7 +312,7 @@ def do_show(loaded, settings, target: str, *, as_json: bool = False) -> int:
     from ..show import render_value, show_node, show_topic
 
     topic, _, node = target.partition("/")
-    with open_store(settings) as store:
+    with open_store(settings, create=False) as store:
         rec = show_node(loaded, store, topic, node, runs_dir=settings.runs_dir) if node else show_topic(loaded, store, topic)
     if as_json:
         print(json.dumps(rec.as_dict(), indent=2, ensure_ascii=False, default=str))

@@ -24,6 +24,7 @@ import uuid
 from datetime import datetime, timezone
 from typing import Any, Callable, NamedTuple
 
+from ..errors import failure_text
 from ..run.ledger import Event, EventType
 from .outbox import Outbox
 
@@ -111,7 +112,7 @@ class WebhookSink:
         if t is EventType.NODE_SUCCEEDED and e.cost_usd:
             self._cost[at] = self._cost.get(at, 0.0) + e.cost_usd
         if t is EventType.NODE_FAILED:
-            self._failures.append(f"{e.node}: {e.error}: {e.message}" if e.error else f"{e.node}: {e.message}")
+            self._failures.append(f"{e.node}: {failure_text(e.error, e.message)}")
         if t is EventType.NODE_REVIEW:
             self._looks.setdefault(e.topic, []).append({"node": e.node, "step": e.step, "look": e.data.get("look", {})})
         status = _STATUS.get(t)

@@ -47,13 +47,14 @@ class PlanReport:
     wall_seconds: float = 0.0
     critical_path_seconds: float = 0.0
     cost_by_provider: dict[str, float] = field(default_factory=dict)
-    cost_by_topic: dict[str, float] = field(default_factory=dict)
+    # (per topic and per node: left out of the repr, which asyncio.run formats for its result)
+    cost_by_topic: dict[str, float] = field(default_factory=dict, repr=False)
     problems: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     #: where the time estimate comes from: this cache's past runs, or defaults
     timings: str = ""
     #: every node that would run, and why: {id, topic, step, reason, changed}
-    nodes: list[dict[str, Any]] = field(default_factory=list)
+    nodes: list[dict[str, Any]] = field(default_factory=list, repr=False)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -11,6 +11,7 @@ Nothing here renders a template for real or calls a provider: this is pure valid
 from __future__ import annotations
 
 import difflib
+import functools
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -44,6 +45,11 @@ class ProviderInfo:
     @property
     def capability(self) -> str:
         return self.spec.kind.split(".", 1)[0]
+
+    @functools.cached_property
+    def model(self) -> str:
+        """The model its options name ("" if none); asked for every node's time estimate."""
+        return getattr(self.options, "model", None) or getattr(self.options, "model_id", None) or ""
 
 
 @dataclass

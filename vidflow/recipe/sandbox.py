@@ -27,7 +27,6 @@ from contextvars import ContextVar, Token
 from functools import update_wrapper, wraps
 from typing import Any, Callable, Iterator
 
-import jinja2
 from jinja2 import nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedFormatter
 from jinja2.visitor import NodeTransformer

@@ -32,7 +32,7 @@ from typing import Any
 
 import networkx as nx
 
-from ..errors import MissingDependencyError, RateLimitedError, VidflowError
+from ..errors import ConfigError, MissingDependencyError, RateLimitedError, VidflowError
 from ..limits import Limits, RateWindow
 from .ledger import Event, EventSink, EventType, JsonlSink, MemorySink, MultiSink, summarize
 from .limits import DEFAULT_429_PAUSE, MonotonicClock
@@ -42,6 +42,8 @@ __all__ = ["DaskExecutor", "DistributedLimiter", "LeaseTimeoutError"]
 
 #: Seconds a node may wait for a cluster-wide slot before it fails with a clear error.
 LEASE_TIMEOUT = 900.0
+#: Seconds to wait for the scheduler at ``--address`` before giving up (exit 2).
+CONNECT_TIMEOUT = 10
 
 
 class LeaseTimeoutError(VidflowError):
@@ -212,7 +214,10 @@ class DaskExecutor:
         interrupted = True
         try:
             if self.address:
-                client = Client(self.address)
+                try:
+                    client = Client(self.address, timeout=CONNECT_TIMEOUT)
+                except (OSError, TimeoutError, ValueError) as e:
+                    raise ConfigError(f"--address {self.address}: cannot reach the Dask scheduler ({e}); start it (`dask scheduler`) or fix the address") from None
             else:
                 # The scheduler serves HTTP (health, metrics) even with no dashboard, on 8787 by
                 # default: when that port is taken (another cluster, another run), tornado leaks

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from .. import __version__
-from ..errors import UserError
+from ..errors import ConfigError, UserError
 from ..outputs import already_published
 from ..storage import url_to_fs, write_local_atomic
 from .ledger import EventType, Summary, read_events, summarize
@@ -170,7 +170,13 @@ class RunFolder:
                 self.path.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.path / "owner.lock", os.O_RDWR | (os.O_CREAT if create else 0), 0o644)
         except FileNotFoundError:
+            if create:
+                raise ConfigError(f"runs folder {self.path.parent}: cannot create {self.path.name} in it; set --runs-dir or VIDFLOW_RUNS_DIR to a writable folder") from None
             return None
+        except OSError as e:
+            if not create:
+                return None
+            raise ConfigError(f"runs folder {self.path.parent}: cannot write there ({e.strerror or e}); set --runs-dir or VIDFLOW_RUNS_DIR to a writable folder") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -13,7 +13,9 @@ steps, so a scene's segment may encode while later lines are still being voiced.
    whose provider calls go through :meth:`Scheduler.call` (limits, budget, retries, events);
    :class:`~vidflow.run.executors.DryRunExecutor` (``vidflow plan``) records that it would run.
 
-The scheduler is the capabilities' :class:`~vidflow.capabilities.base.Runtime`. It is an async
+The scheduler is the capabilities' :class:`~vidflow.capabilities.base.Runtime`; its provider-call
+services are in ``run/calls.py``, what holds a node (review gates, pins, leases) in
+``run/gates.py``, and the inputs view a capability gets in ``run/inputs.py``. It is an async
 context manager that closes what it opens: provider clients, its scratch folder, event sinks.
 Outcomes live in :attr:`outcomes`, never on the graph (which holds only frozen Tasks).
 """
@@ -24,31 +26,30 @@ import asyncio
 import contextlib
 import gc
 import os
-import time
 from dataclasses import dataclass, field, replace
-from typing import Any, Awaitable, Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 import networkx as nx
 
 from ..cache.lease import Leases
-from ..cache.records import APPROVED, PENDING, REJECTED, Records
+from ..cache.records import APPROVED, REJECTED, Records
 from ..cache.store import Artifact, CacheStore, LookupStatus
 from ..capabilities.base import UNKNOWN
 from ..errors import (
     AwaitingReviewError,
     BadOutputError,
-    BudgetExceededError,
+    CacheError,
     NodeFailedError,
     ProviderError,
-    RateLimitedError,
     UpstreamFailedError,
     UserError,
     VidflowError,
+    describe,
 )
 from ..limits import Limits
 from ..plan.build import add_tasks, expand_step, expansion_needs, expected_nodes
 from ..calibration import STATS_PATH, Calibration, samples
-from ..cache.fingerprint import changed_fields, encoded, node_key
+from ..cache.fingerprint import changed_fields, encoded, key_of_encoded
 from ..plan.refresh import parse_refresh
 from ..plan.task import Estimate, Task
 from ..pricing import PriceTable
@@ -58,41 +59,19 @@ from ..scratch import Scratch
 from ..settings import Settings
 from ..storage import is_local
 from .budget import Budget
+from .calls import ProviderCalls
+from .gates import Gates
+from .inputs import NodeInputs
 from .ledger import Event, EventSink, EventType, NullSink
 from .limits import Clock, Limiter, MonotonicClock
+from .outcome import CallResult, Outcome
 from .retry import RetryPolicy
+from .writer import BackgroundWriter
 
-__all__ = ["CallResult", "Outcome", "Scheduler"]
+__all__ = ["CallResult", "Outcome", "Scheduler", "fewer_collections"]
 
 #: Events whose data may hold text from outside vidflow (vendor messages, errors).
 _TEXT_EVENTS = frozenset({EventType.NODE_FAILED, EventType.NODE_RETRY, EventType.CACHE_REJECTED, EventType.TOPIC_FINISHED})
-
-
-@dataclass(slots=True)
-class Outcome:
-    """What happened to one node. ``status``: cached, ran, failed, skipped (a run);
-    cached, run, estimated, failed (a dry run)."""
-
-    status: str
-    artifact: Any = None
-    reason: str = ""
-    error: str = ""
-    provider: str = ""
-    cost_usd: float = 0.0  # spent by this run
-    cost_recorded: float = 0.0  # what the output cost when it was made
-    placeholder: bool = False
-    imported: bool = False
-    changed: tuple[str, ...] = ()  # a dry run's "changed" reason: which key fields differ
-    seconds: float = 0.0  # how long making it took (the provider's or the work's own time)
-
-
-@dataclass(slots=True)
-class CallResult:
-    """A provider call's answer, and when and how long the provider itself took."""
-
-    value: Any
-    seconds: float
-    started_at: float
 
 
 @dataclass
@@ -106,89 +85,24 @@ class _TopicState:
 
 
 @contextlib.contextmanager
-def _fewer_collections():
-    """Run with the cyclic GC's thresholds raised, then put them back.
+def fewer_collections():
+    """Run with only young-generation collections of the cyclic GC, then put it back.
 
-    A run keeps every node's Task, outcome and event alive until it ends, so each full
-    collection re-scans all of them and the cost per node grows with the batch; with the
-    default thresholds that made a 10,000-node run ~40% slower (benchmarks/overhead.py).
-    Collections still happen, only less often.
+    A run keeps every node's Task, outcome and event alive until it ends, so each collection
+    of the older generations re-scans all of them and the cost per node grows with the batch:
+    at 10,000 nodes they took ~50 µs a node (benchmarks/overhead.py). Young objects are still
+    collected (every 20,000 allocations); cyclic garbage that outlives one such collection
+    waits for the end of the run (most garbage is freed by reference counting anyway).
     """
     old = gc.get_threshold()
-    gc.set_threshold(max(old[0], 50_000), max(old[1], 50), max(old[2], 100))
+    gc.set_threshold(max(old[0], 20_000), 1_000_000, 1_000_000)
     try:
         yield
     finally:
         gc.set_threshold(*old)
 
 
-class _Inputs:
-    """A node's resolved inputs (``TaskInputs`` for capabilities)."""
-
-    __slots__ = ("_s", "_task", "_arts")
-
-    def __init__(self, scheduler: Scheduler, task: Task, arts: dict[str, Any]):
-        self._s, self._task, self._arts = scheduler, task, arts
-
-    @property
-    def output_root(self) -> str:
-        return self._s.output_root
-
-    @property
-    def calibration(self) -> Calibration:
-        return self._s.calibration
-
-    def artifact(self, node_id: str) -> Any:
-        return self._arts[node_id]
-
-    def known(self) -> bool:
-        return all(a is not UNKNOWN for a in self._arts.values())
-
-    def claim_output(self, dest: str) -> str | None:
-        other = self._s._claims.setdefault(dest, self._task.topic)
-        return None if other == self._task.topic else other
-
-    def template_context(self, *, partial: bool = False) -> dict[str, Any] | None:
-        s, task = self._s, self._task
-        ctx = dict(s._topics[task.topic].ctx)
-        note = s._notes.get(task.id)
-        if note is not None:
-            ctx["review"] = {"note": note}
-        steps = s.loaded.steps
-        for name, ids in task.inputs:
-            info = steps[name]
-            views = []
-            for i in ids:
-                art = self._arts[i]
-                if art is UNKNOWN:
-                    if not partial:
-                        return None
-                    views.append({})
-                else:
-                    views.append(s.loaded.capability(info).view(info, art))
-            ctx[name] = views if info.for_each is not None else (views[0] if views else {})
-        if task.item_from is not None:
-            src, fld = task.item_from
-            art = self._arts[src]
-            if art is UNKNOWN:
-                if not partial:
-                    return None
-                item: Any = {}
-            else:
-                info = steps[s.graph.nodes[src]["task"].step]
-                view = s.loaded.capability(info).view(info, art)
-                if fld:
-                    seq = view.get(fld) if isinstance(view, Mapping) else None
-                    if not isinstance(seq, list) or task.item >= len(seq):
-                        raise BadOutputError(f"`{src}` has no item {task.item} in `{fld}`")
-                    item = seq[task.item]
-                else:
-                    item = view
-            ctx["item"], ctx["index"] = item, task.item
-        return ctx
-
-
-class Scheduler:
+class Scheduler(ProviderCalls, Gates):
     """Runs (or dry-runs) a loaded recipe's topics. Use as ``async with Scheduler(...) as s``."""
 
     def __init__(
@@ -245,6 +159,7 @@ class Scheduler:
         self._attempts: dict[str, int] = {}
         self._cpu: asyncio.Semaphore | None = None
         self._scratch: Scratch | None = None
+        self._writer: BackgroundWriter | None = None
         self._local_store = is_local(store.fs)
         self.calibration = Calibration()
         self._silent = isinstance(sink, NullSink)
@@ -267,6 +182,9 @@ class Scheduler:
         if self._scratch is not None:
             await asyncio.to_thread(self._scratch.close)
             self._scratch = None
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
 
     def adapter(self, provider: str) -> Any:
         a = self._adapters.get(provider)
@@ -313,6 +231,14 @@ class Scheduler:
             return fn(*args)
         return await asyncio.to_thread(fn, *args)
 
+    async def _write(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """A cache write the node awaits: on the writer thread for a local cache (run/writer.py)."""
+        if not self._local_store:
+            return await asyncio.to_thread(fn, *args)
+        if self._writer is None:
+            self._writer = BackgroundWriter(asyncio.get_running_loop())
+        return await self._writer.write(fn, *args)
+
     # ------------------------------------------------------------------ events
     def emit(self, type: EventType, task: Task | None = None, **kw: Any) -> None:
         if self._silent:
@@ -351,7 +277,7 @@ class Scheduler:
                 data["expected_nodes"] = expected_nodes(self.loaded, self.adapter, self.calibration) * len(topics)
         self.emit(EventType.RUN_STARTED, data=data)
         interrupted = False
-        with _fewer_collections():
+        with fewer_collections():
             try:
                 await asyncio.gather(*(self._topic(t) for t in topics))
             except (asyncio.CancelledError, KeyboardInterrupt):
@@ -376,8 +302,15 @@ class Scheduler:
         ts = self._topics[topic.id] = _TopicState(topic, ctx)
         for name in self.loaded.order:
             ts.expanded[name] = loop.create_future()
-        expanders = [asyncio.ensure_future(self._expand(ts, self.loaded.steps[n])) for n in self.loaded.order]
+        expanders: list[asyncio.Future] = []
         try:
+            for name in self.loaded.order:  # topological: a step's sources come before it
+                step = self.loaded.steps[name]
+                needs = expansion_needs(self.loaded, step)
+                if all(w == "nodes" and ts.expanded[src].done() for src, w in needs.items()):
+                    await self._expand(ts, step)  # named at once: no task for the common case
+                else:  # it waits for an output (a for_each over a script's lines): a task of its own
+                    expanders.append(asyncio.ensure_future(self._expand(ts, step)))
             await asyncio.gather(*expanders)
             await asyncio.gather(*ts.runners, return_exceptions=True)
         except BaseException:
@@ -433,7 +366,7 @@ class Scheduler:
         task = Task(id=node, topic=topic_id, step=step.name, capability=step.capability, provider=step.provider)
         self.graph.add_node(node, task=task)
         self._topics[topic_id].nodes.append(node)
-        self.outcomes[node] = Outcome(status, error=self.redact(f"{type(cause).__name__}: {cause}"))
+        self.outcomes[node] = Outcome(status, error=self.redact(describe(cause)))
         self.emit(EventType.NODE_QUEUED, task)
         if status == "skipped":
             self.emit(EventType.NODE_SKIPPED, task, message=str(cause))
@@ -508,26 +441,17 @@ class Scheduler:
             return art
         return await self._hold_for_review(task, node, art, record)
 
-    async def _hold_for_review(self, task: Task, node: str, art: Artifact, record: dict | None) -> Any:
-        """A gated node's output waits for a decision: recorded as pending, downstream waits."""
-        if not self.executor.dry and not (record and record.get("status") == PENDING and record.get("digest") == art.digest):
-            await self.io(lambda: self.records.put_review(self.loaded.name, task.topic, node, status=PENDING, art=art, key=task.key or "", previous=record))
-        outcome = self.outcomes.get(task.id) or Outcome("cached", art)
-        outcome.status, outcome.reason = "review", "awaits review"
-        self.outcomes[task.id] = outcome
-        self.emit(EventType.NODE_REVIEW, task, data={"digest": art.digest[:16], "look": _look(art, self.store)})
-        raise AwaitingReviewError(task.id, "awaits review: `vidflow review` lists it, `vidflow approve` releases it")
-
     async def _obtain(self, task: Task, step: StepInfo, cap: Any, arts: dict[str, Any], *, rejected: bool = False) -> Any:
         """The node's output: cached, shared with an identical node in flight, or made."""
         try:
-            prepared = cap.prepare(task, step, _Inputs(self, task, arts), self.loaded, self.adapter)
+            prepared = cap.prepare(task, step, NodeInputs(self, task, arts), self.loaded, self.adapter)
         except (UserError, BadOutputError) as e:
             return self._fail(task, e)
         if prepared is None:  # an input does not exist yet (a dry run)
             self.outcomes[task.id] = Outcome("estimated" if task.estimated else "run", reason="inputs not made yet")
             return UNKNOWN
-        key = node_key(prepared.fields, salt=self.salt) if cap.cacheable and prepared.fields is not None else ""
+        enc = encoded(prepared.fields) if cap.cacheable and prepared.fields is not None else None
+        key = key_of_encoded(enc, salt=self.salt) if enc is not None else ""
         estimate = task.estimate
         if prepared.cost or prepared.units:  # the real request: a better estimate than the sketch
             estimate = Estimate(prepared.cost, prepared.seconds or estimate.seconds, dict(prepared.units))
@@ -541,7 +465,10 @@ class Scheduler:
                 return self._fail(task, e)
             if art is None and key:
                 check = cap.cached_value_check(step, task)
-                found = await self.io(lambda: self.store.lookup(key, check=check))
+                try:
+                    found = await self.io(lambda: self.store.lookup(key, check=check))
+                except (CacheError, OSError) as e:  # an unreadable cache fails the node, clearly (not a bug)
+                    return self._fail(task, e)
                 art = found.artifact
                 if found.status not in (LookupStatus.HIT, LookupStatus.MISSING):
                     reason = found.status.value
@@ -554,7 +481,7 @@ class Scheduler:
         if self.executor.dry:
             changed: tuple[str, ...] = ()
             if reason == "new" and key:
-                reason, changed = await self._why(task, key, prepared.fields)
+                reason, changed = await self._why(task, key, enc)
             self.outcomes[task.id] = Outcome("run", reason=reason, changed=changed)
             return UNKNOWN
         if key:
@@ -572,11 +499,11 @@ class Scheduler:
             self._inflight[key] = self._futures[task.id]
             try:
                 if self._exclusive(task, cap):
-                    return await self._make_leased(task, step, cap, prepared, key)
-                return await self._execute(task, step, cap, prepared, key)
+                    return await self._make_leased(task, step, cap, prepared, key, enc)
+                return await self._execute(task, step, cap, prepared, key, enc)
             finally:
                 self._inflight.pop(key, None)
-        return await self._execute(task, step, cap, prepared, key)
+        return await self._execute(task, step, cap, prepared, key, enc)
 
     def _exclusive(self, task: Task, cap: Any) -> bool:
         """Is this node worth a lease: a paid call, or costly local work."""
@@ -584,47 +511,7 @@ class Scheduler:
             return bool(self.adapter(task.provider).paid)
         return cap.exclusive
 
-    async def _make_leased(self, task: Task, step: StepInfo, cap: Any, prepared: Any, key: str) -> Any:
-        """Make a node under its key's lease; if another process holds it, wait for its output."""
-        check = cap.cached_value_check(step, task)
-        delay, waited = 0.2, False
-        while True:
-            lease = await self.io(self.leases.try_acquire, key, task.id)
-            if lease is not None:
-                break
-            found = await self.io(lambda: self.store.lookup(key, check=check))
-            if found.artifact is not None:
-                return self._made_elsewhere(task, found.artifact, key)
-            if not waited:
-                holder = await self.io(self.leases.holder, key) or {}
-                self.emit(EventType.LEASE_WAIT, task, data={"holder": str(holder.get("owner", "")), "key": key[:16]})
-                waited = True
-            await self.clock.sleep(delay)
-            delay = min(2.0, delay * 1.5)
-        renewer = None if self.leases.local else asyncio.ensure_future(self._renew(lease, task))
-        try:
-            if waited:  # the holder may have finished just before it let go
-                found = await self.io(lambda: self.store.lookup(key, check=check))
-                if found.artifact is not None:
-                    return self._made_elsewhere(task, found.artifact, key)
-            return await self._execute(task, step, cap, prepared, key)
-        finally:
-            if renewer is not None:
-                renewer.cancel()
-            await self.io(self.leases.release, lease)
-
-    async def _renew(self, lease: Any, task: Task) -> None:
-        while True:
-            await asyncio.sleep(self.leases.ttl / 3)
-            await self.io(self.leases.renew, lease, task.id)
-
-    def _made_elsewhere(self, task: Task, art: Artifact, key: str) -> Artifact:
-        meta = art.meta or {}
-        self.outcomes[task.id] = Outcome("cached", art, provider=meta.get("provider", ""), cost_recorded=float(meta.get("cost_usd") or 0.0), reason="made by another process")
-        self.emit(EventType.NODE_CACHED, task, data={"key": key[:16], "waited": True})
-        return art
-
-    async def _why(self, task: Task, key: str, fields: Any) -> tuple[str, tuple[str, ...]]:
+    async def _why(self, task: Task, key: str, enc: Any) -> tuple[str, tuple[str, ...]]:
         """Why a node whose key is not cached would run: never made (``new``), made before with
         other inputs (``changed``, naming the fields), or made with these but gone (``missing``)."""
         ts = self._topics[task.topic]
@@ -638,26 +525,9 @@ class Scheduler:
         meta = await self.io(self.store.manifest_meta, before)
         if not meta or "fields" not in meta:
             return "changed", ()
-        return "changed", tuple(changed_fields(meta["fields"], encoded(fields)))
+        return "changed", tuple(changed_fields(meta["fields"], enc))
 
-    async def _imported(self, task: Task) -> Artifact:
-        """A node whose output comes from a stage document (``--input``): pinned for its topic,
-        so later plain runs keep the edit (until ``vidflow unpin`` or ``--refresh STEP``)."""
-        value = self.imports[task.step][task.topic]
-        if not self.executor.dry:
-            await self.io(self.records.put_pin, self.loaded.name, task.topic, task.step, value)
-        art = Artifact(value=value, meta={"imported": True, "provider": "input"})
-        self.outcomes[task.id] = Outcome("cached", art, provider="input", imported=True, reason="imported")
-        self.emit(EventType.NODE_CACHED, task, data={"imported": True})
-        return art
-
-    def _pinned(self, task: Task, pin: dict[str, Any]) -> Artifact:
-        art = Artifact(value=pin["value"], meta={"imported": True, "pinned": True, "provider": "input"})
-        self.outcomes[task.id] = Outcome("cached", art, provider="input", imported=True, reason="pinned")
-        self.emit(EventType.NODE_CACHED, task, data={"pinned": True})
-        return art
-
-    async def _execute(self, task: Task, step: StepInfo, cap: Any, prepared: Any, key: str) -> Artifact:
+    async def _execute(self, task: Task, step: StepInfo, cap: Any, prepared: Any, key: str, enc: Any) -> Artifact:
         t0 = self.clock.now()
         if not task.provider:
             self._attempts[task.id] = 1
@@ -666,10 +536,10 @@ class Scheduler:
             art = await self.executor.make(self, task, step, cap, prepared)
             if key and not art.meta.get("placeholder"):
                 # the manifest is the node's durable record: what decided it, how it was made
-                art.meta["fields"] = encoded(prepared.fields)
+                art.meta["fields"] = enc
                 art.meta["attempts"] = self._attempts.get(task.id, 1)
                 art.meta["run_id"] = self.run_id
-                await self.io(self.store.save, key, art)
+                await self._write(self.store.save, key, art)
         except (ProviderError, VidflowError, OSError) as e:
             if isinstance(e, UpstreamFailedError):
                 raise
@@ -690,10 +560,10 @@ class Scheduler:
         return art
 
     def _fail(self, task: Task, e: BaseException, *, latency: float = 0.0) -> Any:
-        self.outcomes[task.id] = Outcome("failed", error=self.redact(f"{type(e).__name__}: {e}"))
+        self.outcomes[task.id] = Outcome("failed", error=self.redact(describe(e)))
         data = {"status": e.status} if isinstance(e, ProviderError) and e.status else {}
         self.emit(EventType.NODE_FAILED, task, attempt=self._attempts.get(task.id, 0), error=type(e).__name__, message=str(e), latency=latency, data=data)
-        raise NodeFailedError(task.id, self.redact(f"{type(e).__name__}: {e}")) from e
+        raise NodeFailedError(task.id, self.redact(describe(e))) from e
 
     async def _topic_finished(self, ts: _TopicState) -> None:
         topic_id = ts.topic.id
@@ -703,7 +573,7 @@ class Scheduler:
             return
         keys = {n[len(topic_id) + 1 :]: self.graph.nodes[n]["task"].key for n, o in mine if o.status in ("ran", "cached") and self.graph.nodes[n]["task"].key}
         if keys:
-            await self.io(self.store.write_index, self.loaded.name, topic_id, keys)
+            await self._write(self.store.write_index, self.loaded.name, topic_id, keys)
         if bad:
             first = next((o.error for _, o in bad if o.status == "failed"), bad[0][1].error)
             self.emit(EventType.TOPIC_FINISHED, topic=topic_id, data={"status": "failed", "topic": ts.topic.text, "error": self.redact(first)})
@@ -722,81 +592,7 @@ class Scheduler:
         data = {"status": "published" if output else "done", "topic": ts.topic.text, **(output or {})}
         self.emit(EventType.TOPIC_FINISHED, topic=topic_id, data=data)
 
-    # ------------------------------------------------------------------ Runtime services
-    async def warm_up(self, provider: str) -> None:
-        """Before a provider's first call: open clients, import SDKs (never for a cached run).
-
-        Every call to that provider waits for the same warm-up, outside the limiter, so the
-        first burst starts with clients ready and its rate window is not skewed.
-        """
-        fut = self._warm.get(provider)
-        if fut is None:
-            fut = self._warm[provider] = asyncio.ensure_future(self.adapter(provider).warm_up())
-        await asyncio.shield(fut)
-
-    async def call(self, task: Task, provider: str, fn: Callable[[], Awaitable[Any]], *, estimate: float, fallback: bool = False) -> CallResult:
-        """One provider call under its limiter, the budget and the retry policy, with events."""
-        await self.warm_up(provider)
-        adapter = self.adapter(provider)
-        limiter = self.limiter(provider)
-        policy = self.retry_policy(provider)
-        t0 = self.clock.now()
-
-        async def attempt() -> CallResult:
-            nonlocal t0
-            n = self._attempts[task.id] = self._attempts.get(task.id, 0) + 1
-            t0 = self.clock.now()
-            self.emit(EventType.NODE_STARTED, task, attempt=n, provider=provider, data={"fallback": True} if fallback else {})
-            async with limiter:
-                if adapter.paid:
-                    self.budget.reserve(task.topic, estimate)
-                actual = 0.0
-                try:
-                    self.calls[provider] = self.calls.get(provider, 0) + 1
-                    started_at = time.time()
-                    c0 = self.clock.now()
-                    value = await policy.bounded(fn, kind=adapter.kind)
-                    seconds = self.clock.now() - c0
-                    actual = float(getattr(value, "cost_usd", 0.0) or 0.0)
-                finally:
-                    if adapter.paid:
-                        self.budget.settle(task.topic, estimate, actual)
-            return CallResult(value, seconds, started_at)
-
-        return await policy.call(attempt, sleep=self.clock.sleep, on_retry=self._on_retry(task, provider, lambda: t0))
-
-    def _on_retry(self, task: Task, provider: str, started: Callable[[], float]) -> Callable[[BaseException, int, float], None]:
-        limiter = self.limiter(provider)
-
-        def on_retry(exc: BaseException, n: int, delay: float) -> None:
-            if isinstance(exc, RateLimitedError):
-                limiter.pause(delay)  # a 429 pauses the whole provider instance, not just this call
-            status = getattr(exc, "status", None)
-            data = {"status": status, "wait": round(delay, 3)} if status else {"wait": round(delay, 3)}
-            self.emit(EventType.NODE_RETRY, task, attempt=self._attempts.get(task.id, 0), provider=provider, error=type(exc).__name__, message=str(exc), latency=self.clock.now() - started(), data=data)
-
-        return on_retry
-
-    async def retrying(self, task: Task, provider: str, fn: Callable[[], Awaitable[Any]]) -> Any:
-        """``fn`` under the provider's retry policy and per-attempt timeout, with retry events and
-        429 pauses, but without a concurrency slot, a rate-window start or a budget reservation:
-        for the polls and downloads of a job already submitted (and paid for) with :meth:`call`."""
-        await self.warm_up(provider)
-        policy, kind = self.retry_policy(provider), self.adapter(provider).kind
-        t0 = self.clock.now()
-
-        async def attempt() -> Any:  # a coroutine function: tenacity calls plain callables without awaiting
-            return await policy.bounded(fn, kind=kind)
-
-        return await policy.call(attempt, sleep=self.clock.sleep, on_retry=self._on_retry(task, provider, lambda: t0))
-
-    def note(self, task: Task, message: str, *, error: str = "", data: Mapping[str, Any] | None = None) -> None:
-        """Say in the event log why a node does something again (a NODE_RETRY event with ``data``)."""
-        self.emit(EventType.NODE_RETRY, task, attempt=self._attempts.get(task.id, 0), error=error, message=message, data=dict(data or {}))
-
-    def fallback(self, task: Task, provider: str, error: BaseException, next_provider: str) -> None:
-        self.emit(EventType.NODE_RETRY, task, attempt=self._attempts.get(task.id, 0), provider=provider, error=type(error).__name__, message=str(error), data={"fallback_to": next_provider})
-
+    # ------------------------------------------------------------------ results
     def topic_record(self, topic_id: str) -> dict[str, Any]:
         ts = self._topics[topic_id]
         mine = {n: self.outcomes[n] for n in ts.nodes if n in self.outcomes and self.graph.nodes[n]["task"].capability != "publish"}
@@ -810,7 +606,6 @@ class Scheduler:
             "cost_usd_recorded": sum(o.cost_recorded for o in mine.values()),
         }
 
-    # ------------------------------------------------------------------ results
     def outputs(self, step: str) -> dict[str, Any]:
         """Topic id -> the value ``step`` produced (a list for for_each steps); failed topics left out."""
         info = self.loaded.steps[step]
@@ -831,15 +626,3 @@ class Scheduler:
                 out[topic_id] = values if info.for_each is not None else values[0]
         return out
 
-
-def _look(art: Artifact, store: CacheStore) -> dict[str, Any]:
-    """What a reviewer looks at: the text (or its start), and where each file is."""
-    out: dict[str, Any] = {}
-    v = art.value
-    if isinstance(v, str):
-        out["text"] = v[:2000]
-    elif isinstance(v, dict) and "lines" in v:
-        out["text"] = "\n".join(f"{line.get('speaker', '')}: {line.get('text', '')}" for line in v.get("lines", []) if isinstance(line, dict))[:2000]
-    for name, ref in art.blobs.items():
-        out[name] = store.blob_path(ref.digest)
-    return out

@@ -1,0 +1,76 @@
+"""A cache, runs folder or scratch folder that cannot be used is the user's setup to fix: one
+message naming it and the variable or flag to change, exit 2, no traceback, before any work."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+RECIPE = """\
+vidflow: 1
+name: env
+topics: ["Alpha"]
+providers:
+  w: {kind: text.offline}
+steps:
+  a: {uses: w, prompt: "Hello {{ topic }}"}
+"""
+
+
+def vidflow(cwd, *args, **env):
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("VIDFLOW_", "AWS_"))}
+    return subprocess.run([sys.executable, "-m", "vidflow", *args], cwd=cwd, capture_output=True, text=True, timeout=120, env={**clean, **env})
+
+
+@pytest.fixture
+def project(tmp_path):
+    (tmp_path / "r.yaml").write_text(RECIPE)
+    (tmp_path / "afile").write_text("not a folder")
+    return tmp_path
+
+
+@pytest.mark.parametrize("command", [["run", "r.yaml"], ["plan", "r.yaml"], ["cache", "stats"], ["show", "r.yaml", "alpha"]])
+def test_a_cache_path_through_a_file(project, command):
+    proc = vidflow(project, *command, VIDFLOW_CACHE=str(project / "afile" / "cache"))
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert f"cache {project / 'afile' / 'cache'}: cannot use it" in proc.stderr and "VIDFLOW_CACHE" in proc.stderr
+    assert not (project / "runs").exists() or not any((project / "runs").iterdir())
+
+
+def test_a_runs_folder_through_a_file(project):
+    proc = vidflow(project, "run", "r.yaml", VIDFLOW_RUNS_DIR=str(project / "afile" / "runs"))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert "runs folder" in proc.stderr and "VIDFLOW_RUNS_DIR" in proc.stderr
+
+
+def test_a_scratch_folder_through_a_file_is_refused_before_any_work(project):
+    proc = vidflow(project, "run", "r.yaml", VIDFLOW_SCRATCH_DIR=str(project / "afile" / "tmp"))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert "scratch folder" in proc.stderr and "VIDFLOW_SCRATCH_DIR" in proc.stderr
+    assert not (project / "cache" / "actions").exists()  # nothing was made
+
+
+def test_an_unknown_cache_protocol(project):
+    proc = vidflow(project, "run", "r.yaml", VIDFLOW_CACHE="nosuchproto://bucket/cache")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert "cache nosuchproto://bucket/cache: cannot open it" in proc.stderr
+
+
+def test_an_s3_cache_without_credentials_names_what_to_set(project):
+    proc = vidflow(
+        project, "plan", "r.yaml", VIDFLOW_CACHE="s3://bucket/cache", VIDFLOW_S3_ENDPOINT_URL="http://127.0.0.1:9",
+        AWS_CONFIG_FILE=str(project / "none"), AWS_SHARED_CREDENTIALS_FILE=str(project / "none"), AWS_EC2_METADATA_DISABLED="true",
+    )
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert "cache s3://bucket/cache: cannot use it" in proc.stderr and "AWS_ACCESS_KEY_ID" in proc.stderr
+
+
+def test_a_dask_address_that_is_not_one(project):
+    pytest.importorskip("distributed")
+    proc = vidflow(project, "run", "r.yaml", "--executor", "dask", "--address", "bogus")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert "--address bogus: cannot reach the Dask scheduler" in proc.stderr

@@ -1,0 +1,98 @@
+"""Provider calls, as the scheduler serves them to capabilities (the ``Runtime``'s ``call``,
+``retrying``, ``note`` and ``fallback``): each call under its provider's limiter, the budget and
+the retry policy, with its events.
+
+A mixin of :class:`~vidflow.run.scheduler.Scheduler` (it uses the scheduler's adapters,
+limiters, retry policies, budget and events).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any, Awaitable, Callable, Mapping
+
+from ..errors import RateLimitedError
+from ..plan.task import Task
+from .ledger import EventType
+from .outcome import CallResult
+
+__all__ = ["ProviderCalls"]
+
+
+class ProviderCalls:
+    """The scheduler's provider-call services."""
+
+    async def warm_up(self, provider: str) -> None:
+        """Before a provider's first call: open clients, import SDKs (never for a cached run).
+
+        Every call to that provider waits for the same warm-up, outside the limiter, so the
+        first burst starts with clients ready and its rate window is not skewed.
+        """
+        fut = self._warm.get(provider)
+        if fut is None:
+            fut = self._warm[provider] = asyncio.ensure_future(self.adapter(provider).warm_up())
+        await asyncio.shield(fut)
+
+    async def call(self, task: Task, provider: str, fn: Callable[[], Awaitable[Any]], *, estimate: float, fallback: bool = False) -> CallResult:
+        """One provider call under its limiter, the budget and the retry policy, with events."""
+        await self.warm_up(provider)
+        adapter = self.adapter(provider)
+        limiter = self.limiter(provider)
+        policy = self.retry_policy(provider)
+        t0 = self.clock.now()
+
+        async def attempt() -> CallResult:
+            nonlocal t0
+            n = self._attempts[task.id] = self._attempts.get(task.id, 0) + 1
+            t0 = self.clock.now()
+            self.emit(EventType.NODE_STARTED, task, attempt=n, provider=provider, data={"fallback": True} if fallback else {})
+            async with limiter:
+                if adapter.paid:
+                    self.budget.reserve(task.topic, estimate)
+                actual = 0.0
+                try:
+                    self.calls[provider] = self.calls.get(provider, 0) + 1
+                    started_at = time.time()
+                    c0 = self.clock.now()
+                    value = await policy.bounded(fn, kind=adapter.kind)
+                    seconds = self.clock.now() - c0
+                    actual = float(getattr(value, "cost_usd", 0.0) or 0.0)
+                finally:
+                    if adapter.paid:
+                        self.budget.settle(task.topic, estimate, actual)
+            return CallResult(value, seconds, started_at)
+
+        return await policy.call(attempt, sleep=self.clock.sleep, on_retry=self._on_retry(task, provider, lambda: t0))
+
+    def _on_retry(self, task: Task, provider: str, started: Callable[[], float]) -> Callable[[BaseException, int, float], None]:
+        limiter = self.limiter(provider)
+
+        def on_retry(exc: BaseException, n: int, delay: float) -> None:
+            if isinstance(exc, RateLimitedError):
+                limiter.pause(delay)  # a 429 pauses the whole provider instance, not just this call
+            status = getattr(exc, "status", None)
+            data = {"status": status, "wait": round(delay, 3)} if status else {"wait": round(delay, 3)}
+            self.emit(EventType.NODE_RETRY, task, attempt=self._attempts.get(task.id, 0), provider=provider, error=type(exc).__name__, message=str(exc), latency=self.clock.now() - started(), data=data)
+
+        return on_retry
+
+    async def retrying(self, task: Task, provider: str, fn: Callable[[], Awaitable[Any]]) -> Any:
+        """``fn`` under the provider's retry policy and per-attempt timeout, with retry events and
+        429 pauses, but without a concurrency slot, a rate-window start or a budget reservation:
+        for the polls and downloads of a job already submitted (and paid for) with :meth:`call`."""
+        await self.warm_up(provider)
+        policy, kind = self.retry_policy(provider), self.adapter(provider).kind
+        t0 = self.clock.now()
+
+        async def attempt() -> Any:  # a coroutine function: tenacity calls plain callables without awaiting
+            return await policy.bounded(fn, kind=kind)
+
+        return await policy.call(attempt, sleep=self.clock.sleep, on_retry=self._on_retry(task, provider, lambda: t0))
+
+    def note(self, task: Task, message: str, *, error: str = "", data: Mapping[str, Any] | None = None) -> None:
+        """Say in the event log why a node does something again (a NODE_RETRY event with ``data``)."""
+        self.emit(EventType.NODE_RETRY, task, attempt=self._attempts.get(task.id, 0), error=error, message=message, data=dict(data or {}))
+
+    def fallback(self, task: Task, provider: str, error: BaseException, next_provider: str) -> None:
+        self.emit(EventType.NODE_RETRY, task, attempt=self._attempts.get(task.id, 0), provider=provider, error=type(error).__name__, message=str(error), data={"fallback_to": next_provider})
