@@ -137,7 +137,7 @@ async def _plan(loaded: LoadedRecipe, *, settings: Settings, refresh: Refresh, s
     limits = {name: s.limits(name) for name in loaded.providers}
     report = build_report(s.graph, status, recipe=loaded.name, topics=len(loaded.topics), step_order=loaded.order,
                           limits=limits, cpu_slots=settings.max_ffmpeg, problems=problems)
-    report.warnings = warnings
+    report.warnings = warnings + [w for name in loaded.order for w in loaded.capabilities[loaded.steps[name].capability].plan_warnings(loaded.steps[name], loaded)]
     report.timings = s.calibration.source
     for n in s.graph:
         o = s.outcomes.get(n)

@@ -264,20 +264,50 @@ def _glyph_check(chain: FontChain, clips: list, line_ids: Any, rt: Any, task: An
             raise MediaError(f"topic {topic}: line {i} ({c.speaker}: {c.text[:60]!r}) has {chars}, which no configured font can draw; add a font that has them in `fonts:` (Chinese, Japanese, Korean: pip install 'vidflow[cjk]')")
 
 
-def _drop_emoji(chain: FontChain, clips: list) -> tuple[list, list[str]]:
-    """Lines without the emoji no font draws (the rest of the line is kept), and what went."""
+def _drop_emoji(chain: FontChain, clips: list, line_ids: Any) -> tuple[list, list[dict]]:
+    """Lines without the emoji no font draws (the rest of the line is kept), and what went:
+    one ``{"line", "speaker", "text", "chars"}`` per line that lost some (``line``: the
+    script's line number, as in glyph errors)."""
     from dataclasses import replace
 
     from ..media.fonts import is_emoji
 
     out, dropped = [], []
-    for c in clips:
-        gone = [ch for ch in chain.missing(c.text) if is_emoji(ch)]
+    for i, c in zip(line_ids, clips):
+        gone = list(dict.fromkeys(ch for ch in chain.missing(c.text) if is_emoji(ch)))
         if gone:
-            dropped += gone
+            dropped.append({"line": i, "speaker": c.speaker, "text": c.text, "chars": gone})
             c = replace(c, text="".join(" " if ch in gone else ch for ch in c.text))
         out.append(c)
     return out, dropped
+
+
+def emoji_warning(d: dict) -> str:
+    """The warning for one line that lost emoji (``d`` from :func:`_drop_emoji`)."""
+    chars = ", ".join(f"{ch!r} (U+{ord(ch):04X})" for ch in d["chars"])
+    return (f"line {d['line']} ({d['speaker']}: {d['text'][:60]!r}): emoji {chars} left out of the captions: "
+            "no configured font draws them (add a font that has them in `fonts:`)")
+
+
+def topic_emoji_warnings(loaded: LoadedRecipe, step: StepInfo) -> list[str]:
+    """Topics of a compose step with emoji no font draws: captions will lose them (plan warnings)."""
+    from ..media.fonts import is_emoji
+
+    spec = step.spec
+    if spec.caption_style == "none":
+        return []
+    try:
+        chain = font_chain(loaded, spec)
+    except MediaError:  # reported as a problem by check_frame
+        return []
+    out = []
+    for t in loaded.topics:
+        gone = list(dict.fromkeys(c for c in chain.missing(t.text) if is_emoji(c)))
+        if gone:
+            chars = ", ".join(f"{c!r} (U+{ord(c):04X})" for c in gone)
+            out.append(f"{t.where or loaded.loc('topics')}: topic {t.text[:60]!r}: emoji {chars} will be left out of "
+                       f"the captions of step `{step.name}`: no configured font draws them (add a font that has them in `fonts:`)")
+    return out
 
 
 async def segment(task: Any, step: StepInfo, p: dict, rt: Any, workdir: str) -> Artifact:
@@ -293,7 +323,7 @@ async def segment(task: Any, step: StepInfo, p: dict, rt: Any, workdir: str) -> 
     clips = await rt.io(line_clips, rt, dialogue, line_ids, p["lines"])
     if s.subtitles != "none":
         _glyph_check(chain, clips, line_ids, rt, task)
-        clips, dropped = _drop_emoji(chain, clips)
+        clips, dropped = _drop_emoji(chain, clips, line_ids)
     else:
         dropped = []
     visual = await _picture(rt, step, p["image"], dialogue, j, workdir)
@@ -321,6 +351,7 @@ async def segment(task: Any, step: StepInfo, p: dict, rt: Any, workdir: str) -> 
         "scene": j, "frames": timeline.frames, "duration": timeline.duration, "starts": list(timeline.starts),
         "ends": list(timeline.ends), "slot_samples": list(timeline.slot_samples),
         "durations": [c.duration for c in clips], "visual": visual.kind, "clip_audio": has_clip_audio,
+        **({"dropped_emoji": dropped} if dropped else {}),
     }
     meta = {"kind": "compose.segment", "seconds": round(seconds, 4), **({"dropped_emoji": dropped} if dropped else {})}
     return Artifact(value=value, blobs=blobs, meta=meta)

@@ -240,6 +240,11 @@ class Capability:
     def wire(self, step: StepInfo, loaded: LoadedRecipe, problems: list[Problem]) -> None:
         """Cross-step checks after every step is validated; may add to ``step.deps``/``links``."""
 
+    def plan_warnings(self, step: StepInfo, loaded: LoadedRecipe) -> list[str]:
+        """What ``vidflow plan`` should warn about this step (things that run, but not as the
+        user may expect), each naming where in the user's files."""
+        return []
+
     def items_problem(self, step: StepInfo, field_name: str | None) -> str | None:
         """Why ``for_each: <step>.<field>`` is not a list (None if it is)."""
         if step.for_each is not None and not field_name:

@@ -47,7 +47,7 @@ from ..calibration import Calibration
 from ..errors import Problem
 from ..recipe.schema import StepModel
 from ._compose_settings import CAPTION_SIZE, COMPOSE_VERSION, WORDS_SIZE, Captions, SafeArea, line_clips, video_settings
-from ._visuals import check_frame, pick_visuals, segment, segment_fields
+from ._visuals import check_frame, emoji_warning, pick_visuals, segment, segment_fields, topic_emoji_warnings
 from .base import UNKNOWN, Capability, Expansion, Prepared, Runtime, TaskInputs, TaskSpec, require
 from .compose_audio import (
     AUDIO_VERSION,
@@ -121,6 +121,9 @@ class ComposeCapability(Capability):
     exclusive: ClassVar[bool] = True
 
     # ------------------------------------------------------------------ load time
+    def plan_warnings(self, step: StepInfo, loaded: LoadedRecipe) -> list[str]:
+        return topic_emoji_warnings(loaded, step)
+
     def wire(self, step: StepInfo, loaded: LoadedRecipe, problems: list[Problem]) -> None:
         steps, spec = loaded.steps, step.spec
         dialogues = [t for t in steps.values() if t.capability == "text" and t.spec.output == "dialogue"]
@@ -375,6 +378,9 @@ async def _video(task: Any, step: StepInfo, p: dict, rt: Runtime, workdir: str) 
         timeline.append(entry)
         offset += v["duration"]
     value: dict[str, Any] = {"duration": duration, "title": dialogue.get("title", ""), "scenes": timeline}
+    warnings = [emoji_warning(d) for a in segments for d in a.value.get("dropped_emoji", ())]
+    if warnings:  # reported with the published topic (run summary, manifest)
+        value["warnings"] = warnings
     if audio.value.get("music"):
         value["music"] = audio.value["music"]
     if figures is not None:  # the real length, measured on the file

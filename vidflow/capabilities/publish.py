@@ -96,7 +96,7 @@ class PublishCapability(Capability):
         opts = rt.settings.storage_options(dest)
         side = sidecar_path(dest)
         if await asyncio.to_thread(already_published, dest, side, video.blobs["video"].digest, opts):
-            return Artifact(value={"output": dest, "manifest": side, "duration": video.value.get("duration"), "qa": video.value.get("qa")})
+            return Artifact(value={"output": dest, "manifest": side, **_carried(video)})
         return None
 
     async def execute(self, task: Any, step: StepInfo, prepared: Prepared, rt: Runtime) -> Artifact:
@@ -105,14 +105,22 @@ class PublishCapability(Capability):
         manifest = _manifest(task, rt, video, dest)
         local = await rt.io(rt.store.blob_file, video.blobs["video"])
         await asyncio.to_thread(_write, local, dest, side, manifest, rt.settings.storage_options(dest), step.spec.manifest)
-        return Artifact(value={"output": dest, "manifest": side if step.spec.manifest else None, "duration": video.value.get("duration"), "qa": video.value.get("qa")})
+        return Artifact(value={"output": dest, "manifest": side if step.spec.manifest else None, **_carried(video)})
 
     def topic_output(self, task: Any, artifact: Artifact) -> dict[str, Any] | None:
         v = artifact.value or {}
         out = {"output": v.get("output"), "manifest": v.get("manifest"), "duration": v.get("duration")}
         if v.get("qa"):
             out["qa"] = qa_summary(v["qa"])
+        if v.get("warnings"):
+            out["warnings"] = list(v["warnings"])
         return out
+
+
+def _carried(video: Artifact) -> dict[str, Any]:
+    """What the published topic reports of its video: length, QA figures, warnings."""
+    v = video.value
+    return {"duration": v.get("duration"), "qa": v.get("qa"), **({"warnings": v["warnings"]} if v.get("warnings") else {})}
 
 
 def qa_summary(qa: dict[str, Any]) -> dict[str, Any]:
@@ -151,6 +159,7 @@ def _manifest(task: Any, rt: Runtime, video: Artifact, dest: str) -> dict[str, A
         "nodes": {"ran": record["ran"], "cached": record["cached"]},
         "made_by": record["made_by"],
         "placeholders": record["placeholders"],
+        **({"warnings": video.value["warnings"]} if video.value.get("warnings") else {}),
         "cost_usd": round(record["cost_usd"], 6),
         "cost_usd_recorded": round(record["cost_usd_recorded"], 6),
         "run_id": rt.run_id,

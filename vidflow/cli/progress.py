@@ -58,6 +58,7 @@ class PlainProgress:
         elif e.type is EventType.TOPIC_FINISHED:
             if e.data.get("status") == "published":
                 line = f"published {e.topic} -> {e.data.get('output')}"
+                line += "".join(f"\n  warning: topic {e.topic}: {w}" for w in e.data.get("warnings", ()))
             elif e.data.get("status") == "failed":
                 line = f"topic FAILED {e.topic}: {e.data.get('error', '')}"
         if line:

@@ -160,6 +160,9 @@ def _print_summary(con: Console, run_id: str, s, events_path: str | None, order:
     published = [d for d in s.topics.values() if d.get("status") == "published"]
     for d in published:
         con.print(f"published {d.get('output')} ({d.get('duration', 0):.1f}s)")
+    for t, d in s.topics.items():
+        for w in d.get("warnings", ()):
+            con.print(f"[yellow]warning:[/] topic {escape(t)}: {escape(w)}", highlight=False)
     for node in s.placeholders:
         con.print(f"[yellow]placeholder image used for {node}[/]")
     failed_topics = [t for t, d in s.topics.items() if d.get("status") == "failed"]

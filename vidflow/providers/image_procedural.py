@@ -8,6 +8,12 @@ PNG bytes (fixed encoder settings, no metadata), so their outputs cache like any
 A card is a palette picked from sha256(prompt, seed), a smooth gradient, soft glows, seeded
 translucent shapes and a title set in the upper third of the frame (the lower half is left for
 character sprites and subtitles).
+
+Text is set in Roboto where Roboto has the characters (the cards' look) and in vidflow's
+bundled font chain (:mod:`vidflow.fonts`: Noto for every script, CJK with the extra) where it
+does not, run by run, so a Chinese, Arabic or Hindi title is drawn in its own glyphs, never as
+missing-glyph boxes. Pillow's raqm layout (when present, as in Pillow's wheels) shapes each run
+and orders right-to-left text; runs of different fonts are put in display order here.
 """
 
 from __future__ import annotations
@@ -16,13 +22,16 @@ import asyncio
 import hashlib
 import io
 import random
+import unicodedata
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import ClassVar, Literal
 
-from PIL import Image, ImageDraw, ImageFilter, ImageFont
+from PIL import Image, ImageDraw, ImageFilter, ImageFont, features
 
 from ..errors import BadRequestError
+from ..fonts import FontChain, FontFace, default_chain
 from .base import Capability, ImageRequest, ImageResult, Provider, ProviderOptions
 
 __all__ = ["PALETTES", "ProceduralImage", "render_card", "render_placeholder"]
@@ -49,10 +58,90 @@ PALETTES: tuple[tuple[tuple[str, ...], tuple[str, ...], str], ...] = (
 )
 
 
-@lru_cache(maxsize=64)
-def _font(size: int, bold: bool = True) -> ImageFont.FreeTypeFont:
+@lru_cache(maxsize=4)
+def _chain(bold: bool) -> FontChain:
+    """Roboto first (the cards' look), then vidflow's bundled chain for what Roboto lacks."""
     name = "Roboto-Bold.ttf" if bold else "Roboto-Regular.ttf"
-    return ImageFont.truetype(str(FONTS_DIR / name), size)
+    return FontChain([FontFace(FONTS_DIR / name, 0, "Roboto"), *default_chain().faces])
+
+
+@lru_cache(maxsize=256)
+def _face(path: str, index: int, size: int, bold: bool) -> ImageFont.FreeTypeFont:
+    font = ImageFont.truetype(path, size, index=index)
+    if bold and not path.endswith("Bold.ttf"):  # a variable Noto face: its bold instance
+        try:
+            axes = font.get_variation_axes()
+            font.set_variation_by_axes([min(max(700, a["minimum"]), a["maximum"]) if a.get("name") in (b"Weight", "Weight") else a["default"] for a in axes])
+        except (OSError, KeyError):  # not a variable font, or FreeType without variations
+            pass
+    return font
+
+
+def _direction(text: str) -> str | None:
+    for ch in text:
+        d = unicodedata.bidirectional(ch)
+        if d == "L":
+            return "ltr"
+        if d in ("R", "AL"):
+            return "rtl"
+    return None
+
+
+RAQM = features.check("raqm")  # shaping and bidi inside a run; without it, RTL runs are reversed
+
+
+@dataclass(frozen=True)
+class _Type:
+    """Text at one size in the card chain: each run in the first face that has its characters."""
+
+    size: int
+    bold: bool = True
+
+    def runs(self, text: str) -> list[tuple[str, ImageFont.FreeTypeFont]]:
+        return [(t, _face(str(f.path), f.index, self.size, self.bold)) for t, f in _chain(self.bold).runs(text)]
+
+    def getlength(self, text: str) -> float:
+        return sum(font.getlength(t) for t, font in self.runs(text))
+
+    def draw(self, d: ImageDraw.ImageDraw, xy: tuple[float, float], text: str, fill, *, anchor: str | None = None) -> None:
+        """Like ``d.text``; a line of one face is exactly that call (Latin cards keep their bytes)."""
+        runs = self.runs(text)
+        if len(runs) == 1 and (RAQM or _direction(text) != "rtl"):
+            d.text(xy, text, font=runs[0][1], fill=fill, anchor=anchor)
+            return
+        x, y = xy
+        if anchor == "mt":  # centred on x
+            x -= self.getlength(text) / 2
+        y += runs[0][1].getmetrics()[0]  # one baseline for every run: the first face's, top at y
+        for t, font in _display_order(runs, text):
+            if not RAQM and _direction(t) == "rtl":
+                t = t[::-1]
+            d.text((x, y), t, font=font, fill=fill, anchor="ls")
+            x += font.getlength(t)
+
+
+def _display_order(runs: list[tuple[str, ImageFont.FreeTypeFont]], text: str) -> list[tuple[str, ImageFont.FreeTypeFont]]:
+    """Runs of a line left to right: in a right-to-left line the runs' order is reversed, a
+    left-to-right stretch inside it keeping its own order (and the converse). Runs without a
+    strong character follow the run before them."""
+    base = _direction(text) or "ltr"
+    dirs: list[str] = []
+    for t, _ in runs:
+        dirs.append(_direction(t) or (dirs[-1] if dirs else base))
+    groups: list[list[int]] = []
+    for i, dr in enumerate(dirs):
+        if groups and dirs[groups[-1][-1]] == dr:
+            groups[-1].append(i)
+        else:
+            groups.append([i])
+    order: list[int] = []
+    for g in (reversed(groups) if base == "rtl" else groups):
+        order += list(reversed(g)) if dirs[g[0]] == "rtl" else g
+    return [runs[i] for i in order]
+
+
+def _font(size: int, bold: bool = True) -> _Type:
+    return _Type(size, bold)
 
 
 def _png(im: Image.Image) -> bytes:
@@ -91,11 +180,11 @@ def _vignette(im: Image.Image, strength: int) -> Image.Image:
 
 
 @lru_cache(maxsize=8192)
-def _len(font: ImageFont.FreeTypeFont, text: str) -> float:
+def _len(font: _Type, text: str) -> float:
     return font.getlength(text)
 
 
-def _wrap(text: str, font: ImageFont.FreeTypeFont, max_w: float) -> list[str]:
+def _wrap(text: str, font: _Type, max_w: float) -> list[str]:
     """Greedy word wrap; a word wider than a line is broken between characters."""
     lines: list[str] = []
     line: list[str] = []
@@ -117,7 +206,7 @@ def _wrap(text: str, font: ImageFont.FreeTypeFont, max_w: float) -> list[str]:
 
 
 def _fit(text: str, max_w: float, max_h: float, start: int, bold: bool = True,
-         max_lines: int = 4) -> tuple[ImageFont.FreeTypeFont, list[str], int]:
+         max_lines: int = 4) -> tuple[_Type, list[str], int]:
     """The largest font (down from ``start``) whose wrapped text fits the box."""
     size = start
     while True:
@@ -198,8 +287,8 @@ def _draw_text_block(im: Image.Image, text: str, ink: RGB, accent: RGB) -> None:
     y = y0 + pad_y + 3 * bar_h
     shadow = max(2, round(0.004 * w))
     for line, x in zip(lines, ((w - lw) / 2 for lw in widths)):
-        d.text((x + shadow, y + shadow), line, font=font, fill=(0, 0, 0, 120))
-        d.text((x, y), line, font=font, fill=(255, 255, 255))
+        font.draw(d, (x + shadow, y + shadow), line, (0, 0, 0, 120))
+        font.draw(d, (x, y), line, (255, 255, 255))
         y += step
 
 
@@ -267,7 +356,7 @@ def render_placeholder(caption: str = "", *, width: int = 1080, height: int = 19
         font, lines, step = _fit(text, 0.82 * width, 0.16 * height, max(12, round(rel * width)),
                                  bold, max_lines)
         for line in lines:
-            d.text((width / 2, y), line, font=font, fill=ink, anchor="mt")
+            font.draw(d, (width / 2, y), line, ink, anchor="mt")
             y += step
         y += 0.015 * height
     return _png(im)
@@ -278,7 +367,7 @@ class ProceduralImage(Provider):
 
     kind: ClassVar[str] = "image.procedural"
     capability: ClassVar[Capability] = "image"
-    version: ClassVar[str] = "1"
+    version: ClassVar[str] = "2"  # 2: titles in every script (cards cached with boxes are redrawn)
     paid: ClassVar[bool] = False
     default_concurrency: ClassVar[int] = 2
     typical_latency: ClassVar[float] = 0.3
