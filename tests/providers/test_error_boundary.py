@@ -304,6 +304,10 @@ OTHER_SHAPES = {
 SHAPE_CASES = [(c, body, words) for c in CASES for body, words in OTHER_SHAPES.get(c.name, [])]
 
 
+# The "choices" case hands litellm a reply whose choices is a string: litellm builds its response
+# model from it and pydantic warns while serializing that model. The bad reply is the input
+# under test (vidflow must answer it with a bad-output error), not a defect in vidflow.
+@pytest.mark.filterwarnings("ignore:Pydantic serializer warnings:UserWarning")
 @pytest.mark.parametrize("case, body, words", SHAPE_CASES, ids=[f"{c.name}-{w}" for c, _, w in SHAPE_CASES])
 async def test_other_changed_replies_are_bad_output_after_one_call(case, body, words):
     with case.server() as srv:

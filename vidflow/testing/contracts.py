@@ -2,7 +2,9 @@
 
 Each class is a pytest mixin: its ``test_*`` methods need one fixture, ``adapter`` (or
 ``capability`` for :class:`CapabilityContract`). Requests are small, so a suite runs in seconds
-against a local test server.
+against a local test server. Each test awaits its calls and then the adapter's ``aclose`` on
+one event loop, as a run does, so an adapter that leaves a client or socket open fails under
+``-W error::ResourceWarning``.
 """
 
 from __future__ import annotations
@@ -27,6 +29,21 @@ _KIND = re.compile(r"^[a-z][a-z0-9_]*\.[A-Za-z0-9_.-]+$")
 
 def _run(coro: Any) -> Any:
     return asyncio.run(coro)
+
+
+def _use(adapter: Any, coro: Any) -> Any:
+    """Await ``coro`` then the adapter's ``aclose``, on one event loop, as a run does: clients an
+    adapter opened on a loop can only be closed on that loop, and the loop ends with the test."""
+
+    async def go() -> Any:
+        try:
+            return await coro
+        finally:
+            close = getattr(adapter, "aclose", None)
+            if close is not None:
+                await close()
+
+    return asyncio.run(go())
 
 
 class ProviderContract:
@@ -65,7 +82,7 @@ class TextGeneratorContract(ProviderContract):
     capability = "text"
 
     def test_answers_free_text(self, adapter: Any) -> None:
-        res = _run(adapter.generate(TextRequest(prompt="Say hello to the viewers.", output="text")))
+        res = _use(adapter, adapter.generate(TextRequest(prompt="Say hello to the viewers.", output="text")))
         assert isinstance(res.value, str) and res.value.strip()
         assert res.cost_usd >= 0 and res.input_tokens >= 0 and res.output_tokens >= 0
 
@@ -73,7 +90,7 @@ class TextGeneratorContract(ProviderContract):
         speakers = (SpeakerInfo("Nova", ("Ooh!",)), SpeakerInfo("Pip", ("Well, actually...",)))
         req = TextRequest(prompt="Why is the sky blue?", output="dialogue", topic="Why is the sky blue?", speakers=speakers,
                           hints={"lines": 4, "scenes": 2}, schema=dialogue_schema(["Nova", "Pip"]))
-        res = _run(adapter.generate(req))
+        res = _use(adapter, adapter.generate(req))
         dialogue = check_dialogue(res.value, {"nova": "Nova", "pip": "Pip"})
         assert dialogue["lines"] and {line["speaker"] for line in dialogue["lines"]} <= {"Nova", "Pip"}
 
@@ -90,7 +107,7 @@ class SpeechSynthesizerContract(ProviderContract):
     text = "Hello there, curious viewer."
 
     def test_speaks_with_a_timing_per_word_in_order(self, adapter: Any) -> None:
-        res = _run(adapter.synthesize(SpeechRequest(text=self.text, voice=self.voice)))
+        res = _use(adapter, adapter.synthesize(SpeechRequest(text=self.text, voice=self.voice)))
         assert res.audio and res.media_type.startswith("audio/") and res.extension
         assert res.duration > 0
         words = re.findall(r"\S+", self.text)
@@ -113,7 +130,7 @@ class ImageGeneratorContract(ProviderContract):
     def test_makes_a_decodable_image_at_the_asked_aspect(self, adapter: Any) -> None:
         from PIL import Image
 
-        res = _run(adapter.generate_image(ImageRequest(prompt="a calm blue sky over hills", width=540, height=960, seed=1)))
+        res = _use(adapter, adapter.generate_image(ImageRequest(prompt="a calm blue sky over hills", width=540, height=960, seed=1)))
         assert res.data and res.media_type.startswith("image/")
         with Image.open(io.BytesIO(res.data)) as im:
             w, h = im.size
@@ -146,11 +163,11 @@ class VideoGeneratorContract(ProviderContract):
                 await asyncio.sleep(self.poll_pause)
             raise AssertionError(f"job {job.id} did not complete in {self.max_polls} polls")
 
-        data = _run(go())
+        data = _use(adapter, go())
         assert data[4:8] == b"ftyp", "the content must be an MP4"
 
     def test_an_unknown_job_is_expired(self, adapter: Any) -> None:
-        status = _run(adapter.status("never-submitted-job"))
+        status = _use(adapter, adapter.status("never-submitted-job"))
         assert status.state == "expired"
 
     def test_estimates_a_cost(self, adapter: Any) -> None:
