@@ -11,6 +11,7 @@ for what is due, skipping every URL that is failing. :func:`flush` is the next c
 
 from __future__ import annotations
 
+import logging
 import random
 import threading
 import time
@@ -19,6 +20,8 @@ from typing import Any, Callable
 from ..redact import Redactor
 from .outbox import Outbox
 from .signing import decode_secret, headers
+
+_log = logging.getLogger("vidflow.notify")
 
 __all__ = ["DRAIN_SECONDS", "FLUSH_SECONDS", "Deliverer", "Sender", "flush"]
 
@@ -185,7 +188,12 @@ class Deliverer:
                     self._dirty = False
                     closing = self._closing_at
                 deadline = closing if closing is not None else time.monotonic() + 3600
-                _pass(self.sender, deadline=deadline, skip=self._skip, on_result=self._result)
+                try:
+                    _pass(self.sender, deadline=deadline, skip=self._skip, on_result=self._result)
+                except Exception as e:  # noqa: BLE001 - the outbox keeps every record: the next command sends them
+                    _log.warning("webhook delivery stopped (%s: %s); undelivered events stay in the outbox for `vidflow notify --flush`",
+                                 type(e).__name__, self.sender.redactor.redact(str(e)))
+                    return
                 if closing is not None:
                     with self._cond:
                         if not self._dirty or time.monotonic() >= closing:
