@@ -33,7 +33,9 @@ def test_the_quickstart_estimate_is_within_30_percent_after_one_run(project):
     text = (project / "quickstart.yaml").read_text()
     (project / "quickstart.yaml").write_text(text.replace("  - How do bees make honey?", "  - How do bees make honey?\n  - What is a rainbow?"))
     settings = project_settings(project)
-    first, _ = _estimate_then_run(project / "quickstart.yaml", settings, project, ["Why is the sky blue?", "How do bees make honey?"])
+    # One topic of history, then another topic of the same recipe: the timings learnt per lane
+    # (seconds of encoding per second of video, seconds per call) carry over to new work.
+    first, _ = _estimate_then_run(project / "quickstart.yaml", settings, project, ["Why is the sky blue?"])
     assert "defaults" in first.timings
     report, result = _estimate_then_run(project / "quickstart.yaml", settings, project, ["What is a rainbow?"])
     assert "calibrated from 1 past run" in report.timings
