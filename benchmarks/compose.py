@@ -62,7 +62,7 @@ from vidflow.media.compose import (  # noqa: E402
     render_segment,
     scene_timeline,
 )
-from vidflow.media.fonts import default_chain  # noqa: E402
+from vidflow.fonts import default_chain  # noqa: E402
 from vidflow.media.layout import fit_art, motion_window  # noqa: E402
 from vidflow.media.qa import measure as qa_measure  # noqa: E402
 from vidflow.media.subtitles import frame_layout, karaoke_ass  # noqa: E402

@@ -249,10 +249,9 @@ async def submit(
     # folder is made. The folder is this process's until the run ends (UserError if another owns it).
     with open_store(settings) as store, folder:
         save_snapshot(store, snap)
-        store.close()
         folder.write_meta(run_id=run_id, snapshot=snap.digest, recipe=str(loaded.path), cache=settings.cache_url, options=dict(options or {}),
                           idempotency_key_given=idempotency_key is not None, started=time.time())
-        return await run(loaded, settings=settings, imports=imports, run_id=run_id, **run_kwargs)
+        return await run(loaded, settings=settings, imports=imports, run_id=run_id, **{"store": store, **run_kwargs})
 
 
 async def rerun(run_id: str, *, settings: Settings, cache: str | None = None, capabilities: CapabilityRegistry | None = None,

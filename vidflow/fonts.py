@@ -1,7 +1,8 @@
 """The fonts vidflow draws text with: a fallback chain that covers every script it can.
 
 It sits below ``media`` (captions, via libass) and ``providers`` (``image.procedural``'s title
-cards, via Pillow), so both draw with the same fonts; ``vidflow.media.fonts`` re-exports it.
+cards, via Pillow), so both draw with the same fonts, and order mixed-direction text the same
+way (:func:`text_direction`, :func:`visual_order`).
 
 Owns which font files exist (bundled Noto from the ``manimgx-fonts`` wheel, CJK from the optional
 ``noto-cjk-sans-otc`` wheel, and a recipe's own ``fonts:`` folder), what each can draw (its
@@ -32,7 +33,7 @@ from importlib import resources
 from pathlib import Path
 
 from .errors import MediaError
-from .storage import write_local_atomic
+from .storage import file_sha256, write_local_atomic
 
 __all__ = [
     "FONT_FAMILY",
@@ -46,6 +47,8 @@ __all__ = [
     "ignorable",
     "is_emoji",
     "reset_fonts",
+    "text_direction",
+    "visual_order",
 ]
 
 #: Family of the first font of the default chain (Latin, Cyrillic, Greek); ASS ``Fontname``.
@@ -108,13 +111,7 @@ def _cmap(path: str, index: int) -> tuple[dict[int, str], dict[str, int], int]:
     return cmap, advances, max(1, height)
 
 
-@cache
-def _file_digest(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+_file_digest = cache(file_sha256)  # bundled fonts are hashed once per process
 
 
 def ignorable(ch: str) -> bool:
@@ -295,3 +292,41 @@ def reset_fonts() -> None:
     """Forget cached cmaps, digests and chains (tests that swap font files)."""
     for f in (_faces_of, _cmap, _file_digest, _default):
         f.cache_clear()
+
+
+# --------------------------------------------------------------------------- direction
+# Caption words (media/captions.py) and title-card runs (image.procedural) are ordered the same
+# way: a word-level bidi reorder, enough for lines that mix scripts (shaping inside a word is
+# libass's or raqm's job).
+
+
+def text_direction(text: str) -> str | None:
+    """``"R"`` if the first strong character of ``text`` is right-to-left, ``"L"`` if it is
+    left-to-right, None if it has none (digits, punctuation, spaces)."""
+    for ch in text:
+        d = unicodedata.bidirectional(ch)
+        if d == "L":
+            return "L"
+        if d in ("R", "AL"):
+            return "R"
+    return None
+
+
+def visual_order(parts: Sequence[str], rtl: bool, *, neutral_follows_previous: bool = False) -> list[int]:
+    """Indices of ``parts`` (words or runs, logical order) in left-to-right display order.
+    Parts without a strong character take the paragraph's direction, or with
+    ``neutral_follows_previous`` the direction of the part before them."""
+    base = "R" if rtl else "L"
+    dirs: list[str] = []
+    for p in parts:
+        dirs.append(text_direction(p) or (dirs[-1] if neutral_follows_previous and dirs else base))
+    groups: list[list[int]] = []
+    for i, d in enumerate(dirs):
+        if groups and dirs[groups[-1][-1]] == d:
+            groups[-1].append(i)
+        else:
+            groups.append([i])
+    out: list[int] = []
+    for g in (reversed(groups) if rtl else groups):
+        out += list(reversed(g)) if dirs[g[0]] == "R" else g
+    return out

@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import hashlib
 import os
 import shutil
 import stat
@@ -31,6 +32,8 @@ __all__ = [
     "ObjectState",
     "atomic_put_file",
     "atomic_write",
+    "file_sha256",
+    "human_size",
     "is_local",
     "is_s3",
     "join",
@@ -62,6 +65,24 @@ def is_s3(fs: fsspec.AbstractFileSystem) -> bool:
     """True for an s3fs filesystem (whatever protocol name it is registered under)."""
     s3fs = sys.modules.get("s3fs")  # an S3 filesystem exists only if s3fs was imported
     return s3fs is not None and isinstance(fs, s3fs.S3FileSystem)
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """sha256 hex digest of a local file, read in 1 MiB blocks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def human_size(n: float) -> str:
+    """``512 B``, ``3.4 MB``, ``1.2 GB`` (decimal units, as disks and buckets report them)."""
+    for unit in ("B", "kB", "MB", "GB"):
+        if abs(n) < 1000:
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} TB"
 
 
 def join(*parts: str) -> str:

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.cache.gcutil import cli
-from vidflow.media.fonts import default_chain, is_emoji
+from vidflow.fonts import default_chain, is_emoji
 
 pytestmark = pytest.mark.ffmpeg
 

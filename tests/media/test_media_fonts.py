@@ -10,7 +10,7 @@ from PIL import Image, ImageChops
 from vidflow.media import compose
 from vidflow.media.compose import VideoSettings, assemble, render_segment
 from vidflow.media.ffmpeg import filter_escape, run_ffmpeg
-from vidflow.media.fonts import FONT_FAMILY, default_chain, fonts_dir
+from vidflow.fonts import FONT_FAMILY, default_chain, fonts_dir
 from vidflow.media.probe import count_frames, probe
 from vidflow.media.subtitles import karaoke_ass
 

@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
 from ..errors import UserError
-from ..storage import join
+from ..storage import human_size, join
 from .store import CacheStore
 from .usage import BLOB, Entry, Protection, RunUsage, key_index, last_use, list_files, protected_records, read_entries, read_runs
 
@@ -204,7 +204,7 @@ def collect_garbage(
             report.bytes_freed += size
     if policy.max_size is not None and report.bytes_after > policy.max_size:
         report.warnings.append(
-            f"the cache is still {_human(report.bytes_after)}, over --max-size {_human(policy.max_size)}: "
+            f"the cache is still {human_size(report.bytes_after)}, over --max-size {human_size(policy.max_size)}: "
             "the rest is used by kept or live runs, protected, or newer than this gc"
         )
     return report
@@ -249,11 +249,3 @@ def _remove(store: CacheStore, rel: str, dry_run: bool) -> bool:
     except FileNotFoundError:
         return False
     return True
-
-
-def _human(n: float) -> str:
-    for unit in ("B", "kB", "MB", "GB"):
-        if abs(n) < 1000:
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n:.1f} TB"

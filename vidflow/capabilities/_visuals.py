@@ -24,7 +24,7 @@ from ..cache.store import Artifact
 from ..errors import MediaError, Problem
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..media.fonts import FontChain
+    from ..fonts import FontChain
     from ..media.timeline import Visual
     from ..recipe.load import LoadedRecipe, StepInfo
 
@@ -79,7 +79,7 @@ def pick_visuals(step: StepInfo, loaded: LoadedRecipe, script: str, problems: li
 def font_chain(loaded: LoadedRecipe, spec: Any) -> FontChain:
     """The fonts of a compose step: its ``fonts:`` folder first, then the bundled chain, with
     ``captions.font`` first if set. Raises MediaError (a folder without fonts, an unknown family)."""
-    from ..media.fonts import default_chain, folder_fonts
+    from ..fonts import default_chain, folder_fonts
 
     extra: list[Path] = []
     if spec.fonts:
@@ -122,7 +122,7 @@ def check_frame(step: StepInfo, loaded: LoadedRecipe, problems: list[Problem]) -
         problems.append(Problem(where, f"steps.{name}", f"the frame cannot hold this cast: {e}"))
     if chain is None or spec.caption_style == "none":
         return
-    from ..media.fonts import is_emoji
+    from ..fonts import is_emoji
 
     for t in loaded.topics:
         missing = [c for c in chain.missing(t.text) if not is_emoji(c)]
@@ -186,7 +186,7 @@ def _visual_key(art: Artifact | None, dialogue: dict, j: int) -> Any:
 def segment_fields(task: Any, step: StepInfo, arts: dict[str, Artifact], dialogue: dict, loaded: LoadedRecipe) -> tuple[dict, dict]:
     """Key fields and payload of a segment node. Its deps: the script, its lines, its visual
     (``params["visual"]``), then for a crossfade the previous scene's visual and lines."""
-    from ..media.fonts import default_chain
+    from ..fonts import default_chain
     from ._compose_settings import COMPOSE_VERSION, settings_key
 
     j, line_ids, prm = task.params["scene"], task.params["lines"], task.params
@@ -254,7 +254,7 @@ async def _picture(rt: Any, step: StepInfo, art: Artifact | None, dialogue: dict
 
 def _glyph_check(chain: FontChain, clips: list, line_ids: Any, rt: Any, task: Any) -> None:
     """A generated line with a character no font can draw fails its topic, naming the line."""
-    from ..media.fonts import is_emoji
+    from ..fonts import is_emoji
 
     for i, c in zip(line_ids, clips):
         missing = [ch for ch in chain.missing(c.text) if not is_emoji(ch)]
@@ -270,11 +270,9 @@ def _drop_emoji(chain: FontChain, clips: list, line_ids: Any) -> tuple[list, lis
     script's line number, as in glyph errors)."""
     from dataclasses import replace
 
-    from ..media.fonts import is_emoji
-
     out, dropped = [], []
     for i, c in zip(line_ids, clips):
-        gone = list(dict.fromkeys(ch for ch in chain.missing(c.text) if is_emoji(ch)))
+        gone = _undrawn_emoji(chain, c.text)
         if gone:
             dropped.append({"line": i, "speaker": c.speaker, "text": c.text, "chars": gone})
             c = replace(c, text="".join(" " if ch in gone else ch for ch in c.text))
@@ -282,17 +280,26 @@ def _drop_emoji(chain: FontChain, clips: list, line_ids: Any) -> tuple[list, lis
     return out, dropped
 
 
+def _undrawn_emoji(chain: FontChain, text: str) -> list[str]:
+    """The emoji in ``text`` no font of ``chain`` draws, each once, in order."""
+    from ..fonts import is_emoji
+
+    return list(dict.fromkeys(ch for ch in chain.missing(text) if is_emoji(ch)))
+
+
+def _listed(chars: list[str]) -> str:
+    return ", ".join(f"{ch!r} (U+{ord(ch):04X})" for ch in chars)
+
+
 def emoji_warning(d: dict) -> str:
     """The warning for one line that lost emoji (``d`` from :func:`_drop_emoji`)."""
-    chars = ", ".join(f"{ch!r} (U+{ord(ch):04X})" for ch in d["chars"])
+    chars = _listed(d["chars"])
     return (f"line {d['line']} ({d['speaker']}: {d['text'][:60]!r}): emoji {chars} left out of the captions: "
             "no configured font draws them (add a font that has them in `fonts:`)")
 
 
 def topic_emoji_warnings(loaded: LoadedRecipe, step: StepInfo) -> list[str]:
     """Topics of a compose step with emoji no font draws: captions will lose them (plan warnings)."""
-    from ..media.fonts import is_emoji
-
     spec = step.spec
     if spec.caption_style == "none":
         return []
@@ -302,10 +309,9 @@ def topic_emoji_warnings(loaded: LoadedRecipe, step: StepInfo) -> list[str]:
         return []
     out = []
     for t in loaded.topics:
-        gone = list(dict.fromkeys(c for c in chain.missing(t.text) if is_emoji(c)))
+        gone = _undrawn_emoji(chain, t.text)
         if gone:
-            chars = ", ".join(f"{c!r} (U+{ord(c):04X})" for c in gone)
-            out.append(f"{t.where or loaded.loc('topics')}: topic {t.text[:60]!r}: emoji {chars} will be left out of "
+            out.append(f"{t.where or loaded.loc('topics')}: topic {t.text[:60]!r}: emoji {_listed(gone)} will be left out of "
                        f"the captions of step `{step.name}`: no configured font draws them (add a font that has them in `fonts:`)")
     return out
 

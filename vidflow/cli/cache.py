@@ -10,6 +10,7 @@ import json
 
 from rich.table import Table
 
+from ..storage import human_size
 from .render import _console
 
 __all__ = ["show_cache_gc", "show_cache_stats", "show_cache_verify"]
@@ -45,14 +46,6 @@ def _open_cache(settings):
     return store
 
 
-def _size(n: float) -> str:
-    for unit in ("B", "kB", "MB", "GB"):
-        if abs(n) < 1000:
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n:.1f} TB"
-
-
 def show_cache_stats(settings, *, recent: int = 10, as_json: bool = False) -> int:
     """``vidflow cache stats``: size, entries by step and kind, hit rate of recent runs."""
     from ..cache.usage import cache_stats
@@ -63,14 +56,14 @@ def show_cache_stats(settings, *, recent: int = 10, as_json: bool = False) -> in
         print(json.dumps(stats.as_dict(), indent=2))
         return 0
     con = _console()
-    con.print(f"cache {stats.url}: {_size(stats.bytes)} · {stats.manifests} entries · {stats.blobs} blobs ({_size(stats.blob_bytes)})"
+    con.print(f"cache {stats.url}: {human_size(stats.bytes)} · {stats.manifests} entries · {stats.blobs} blobs ({human_size(stats.blob_bytes)})"
               + (f" · {stats.unreferenced_blobs} blobs no entry uses (`vidflow cache gc` removes them)" if stats.unreferenced_blobs else ""))
     for title, rows in (("entries by step", stats.by_step), ("entries by kind", stats.by_kind)):
         t = Table(title=title)
         for col, just in ((title.rsplit(" ", 1)[1], "left"), ("entries", "right"), ("bytes used", "right")):
             t.add_column(col, justify=just)
         for name, (n, size) in sorted(rows.items(), key=lambda kv: -kv[1][1]):
-            t.add_row(name, str(n), _size(size))
+            t.add_row(name, str(n), human_size(size))
         con.print(t)
     if stats.runs:
         t = Table(title=f"hit rate of the {len(stats.runs)} latest runs of this cache")
@@ -111,7 +104,7 @@ def show_cache_gc(settings, *, keep_runs=None, older_than=None, max_size=None, d
     con.print(f"cache {report.url}: {kept}{live}")
     con.print(
         f"{verb} {report.manifests_removed} of {report.manifests} entries, {report.blobs_removed} blobs, {report.other_removed} other files:"
-        f" {_size(report.bytes_freed)} of {_size(report.bytes_before)} (now {_size(report.bytes_after)})"
+        f" {human_size(report.bytes_freed)} of {human_size(report.bytes_before)} (now {human_size(report.bytes_after)})"
         + (f"; {report.kept_new} files newer than this gc left alone" if report.kept_new else "")
     )
     for w in report.warnings:

@@ -6,7 +6,7 @@ process and looks for no binary.
 
 from .compose import assemble, render_segment
 from .ffmpeg import ffmpeg_exe, run_ffmpeg
-from .fonts import FONT_FAMILY, fonts_dir
+from ..fonts import FONT_FAMILY, fonts_dir
 from .probe import MediaInfo, StreamInfo, count_frames, probe, wav_duration
 from .subtitles import ass_colour, ass_time, karaoke_ass
 from .timeline import CharacterLook, LineClip, SceneTimeline, VideoSettings, scene_timeline

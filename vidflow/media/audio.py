@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import MediaError
+from ..storage import file_sha256
 from .ffmpeg import PathLike, assemble_filtergraph, path_arg
 from .timeline import VideoSettings
 
@@ -306,11 +307,7 @@ def pick_music(files: Sequence[Path], topic_id: str) -> Path:
 
 @functools.lru_cache(maxsize=64)
 def _digest(path: str, size: int, mtime_ns: int, inode: int) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    return file_sha256(path)  # cached by the file's identity: a changed file is hashed again
 
 
 def music_digest(path: PathLike) -> str:

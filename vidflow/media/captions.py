@@ -24,7 +24,7 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .fonts import FontChain
+from ..fonts import FontChain, text_direction, visual_order
 from .timeline import LineClip, SceneTimeline, round_half_up
 
 __all__ = ["CaptionEvent", "Token", "base_rtl", "caption_events", "tokens", "visual_order"]
@@ -119,36 +119,9 @@ def _split_wide(tok: Token, fits) -> list[Token]:
     return out
 
 
-def _direction(text: str) -> str | None:
-    for ch in text:
-        d = unicodedata.bidirectional(ch)
-        if d == "L":
-            return "L"
-        if d in ("R", "AL"):
-            return "R"
-    return None
-
-
 def base_rtl(text: str) -> bool:
     """Whether a text's first strong character is right-to-left (its paragraph direction)."""
-    return _direction(text) == "R"
-
-
-def visual_order(parts: Sequence[str], rtl: bool) -> list[int]:
-    """Indices of ``parts`` (words, logical order) in left-to-right display order: a word-level
-    bidi reorder. Words without a strong character take the paragraph's direction."""
-    base = "R" if rtl else "L"
-    dirs = [_direction(p) or base for p in parts]
-    groups: list[list[int]] = []
-    for i, d in enumerate(dirs):
-        if groups and dirs[groups[-1][-1]] == d:
-            groups[-1].append(i)
-        else:
-            groups.append([i])
-    out: list[int] = []
-    for g in (reversed(groups) if rtl else groups):
-        out += list(reversed(g)) if dirs[g[0]] == "R" else g
-    return out
+    return text_direction(text) == "R"
 
 
 def _rows(toks: Sequence[Token], width: float, measure) -> list[list[Token]]:

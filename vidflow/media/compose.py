@@ -38,7 +38,7 @@ from .ffmpeg import (
     segment_filtergraph,
 )
 from .clipsound import clip_audio_argv, clip_mix_argv
-from .fonts import FontChain, FontFace, default_chain
+from ..fonts import FontChain, FontFace, default_chain
 from .probe import probe
 from .subtitles import frame_layout, scene_ass
 from .timeline import (

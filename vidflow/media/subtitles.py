@@ -19,7 +19,7 @@ from collections.abc import Sequence
 
 from ..errors import MediaError
 from .captions import CaptionEvent, ass_escape, caption_events, tokens
-from .fonts import FontChain, default_chain
+from ..fonts import FontChain, default_chain
 from .layout import Box, CastMember, Layout, layout
 from .timeline import CharacterLook, LineClip, SceneTimeline, VideoSettings, round_half_up, scene_timeline
 

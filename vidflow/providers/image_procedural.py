@@ -22,7 +22,6 @@ import asyncio
 import hashlib
 import io
 import random
-import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -31,7 +30,7 @@ from typing import ClassVar, Literal
 from PIL import Image, ImageDraw, ImageFilter, ImageFont, features
 
 from ..errors import BadRequestError
-from ..fonts import FontChain, FontFace, default_chain
+from ..fonts import FontChain, FontFace, default_chain, text_direction, visual_order
 from .base import Capability, ImageRequest, ImageResult, Provider, ProviderOptions
 
 __all__ = ["PALETTES", "ProceduralImage", "render_card", "render_placeholder"]
@@ -77,16 +76,6 @@ def _face(path: str, index: int, size: int, bold: bool) -> ImageFont.FreeTypeFon
     return font
 
 
-def _direction(text: str) -> str | None:
-    for ch in text:
-        d = unicodedata.bidirectional(ch)
-        if d == "L":
-            return "ltr"
-        if d in ("R", "AL"):
-            return "rtl"
-    return None
-
-
 RAQM = features.check("raqm")  # shaping and bidi inside a run; without it, RTL runs are reversed
 
 
@@ -106,7 +95,7 @@ class _Type:
     def draw(self, d: ImageDraw.ImageDraw, xy: tuple[float, float], text: str, fill, *, anchor: str | None = None) -> None:
         """Like ``d.text``; a line of one face is exactly that call (Latin cards keep their bytes)."""
         runs = self.runs(text)
-        if len(runs) == 1 and (RAQM or _direction(text) != "rtl"):
+        if len(runs) == 1 and (RAQM or text_direction(text) != "R"):
             d.text(xy, text, font=runs[0][1], fill=fill, anchor=anchor)
             return
         x, y = xy
@@ -114,7 +103,7 @@ class _Type:
             x -= self.getlength(text) / 2
         y += runs[0][1].getmetrics()[0]  # one baseline for every run: the first face's, top at y
         for t, font in _display_order(runs, text):
-            if not RAQM and _direction(t) == "rtl":
+            if not RAQM and text_direction(t) == "R":
                 t = t[::-1]
             d.text((x, y), t, font=font, fill=fill, anchor="ls")
             x += font.getlength(t)
@@ -124,19 +113,7 @@ def _display_order(runs: list[tuple[str, ImageFont.FreeTypeFont]], text: str) ->
     """Runs of a line left to right: in a right-to-left line the runs' order is reversed, a
     left-to-right stretch inside it keeping its own order (and the converse). Runs without a
     strong character follow the run before them."""
-    base = _direction(text) or "ltr"
-    dirs: list[str] = []
-    for t, _ in runs:
-        dirs.append(_direction(t) or (dirs[-1] if dirs else base))
-    groups: list[list[int]] = []
-    for i, dr in enumerate(dirs):
-        if groups and dirs[groups[-1][-1]] == dr:
-            groups[-1].append(i)
-        else:
-            groups.append([i])
-    order: list[int] = []
-    for g in (reversed(groups) if base == "rtl" else groups):
-        order += list(reversed(g)) if dirs[g[0]] == "rtl" else g
+    order = visual_order([t for t, _ in runs], text_direction(text) == "R", neutral_follows_previous=True)
     return [runs[i] for i in order]
 
 
