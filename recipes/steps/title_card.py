@@ -23,7 +23,7 @@ from pathlib import Path
 
 
 def _fonts() -> Path:
-    from vidflow.media.fonts import fonts_dir
+    from vidflow.fonts import fonts_dir
 
     return fonts_dir()
 
