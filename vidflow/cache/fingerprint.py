@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 import math
 import re
 import unicodedata
@@ -27,8 +26,9 @@ from functools import cache, singledispatch
 from typing import Any
 
 from ..errors import KeyEncodingError
+from ..jsontext import encoder
 
-__all__ = ["KEY_SCHEME", "canonical_bytes", "changed_fields", "decoded", "digest_bytes", "encode", "encoded", "key_tag", "node_key"]
+__all__ = ["KEY_SCHEME", "Encoded", "canonical_bytes", "changed_fields", "decoded", "digest_bytes", "encode", "encoded", "key_tag", "node_key"]
 
 #: Bumping this invalidates every key (and is a changelog entry).
 KEY_SCHEME = "vidflow-key-v2"
@@ -73,6 +73,25 @@ def encode(value: Any) -> Any:
     raise KeyEncodingError(
         f"cannot put a value of type {type(value).__name__} into a cache key: {value!r:.80}"
     )
+
+
+class Encoded:
+    """A value whose encoding is computed once, for values that many keys share (a provider's
+    identity is part of the key of every node that calls it). Encodes exactly as ``value``."""
+
+    __slots__ = ("value", "enc")
+
+    def __init__(self, value: Any):
+        self.value = value
+        self.enc = _encode(value)
+
+    def __reduce__(self) -> tuple:
+        return (Encoded, (self.value,))
+
+
+@encode.register(Encoded)
+def _(value: Encoded) -> Any:
+    return value.enc
 
 
 @encode.register(type(None))
@@ -155,6 +174,8 @@ def _encode(value: Any) -> Any:
         return ["i", str(value)]
     if value is None:
         return None
+    if t is Encoded:
+        return value.enc
     names = _record_fields(t)
     if names is not None:  # a dataclass record: tag and fields (as ``encode`` does)
         return ["r", key_tag(t), _encode({n: getattr(value, n) for n in names})]
@@ -168,11 +189,11 @@ def _record_fields(cls: type) -> tuple[str, ...] | None:
 
 def canonical_bytes(value: Any) -> bytes:
     """The canonical encoding of ``value`` (sorted keys, compact, UTF-8)."""
-    return _CANONICAL.encode(_encode(value)).encode("utf-8")
+    return _CANONICAL(_encode(value)).encode("utf-8")
 
 
-# One encoder for every key (json.dumps with options builds a new one per call).
-_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+# One encoder for every key (json.dumps with options builds a new one per call; vidflow/jsontext.py).
+_CANONICAL = encoder(sort_keys=True, ensure_ascii=False, allow_nan=False)
 
 
 def digest_bytes(data: bytes) -> str:
@@ -193,7 +214,7 @@ def key_of_encoded(enc: Any, *, salt: str = "") -> str:
     h.update(b"\0")
     h.update(unicodedata.normalize("NFC", salt).encode())
     h.update(b"\0")
-    h.update(_CANONICAL.encode(enc).encode("utf-8"))
+    h.update(_CANONICAL(enc).encode("utf-8"))
     return h.hexdigest()
 
 

@@ -36,6 +36,7 @@ from enum import Enum
 from typing import Any, Callable
 
 from ..errors import CacheCorruptError, CacheError, ConfigError
+from ..jsontext import encoder
 from ..scratch import Scratch
 from ..storage import atomic_put_file, atomic_write, is_local, is_s3, join, object_state, url_to_fs
 from .fingerprint import canonical_bytes
@@ -133,6 +134,7 @@ class CacheStore:
         self.url = url
         self.fs, self.root = url_to_fs(url, **(storage_options or {}))
         self._local = is_local(self.fs)
+        self._actions = join(self.root, "actions")
         self.records = VerificationRecords(self.fs, join(self.root, "verified"))
         # digest -> the blob's state when this process last verified (or wrote) it
         self._trusted: dict[str, tuple] = {}
@@ -172,7 +174,7 @@ class CacheStore:
         return join(self.root, "blobs", "sha256", digest[:2], digest[2:])
 
     def action_path(self, key: str) -> str:
-        return join(self.root, "actions", f"{key}.json")
+        return f"{self._actions}/{key}.json"
 
     def job_path(self, key: str) -> str:
         return join(self.root, "jobs", f"{key}.json")
@@ -361,7 +363,10 @@ class CacheStore:
 
     def write_index(self, recipe: str, topic_id: str, keys: dict[str, str]) -> None:
         """Record the keys a run used for a topic's nodes (merged over the previous record)."""
-        self.write_doc(self.index_path(recipe, topic_id), {**self.read_index(recipe, topic_id), **keys})
+        before = self.read_index(recipe, topic_id)
+        merged = {**before, **keys}
+        if merged != before:  # a rerun that used the same keys writes nothing
+            self.write_doc(self.index_path(recipe, topic_id), merged)
 
     # ------------------------------------------------------------------ small documents
     def doc_path(self, name: str) -> str:
@@ -472,10 +477,10 @@ def _memo(state: Any) -> tuple:
 
 
 def _json_bytes(data: Any) -> bytes:
-    return _DOC.encode(data).encode()
+    return _DOC(data).encode()
 
 
-_DOC = json.JSONEncoder(sort_keys=True, separators=(",", ":"))  # one encoder for every manifest (json.dumps makes one per call)
+_DOC = encoder(sort_keys=True, ensure_ascii=True)  # one encoder for every manifest (vidflow/jsontext.py)
 
 
 def _file_digest(path: str) -> tuple[str, int]:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar, Literal
 
 from pydantic import Field
 
+from ..cache.fingerprint import Encoded
 from ..cache.store import Artifact
 from ..calibration import Calibration, lane_key
 from ..errors import BudgetExceededError, ProviderError, VidflowError
@@ -44,6 +45,7 @@ class ProviderCapability(Capability):
     Step: ClassVar[type[ProviderStep]] = ProviderStep
     #: ``on_failure: placeholder`` is allowed (the capability can make a stand-in output).
     placeholder_allowed: ClassVar[bool] = False
+    estimate_per_step: ClassVar[bool] = True  # the step's sketch request, on its provider's lane
 
     # ------------------------------------------------------------------ subclass hooks
     def request(self, step: StepInfo, adapter: Any, ctx: dict[str, Any], loaded: LoadedRecipe) -> Any:
@@ -96,7 +98,7 @@ class ProviderCapability(Capability):
             return None
         requests = [(p, self.request(step, adapters(p), ctx, loaded)) for p in (step.provider, *step.fallbacks)]
         adapter, req = adapters(step.provider), requests[0][1]
-        fields = {"node": "provider", "provider": adapter.identity(), "request": req}
+        fields = {"node": "provider", "provider": _key_identity(adapter), "request": req}
         return Prepared(fields, payload=requests, cost=adapter.estimate_cost(req), seconds=self.latency(task, step, loaded, adapter, inputs.calibration), units=self.units(req))
 
     async def execute(self, task: Any, step: StepInfo, prepared: Prepared, rt: Runtime) -> Artifact:
@@ -127,3 +129,16 @@ class ProviderCapability(Capability):
         if step.spec.on_failure == "placeholder" and isinstance(error, (ProviderError, VidflowError)):
             return await self.placeholder(step, candidates[0][1], error, rt)
         raise error
+
+
+def _key_identity(adapter: Any) -> Encoded:
+    """The adapter's ``identity()``, encoded for keys once per adapter instance (all its nodes
+    share it; an adapter's options do not change while it lives)."""
+    ident = getattr(adapter, "_vidflow_key_identity", None)
+    if ident is None:
+        ident = Encoded(adapter.identity())
+        try:
+            adapter._vidflow_key_identity = ident
+        except AttributeError:  # an adapter with __slots__: encoded per node
+            pass
+    return ident

@@ -209,6 +209,8 @@ class Capability:
         template_fields: which of ``Step``'s fields are Jinja templates.
         cacheable: False for nodes whose output is a side effect (publish).
         exclusive: making a node is costly enough to take a lease (compose, local commands).
+        estimate_per_step: its plan estimate depends only on the step, the node's role and
+            provider (not on the topic or the node's params): a run computes it once per step.
     """
 
     name: ClassVar[str]
@@ -220,6 +222,7 @@ class Capability:
     #: Its local work is worth one process at a time per key (a lease): expensive CPU work.
     #: Provider nodes take the lease when their provider is paid.
     exclusive: ClassVar[bool] = False
+    estimate_per_step: ClassVar[bool] = False
 
     # ------------------------------------------------------------------ load time
     def claims(self, body: Mapping[str, Any], provider_capability: str | None) -> bool:

@@ -69,17 +69,21 @@ class TextCapability(ProviderCapability):
         from ..recipe.templating import render
 
         spec = step.spec
-        speakers: tuple[SpeakerInfo, ...] = ()
-        if spec.output == "dialogue":
-            speakers = tuple(SpeakerInfo(c.name, tuple(c.profile.catchphrases), c.profile.persona) for c in loaded.characters.values())
-        hints = {k: v for k, v in (("lines", spec.lines), ("scenes", spec.scenes)) if v}
-        schema = dialogue_schema([s.name for s in speakers]) if spec.output == "dialogue" else spec.schema_
+        fixed = step.memo.get("text.request")
+        if fixed is None:  # what every node of the step shares: speakers, hints, schema
+            speakers: tuple[SpeakerInfo, ...] = ()
+            if spec.output == "dialogue":
+                speakers = tuple(SpeakerInfo(c.name, tuple(c.profile.catchphrases), c.profile.persona) for c in loaded.characters.values())
+            hints = {k: v for k, v in (("lines", spec.lines), ("scenes", spec.scenes)) if v}
+            schema = dialogue_schema([s.name for s in speakers]) if spec.output == "dialogue" else spec.schema_
+            fixed = step.memo["text.request"] = (speakers, {**hints, **spec.params}, schema)
+        speakers, hints, schema = fixed
         where = template_where(loaded, step, ctx)
         return TextRequest(
             prompt=render(spec.prompt, ctx, where=where("prompt")),
             system=render(spec.system, ctx, where=where("system")) if spec.system else "",
             output=spec.output, topic=ctx["topic"] if adapter.wants_topic else "", speakers=speakers,
-            hints={**hints, **spec.params}, schema=schema,
+            hints=dict(hints), schema=schema,
         )
 
     def sketch(self, step: StepInfo, adapter: Any, loaded: LoadedRecipe) -> TextRequest:

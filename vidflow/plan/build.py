@@ -38,23 +38,28 @@ def expand_step(
     estimated: Mapping[str, bool],
     adapters: Callable[[str], Any],
     calibration: Calibration | None = None,
+    memo: dict[tuple[str, str, str | None], Estimate] | None = None,
 ) -> list[Task]:
-    """The Tasks of ``step`` for one topic. May raise BadOutputError (a for_each over a non-list)."""
+    """The Tasks of ``step`` for one topic. May raise BadOutputError (a for_each over a non-list).
+
+    ``memo``: estimates kept across the topics of one run, for capabilities whose estimate
+    depends only on the step, role and provider (``Capability.estimate_per_step``).
+    """
     cap = loaded.capability(step)
     x = Expansion(topic_id=topic_id, values=values, results=results, estimated=estimated, loaded=loaded, adapters=adapters)
     tasks = []
     upstream_estimated = any(estimated.get(n, False) for n in results)
-    estimates: dict[tuple[str, str | None], Estimate] = {}  # one per role and provider: nodes of a step share it
+    estimates: dict[tuple[str, str, str | None], Estimate] = memo if memo is not None and cap.estimate_per_step else {}
     for spec in cap.expand(step, x):
         task = Task(
             id=f"{topic_id}/{spec.name}", topic=topic_id, step=step.name, capability=cap.name, role=spec.role,
             provider=spec.provider, item=spec.item, deps=spec.deps, inputs=spec.inputs, item_from=spec.item_from,
             params=spec.params, estimated=spec.estimated or upstream_estimated, result=spec.result,
         )
-        est = estimates.get((task.role, task.provider))
+        est = estimates.get((step.name, task.role, task.provider))  # nodes of a step share it
         if est is None:
             e = cap.estimate(task, step, loaded, adapters(task.provider) if task.provider else None, calibration or Calibration())
-            est = estimates[(task.role, task.provider)] = Estimate(e.cost, e.seconds, dict(e.units))
+            est = estimates[(step.name, task.role, task.provider)] = Estimate(e.cost, e.seconds, dict(e.units))
         tasks.append(_with_estimate(task, est))
     return tasks
 

@@ -64,6 +64,8 @@ class StepInfo:
     template_deps: set[str] = field(default_factory=set)
     templates: dict[str, str] = field(default_factory=dict)
     links: dict[str, str] = field(default_factory=dict)
+    #: What a capability derives from this step alone, kept for its nodes (built on first use).
+    memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def shape(self) -> str:  # the capability's name (kept for readability at call sites)

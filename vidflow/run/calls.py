@@ -30,6 +30,8 @@ class ProviderCalls:
         first burst starts with clients ready and its rate window is not skewed.
         """
         fut = self._warm.get(provider)
+        if fut is not None and fut.done():  # every call after the first: no shield to build
+            return fut.result()
         if fut is None:
             fut = self._warm[provider] = asyncio.ensure_future(self.adapter(provider).warm_up())
         await asyncio.shield(fut)

@@ -157,6 +157,8 @@ class Scheduler(ProviderCalls, Gates):
         self._policies: dict[str, RetryPolicy] = {}
         self._warm: dict[str, asyncio.Future] = {}
         self._attempts: dict[str, int] = {}
+        self._estimates: dict[tuple[str, str, str | None], Estimate] = {}  # step, role, provider -> a node's estimate
+        self._kinds: dict[tuple[str | None, str, str], str] = {}  # (provider, capability, role) -> kind
         self._cpu: asyncio.Semaphore | None = None
         self._scratch: Scratch | None = None
         self._writer: BackgroundWriter | None = None
@@ -247,7 +249,8 @@ class Scheduler(ProviderCalls, Gates):
             kw.setdefault("node", task.id)
             kw.setdefault("step", task.step)
             kw.setdefault("topic", task.topic)
-            kw.setdefault("kind", self._kind(task))
+            if "kind" not in kw:
+                kw["kind"] = self._kind(task)
             kw.setdefault("provider", task.provider or "")
         # A second layer: provider errors arrive redacted, but any text may hold a secret. Only
         # events that carry text from outside (errors, messages) need it.
@@ -260,9 +263,15 @@ class Scheduler(ProviderCalls, Gates):
         self.sink.emit(Event(self.run_id, type, **kw))
 
     def _kind(self, task: Task) -> str:
-        if task.provider:
-            return self.loaded.providers[task.provider].kind
-        return f"{task.capability}.{task.role}" if task.role else task.capability
+        k = (task.provider, task.capability, task.role)
+        kind = self._kinds.get(k)
+        if kind is None:
+            if task.provider:
+                kind = self.loaded.providers[task.provider].kind
+            else:
+                kind = f"{task.capability}.{task.role}" if task.role else task.capability
+            self._kinds[k] = kind
+        return kind
 
     # ------------------------------------------------------------------ the walk
     async def run(self, topics: list[Topic] | None = None) -> None:
@@ -333,7 +342,8 @@ class Scheduler(ProviderCalls, Gates):
                     art = await self._futures[ids[0]]
                     info = self.loaded.steps[src]
                     values[src] = UNKNOWN if art is UNKNOWN else self.loaded.capability(info).view(info, art)
-            tasks = expand_step(self.loaded, step, topic_id, values=values, results=results, estimated=estimated, adapters=self.adapter, calibration=self.calibration)
+            tasks = expand_step(self.loaded, step, topic_id, values=values, results=results, estimated=estimated, adapters=self.adapter,
+                                calibration=self.calibration, memo=self._estimates)
         except AwaitingReviewError as e:
             self._stand_in(topic_id, step, "waiting", e)
             done.set_exception(AwaitingReviewError(f"{topic_id}/{step.name}", f"{e.node} awaits review"))
@@ -466,7 +476,10 @@ class Scheduler(ProviderCalls, Gates):
             if art is None and key:
                 check = cap.cached_value_check(step, task)
                 try:
-                    found = await self.io(lambda: self.store.lookup(key, check=check))
+                    if self._local_store:  # a local read: cheaper than a hop to a thread
+                        found = self.store.lookup(key, check=check)
+                    else:
+                        found = await asyncio.to_thread(self.store.lookup, key, check=check)
                 except (CacheError, OSError) as e:  # an unreadable cache fails the node, clearly (not a bug)
                     return self._fail(task, e)
                 art = found.artifact
