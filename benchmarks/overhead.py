@@ -12,7 +12,13 @@ For each side: load, plan on a cold and a warm cache, a cold run (every node mad
 and a warm run (every node a cache hit). The scheduler's overhead per node is
 ``(cold run - baseline) / nodes``. Targets (issue 9): overhead <= 100 us/node, plan <= 1 s.
 
-Usage: python benchmarks/overhead.py [--nodes 10000] [--reps 2] [--against REF | --no-before]
+Where the cache lives: on a RAM disk (``/dev/shm``) when the machine has one, so that what is
+measured is vidflow's work and not the disk's mood (creating one small file took 25-300 µs on
+the same virtual disk from one minute to the next, which moved the result by 2x). Both sides
+write the same files there. ``--cache-dir DIR`` measures on another disk; the report says
+which was used.
+
+Usage: python benchmarks/overhead.py [--nodes 10000] [--reps 2] [--against REF | --no-before] [--cache-dir DIR]
 """
 
 from __future__ import annotations
@@ -49,7 +55,13 @@ def _timed(fn):
     return out, time.perf_counter() - t0, time.process_time() - c0
 
 
-def measure(nodes: int) -> dict[str, float]:
+def default_cache_dir() -> str | None:
+    """A RAM disk if there is a writable one, else None (the system's temp folder)."""
+    shm = "/dev/shm"
+    return shm if os.path.isdir(shm) and os.access(shm, os.W_OK) else None
+
+
+def measure(nodes: int, cache_dir: str | None = None) -> dict[str, float]:
     """One measurement of whatever vidflow is importable (works with the v1 API and the v2 one)."""
     from vidflow.api import load_recipe_file, plan, run
     from vidflow.providers.base import Provider, TextRequest, TextResult
@@ -78,7 +90,7 @@ def measure(nodes: int) -> dict[str, float]:
     # First, on a fresh heap: measured after the runs, the baseline paid for collections of
     # the runs' leftovers (it read ~90 µs a call instead of ~13), flattering the overhead.
     _, out["baseline"], _ = _timed(lambda: asyncio.run(baseline()))
-    with tempfile.TemporaryDirectory() as d:
+    with tempfile.TemporaryDirectory(dir=cache_dir) as d:
         path = Path(d) / "r.yaml"
         path.write_text(_recipe(topics))
         settings = Settings(cache_url=os.path.join(d, "cache"), runs_dir=os.path.join(d, "runs"))
@@ -93,10 +105,11 @@ def measure(nodes: int) -> dict[str, float]:
     return out
 
 
-def _measure_in(src: Path, nodes: int) -> dict[str, float]:
+def _measure_in(src: Path, nodes: int, cache_dir: str | None) -> dict[str, float]:
     """``measure`` in a fresh process that imports vidflow from ``src``."""
     env = {**os.environ, "PYTHONPATH": str(src)}
-    proc = subprocess.run([sys.executable, str(HERE / "overhead.py"), "--measure", "--nodes", str(nodes)], env=env, cwd=src,
+    where = ["--cache-dir", cache_dir] if cache_dir else []
+    proc = subprocess.run([sys.executable, str(HERE / "overhead.py"), "--measure", "--nodes", str(nodes), *where], env=env, cwd=src,
                           capture_output=True, text=True, check=True)
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
@@ -107,11 +120,13 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=2, help="measurements per side (alternating); medians are printed")
     ap.add_argument("--against", default=BEFORE, help=f"the commit to compare with (default {BEFORE}: the v1 engine)")
     ap.add_argument("--no-before", action="store_true", help="measure this checkout only")
+    ap.add_argument("--cache-dir", default=None, help="where the runs' cache and records go (default: /dev/shm if there is one, else the temp folder)")
     ap.add_argument("--measure", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.measure:
-        print(json.dumps(measure(args.nodes)))
+        print(json.dumps(measure(args.nodes, args.cache_dir)))
         return
+    cache_dir = args.cache_dir or default_cache_dir()
     sides: dict[str, list[dict]] = {"after": [], "before": []}
     with tempfile.TemporaryDirectory() as tmp:
         old = Path(tmp) / "before"
@@ -119,9 +134,9 @@ def main() -> None:
             subprocess.run(["git", "worktree", "add", "--detach", str(old), args.against], cwd=REPO, check=True, capture_output=True)
         try:
             for _ in range(args.reps):
-                sides["after"].append(_measure_in(REPO, args.nodes))
+                sides["after"].append(_measure_in(REPO, args.nodes, cache_dir))
                 if not args.no_before:
-                    sides["before"].append(_measure_in(old, args.nodes))
+                    sides["before"].append(_measure_in(old, args.nodes, cache_dir))
         finally:
             if not args.no_before:
                 subprocess.run(["git", "worktree", "remove", "--force", str(old)], cwd=REPO, capture_output=True)
@@ -133,13 +148,13 @@ def main() -> None:
     us = lambda t: t / nodes * 1e6  # noqa: E731
     shown = ["after"] + ([] if args.no_before else ["before"])
     print(f"vidflow overhead, {nodes:.0f} nodes ({nodes // STEPS_PER_TOPIC:.0f} topics x {STEPS_PER_TOPIC} steps), instant provider, "
-          f"median of {args.reps} alternating run(s); before = {args.against}")
+          f"median of {args.reps} alternating run(s); before = {args.against}; cache in {cache_dir or tempfile.gettempdir()}")
     print(f"  {'':22}" + "".join(f"{s:>22}" for s in shown))
     for label, k in (("load recipe", "load"), ("plan, cold cache", "plan_cold"), ("plan, warm cache", "plan_warm"),
                      ("run, cold", "run_cold"), ("run, all cached", "run_warm"), ("baseline gather", "baseline")):
         print(f"  {label:22}" + "".join(f"{med(s, k):8.2f} s {us(med(s, k)):7.1f} µs/n" for s in shown))
     overhead = {s: us(med(s, "run_cold") - med(s, "baseline")) for s in shown}
-    print(f"  scheduler overhead per node (cold run - baseline): " + ", ".join(f"{s} {v:.1f} µs" for s, v in overhead.items()))
+    print("  scheduler overhead per node (cold run - baseline): " + ", ".join(f"{s} {v:.1f} µs" for s, v in overhead.items()))
     if not args.no_before:
         print(f"  ratio after/before: overhead {overhead['after'] / overhead['before']:.2f}, "
               f"plan cold {med('after', 'plan_cold') / med('before', 'plan_cold'):.2f}, "

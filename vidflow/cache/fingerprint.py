@@ -178,7 +178,14 @@ def _encode(value: Any) -> Any:
         return value.enc
     names = _record_fields(t)
     if names is not None:  # a dataclass record: tag and fields (as ``encode`` does)
-        return ["r", key_tag(t), _encode({n: getattr(value, n) for n in names})]
+        fields: dict[str, Any] = {}  # field names are identifiers: ASCII, distinct
+        for n in names:
+            v = getattr(value, n)
+            if type(v) is str:  # most fields of a request are text: no call for them
+                fields[n] = ["s", v if v.isascii() else unicodedata.normalize("NFC", v)]
+            else:
+                fields[n] = _encode(v)
+        return ["r", key_tag(t), ["m", fields]]
     return encode(value)
 
 

@@ -60,47 +60,54 @@ class PlanReport:
         return asdict(self)
 
 
-def simulate_makespan(graph: nx.DiGraph, status: Mapping[str, str], limits: Mapping[str, Limits], cpu_slots: int) -> float:
+def simulate_makespan(graph: nx.DiGraph, status: Mapping[str, str], limits: Mapping[str, Limits], cpu_slots: int, *, order: list[str] | None = None) -> float:
     """Wall time of the nodes to run: list scheduling on the DAG under every lane's limits.
 
     A provider node holds one of its provider's slots and respects its rate window; local work
     holds a CPU slot; cached nodes take no time. A node starts when its inputs are done and a
-    slot (and the window) allows.
+    slot (and the window) allows. ``order``: the graph's topological order, if already known.
     """
     if graph.number_of_nodes() == 0:
         return 0.0
-    order = {n: i for i, n in enumerate(nx.topological_sort(graph))}
-    waiting = {n: graph.in_degree(n) for n in graph}
-    slots: dict[str, list[float]] = {}
+    topo = order if order is not None else list(nx.topological_sort(graph))
+    rank = {n: i for i, n in enumerate(topo)}
+    tasks = dict(graph.nodes(data="task"))
+    pred, succ = graph.pred, graph.succ
+    waiting = {n: len(pred[n]) for n in topo}
+    slots: dict[str, list[float]] = {}  # lane -> a heap of the times its slots come free
     windows: dict[str, RateWindow] = {}
     done: list[tuple[float, int, str]] = []
     finish: dict[str, float] = {}
 
     def start(n: str, t: float) -> None:
-        task = graph.nodes[n]["task"]
+        task = tasks[n]
         dur = task.estimate.seconds if status.get(n) in TO_RUN else 0.0
         lane = task.lane
         if lane and dur > 0:
+            free = slots.get(lane)
             lim = limits.get(lane) or Limits(concurrency=cpu_slots if lane == "cpu" else 1)
-            free = slots.setdefault(lane, [0.0] * lim.concurrency)
-            i = min(range(len(free)), key=free.__getitem__)
-            t = max(t, free[i])
+            if free is None:
+                free = slots[lane] = [0.0] * lim.concurrency  # (equal values: already a heap)
+            t = max(t, free[0])  # the slot that comes free first
             if lim.rate is not None:
-                w = windows.setdefault(lane, RateWindow(lim.rate))
+                w = windows.get(lane)
+                if w is None:
+                    w = windows[lane] = RateWindow(lim.rate)
                 t = w.earliest(t)
                 w.record(t)
-            free[i] = t + dur
+            heapq.heapreplace(free, t + dur)
         finish[n] = t + dur
-        heapq.heappush(done, (t + dur, order[n], n))
+        heapq.heappush(done, (t + dur, rank[n], n))
 
-    for n in sorted((n for n in graph if waiting[n] == 0), key=order.get):
-        start(n, 0.0)
+    for n in topo:
+        if waiting[n] == 0:
+            start(n, 0.0)
     while done:
         _, _, n = heapq.heappop(done)
-        for m in sorted(graph.successors(n), key=order.get):
+        for m in sorted(succ[n], key=rank.__getitem__):
             waiting[m] -= 1
             if waiting[m] == 0:
-                start(m, max(finish[p] for p in graph.predecessors(m)))
+                start(m, max(finish[p] for p in pred[m]))
     return max(finish.values(), default=0.0)
 
 
@@ -146,11 +153,13 @@ def build_report(graph: nx.DiGraph, status: Mapping[str, str], *, recipe: str, t
     for row in rows.values():
         row.seconds = max((bound.get(lane, 0.0) for lane in step_lanes.get(row.step, ()) if lane), default=0.0)
     # Critical path over the nodes to run (no limits).
-    if graph.number_of_nodes():
+    topo = list(nx.topological_sort(graph))
+    if topo:
         best: dict[str, float] = {}
-        for n in nx.topological_sort(graph):
-            own = graph.nodes[n]["task"].estimate.seconds if status.get(n) in TO_RUN else 0.0
-            best[n] = own + max((best[p] for p in graph.predecessors(n)), default=0.0)
+        pred = graph.pred
+        for n, task in zip(topo, (graph.nodes[n]["task"] for n in topo)):
+            own = task.estimate.seconds if status.get(n) in TO_RUN else 0.0
+            best[n] = own + max((best[p] for p in pred[n]), default=0.0)
         report.critical_path_seconds = max(best.values())
     report.rows = [r for r in rows.values() if r.nodes]
     report.total_nodes = sum(r.nodes for r in report.rows)
@@ -158,5 +167,5 @@ def build_report(graph: nx.DiGraph, status: Mapping[str, str], *, recipe: str, t
     report.to_run = sum(r.to_run for r in report.rows)
     report.estimated = any(r.estimated for r in report.rows)
     report.cost_usd = sum(r.cost_usd for r in report.rows)
-    report.wall_seconds = simulate_makespan(graph, status, limits, cpu_slots) if report.to_run else 0.0
+    report.wall_seconds = simulate_makespan(graph, status, limits, cpu_slots, order=topo) if report.to_run else 0.0
     return report
