@@ -211,3 +211,16 @@ def test_strings_are_nfc_normalised():
 
 def test_salt_changes_every_key():
     assert node_key({"a": 1}, salt="x") != node_key({"a": 1})
+
+
+def test_a_pre_encoded_value_makes_the_same_key_and_survives_pickling():
+    import pickle
+
+    from vidflow.cache.fingerprint import Encoded
+
+    shared = Encoded(SPEECH_NODE["provider"])
+    node = {**SPEECH_NODE, "provider": shared}
+    assert node_key(node) == node_key(SPEECH_NODE) == GOLDEN["speech"]
+    back = pickle.loads(pickle.dumps(shared))
+    assert back == shared and back.enc == shared.enc
+    assert Encoded({"a": 1}) != Encoded({"a": 2})

@@ -88,6 +88,14 @@ class Encoded:
     def __reduce__(self) -> tuple:
         return (Encoded, (self.value,))
 
+    def __eq__(self, other: object) -> bool:  # equal when they would make the same keys
+        return isinstance(other, Encoded) and self.enc == other.enc
+
+    __hash__ = None  # type: ignore[assignment]  # (like the dict it usually holds)
+
+    def __repr__(self) -> str:
+        return f"Encoded({self.value!r})"
+
 
 @encode.register(Encoded)
 def _(value: Encoded) -> Any:

@@ -1,0 +1,30 @@
+"""Event lines: the sink's fast encoding is the event, whole, as one JSON object per line."""
+
+from __future__ import annotations
+
+import json
+
+from vidflow.run.ledger import Event, EventType, JsonlSink, _LINE, read_events
+
+EVENTS = [
+    Event("r-1", EventType.RUN_STARTED, data={"recipe": "x", "topics": ["a"]}),
+    Event("r-1", EventType.NODE_QUEUED, node="a/s", step="s", topic="a", kind="text.offline", provider="p"),
+    Event("r-1", EventType.NODE_STARTED, node="a/s", step="s", topic="a", kind="text.offline", provider="p", attempt=1),
+    Event("r-1", EventType.NODE_SUCCEEDED, node="a/s", step="s", topic="a", kind="text.offline", provider="p", attempt=1, latency=0.25, cost_usd=0.001, data={"key": "k" * 64}),
+    Event("r-1", EventType.NODE_RETRY, node="a/s", step="s", topic="a", kind="text.offline", provider="q", attempt=2, error="RateLimitedError", message="429 \"slow\" é\u2028", data={"wait": 1.5}),
+    Event("r-1", EventType.NODE_FAILED, node="é/ü[0]", step="ü", topic="é", kind="k"),
+    Event("r-1", EventType.TOPIC_FINISHED, topic="a", data={"status": "done"}),
+    Event("r-1", EventType.RUN_FINISHED, data={"interrupted": False}),
+]
+
+
+def test_each_line_is_the_whole_event(tmp_path):
+    path = tmp_path / "events.jsonl"
+    sink = JsonlSink(str(path))
+    for e in EVENTS:
+        sink.emit(e)
+    sink.close()
+    lines = path.read_text(encoding="utf-8").split("\n")[:-1]  # (not splitlines: U+2028 is not a line end here)
+    assert lines == [_LINE(e.as_dict()) for e in EVENTS]  # same keys, same order as as_dict
+    assert [json.loads(line) for line in lines] == [e.as_dict() for e in EVENTS]
+    assert [e.as_dict() for e in read_events(str(path))] == [e.as_dict() for e in EVENTS]
