@@ -99,7 +99,11 @@ class ProviderCapability(Capability):
         requests = [(p, self.request(step, adapters(p), ctx, loaded)) for p in (step.provider, *step.fallbacks)]
         adapter, req = adapters(step.provider), requests[0][1]
         fields = {"node": "provider", "provider": _key_identity(adapter), "request": req}
-        return Prepared(fields, payload=requests, cost=adapter.estimate_cost(req), seconds=self.latency(task, step, loaded, adapter, inputs.calibration), units=self.units(req))
+        calibration = inputs.calibration
+        seconds = step.memo.get("provider.latency")
+        if seconds is None or seconds[0] is not calibration:  # one step, one provider lane: one latency per run
+            seconds = step.memo["provider.latency"] = (calibration, self.latency(task, step, loaded, adapter, calibration))
+        return Prepared(fields, payload=requests, cost=adapter.estimate_cost(req), seconds=seconds[1], units=self.units(req))
 
     async def execute(self, task: Any, step: StepInfo, prepared: Prepared, rt: Runtime) -> Artifact:
         error: BaseException | None = None

@@ -30,15 +30,15 @@ class ProviderCalls:
         first burst starts with clients ready and its rate window is not skewed.
         """
         fut = self._warm.get(provider)
-        if fut is not None and fut.done():  # every call after the first: no shield to build
-            return fut.result()
         if fut is None:
             fut = self._warm[provider] = asyncio.ensure_future(self.adapter(provider).warm_up())
         await asyncio.shield(fut)
 
     async def call(self, task: Task, provider: str, fn: Callable[[], Awaitable[Any]], *, estimate: float, fallback: bool = False) -> CallResult:
         """One provider call under its limiter, the budget and the retry policy, with events."""
-        await self.warm_up(provider)
+        warm = self._warm.get(provider)
+        if warm is None or not warm.done() or warm.cancelled() or warm.exception() is not None:
+            await self.warm_up(provider)  # (once it has succeeded: no coroutine, no shield)
         adapter = self.adapter(provider)
         limiter = self.limiter(provider)
         policy = self.retry_policy(provider)
@@ -65,19 +65,18 @@ class ProviderCalls:
                         self.budget.settle(task.topic, estimate, actual)
             return CallResult(value, seconds, started_at)
 
-        return await policy.call(attempt, sleep=self.clock.sleep, on_retry=self._on_retry(task, provider, lambda: t0))
-
-    def _on_retry(self, task: Task, provider: str, started: Callable[[], float]) -> Callable[[BaseException, int, float], None]:
-        limiter = self.limiter(provider)
-
         def on_retry(exc: BaseException, n: int, delay: float) -> None:
-            if isinstance(exc, RateLimitedError):
-                limiter.pause(delay)  # a 429 pauses the whole provider instance, not just this call
-            status = getattr(exc, "status", None)
-            data = {"status": status, "wait": round(delay, 3)} if status else {"wait": round(delay, 3)}
-            self.emit(EventType.NODE_RETRY, task, attempt=self._attempts.get(task.id, 0), provider=provider, error=type(exc).__name__, message=str(exc), latency=self.clock.now() - started(), data=data)
+            self._retried(task, provider, t0, exc, delay)
 
-        return on_retry
+        return await policy.call(attempt, sleep=self.clock.sleep, on_retry=on_retry)
+
+    def _retried(self, task: Task, provider: str, started: float, exc: BaseException, delay: float) -> None:
+        """An attempt failed transiently: pause the provider on a 429, and say so."""
+        if isinstance(exc, RateLimitedError):
+            self.limiter(provider).pause(delay)  # a 429 pauses the whole provider instance, not just this call
+        status = getattr(exc, "status", None)
+        data = {"status": status, "wait": round(delay, 3)} if status else {"wait": round(delay, 3)}
+        self.emit(EventType.NODE_RETRY, task, attempt=self._attempts.get(task.id, 0), provider=provider, error=type(exc).__name__, message=str(exc), latency=self.clock.now() - started, data=data)
 
     async def retrying(self, task: Task, provider: str, fn: Callable[[], Awaitable[Any]]) -> Any:
         """``fn`` under the provider's retry policy and per-attempt timeout, with retry events and
@@ -90,7 +89,10 @@ class ProviderCalls:
         async def attempt() -> Any:  # a coroutine function: tenacity calls plain callables without awaiting
             return await policy.bounded(fn, kind=kind)
 
-        return await policy.call(attempt, sleep=self.clock.sleep, on_retry=self._on_retry(task, provider, lambda: t0))
+        def on_retry(exc: BaseException, n: int, delay: float) -> None:
+            self._retried(task, provider, t0, exc, delay)
+
+        return await policy.call(attempt, sleep=self.clock.sleep, on_retry=on_retry)
 
     def note(self, task: Task, message: str, *, error: str = "", data: Mapping[str, Any] | None = None) -> None:
         """Say in the event log why a node does something again (a NODE_RETRY event with ``data``)."""
