@@ -101,6 +101,7 @@ class Event:
 _LINE = encoder(default=str)  # one encoder for every event line (vidflow/jsontext.py)
 _OPTIONAL_FIELDS = tuple(f.name for f in fields(Event) if f.name not in ("run_id", "type", "ts"))
 _IDENT_FIELDS = ("node", "step", "topic", "kind", "provider")
+_float_repr = float.__repr__
 
 
 class EventSink(Protocol):
@@ -174,7 +175,9 @@ class JsonlSink:
         if e.data:
             tail["data"] = e.data
         more = "," + _LINE(tail)[1:-1] if tail else ""
-        return f'{{{head[0]},"type":"{e.type.value}","ts":{_LINE(e.ts)}{head[1]}{more}}}'
+        ts = e.ts
+        stamp = _float_repr(ts) if type(ts) is float and ts - ts == 0.0 else _LINE(ts)  # finite: what json writes
+        return f'{{{head[0]},"type":"{e.type.value}","ts":{stamp}{head[1]}{more}}}'
 
     def _write(self) -> None:
         if self._lines:
