@@ -15,6 +15,7 @@ EVENTS = [
     Event("r-1", EventType.NODE_FAILED, node="é/ü[0]", step="ü", topic="é", kind="k"),
     Event("r-1", EventType.TOPIC_FINISHED, topic="a", data={"status": "done"}),
     Event("r-1", EventType.RUN_FINISHED, data={"interrupted": False}),
+    Event('k-a,"b"', EventType.NODE_CACHED, node="a,b/s", step="s", topic="a,b", kind="k", provider="p"),  # commas and quotes in ids
 ]
 
 

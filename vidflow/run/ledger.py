@@ -101,6 +101,7 @@ class Event:
 _LINE = encoder(default=str)  # one encoder for every event line (vidflow/jsontext.py)
 _OPTIONAL_FIELDS = tuple(f.name for f in fields(Event) if f.name not in ("run_id", "type", "ts"))
 _IDENT_FIELDS = ("node", "step", "topic", "kind", "provider")
+_TAIL_FIELDS = tuple(f for f in _OPTIONAL_FIELDS if f not in _IDENT_FIELDS)
 _float_repr = float.__repr__
 
 
@@ -154,26 +155,9 @@ class JsonlSink:
         if head is None:
             if len(self._heads) > 50_000:
                 self._heads.clear()
-            d = {"run_id": e.run_id}
-            for name, v in zip(_IDENT_FIELDS, ident[1:]):
-                if v:
-                    d[name] = v
-            body = _LINE(d)[1:-1]  # '"run_id":..,"node":..' without braces
-            run_id, _, rest = body.partition(",")  # run_id first, then type and ts, then the rest
-            head = self._heads[ident] = (run_id, "," + rest if rest else "")
-        tail = {}
-        if e.attempt:
-            tail["attempt"] = e.attempt
-        if e.error:
-            tail["error"] = e.error
-        if e.message:
-            tail["message"] = e.message
-        if e.latency:
-            tail["latency"] = e.latency
-        if e.cost_usd:
-            tail["cost_usd"] = e.cost_usd
-        if e.data:
-            tail["data"] = e.data
+            rest = {name: v for name, v in zip(_IDENT_FIELDS, ident[1:]) if v}
+            head = self._heads[ident] = ('"run_id":' + _LINE(e.run_id), "," + _LINE(rest)[1:-1] if rest else "")
+        tail = {name: v for name in _TAIL_FIELDS if (v := getattr(e, name))}
         more = "," + _LINE(tail)[1:-1] if tail else ""
         ts = e.ts
         stamp = _float_repr(ts) if type(ts) is float and ts - ts == 0.0 else _LINE(ts)  # finite: what json writes
