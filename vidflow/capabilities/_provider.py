@@ -47,6 +47,11 @@ class ProviderCapability(Capability):
     placeholder_allowed: ClassVar[bool] = False
     estimate_per_step: ClassVar[bool] = True  # the step's sketch request, on its provider's lane
 
+    def __init_subclass__(cls, **kw: Any) -> None:
+        super().__init_subclass__(**kw)
+        if "estimate" in vars(cls) and "estimate_per_step" not in vars(cls):
+            cls.estimate_per_step = False  # its own estimate may read the node: never shared unless it says so
+
     # ------------------------------------------------------------------ subclass hooks
     def request(self, step: StepInfo, adapter: Any, ctx: dict[str, Any], loaded: LoadedRecipe) -> Any:
         """The rendered request for ``adapter`` (raises TemplateError when a template fails)."""
