@@ -258,3 +258,14 @@ def test_stats_show_entries_by_step_and_kind_and_recent_hit_rates(project):
     assert stats["bytes"] == tree_size(project / "cache") and stats["unreferenced_blobs"] == 0
     rc, out, _ = cli("cache", "stats")
     assert rc == 0 and "speech.espeak" in out and "100%" in out
+
+
+def test_stats_refuse_a_recent_count_below_1(project):
+    """`--recent 0` used to print "no run of this cache is recorded" beside a recorded run."""
+    _runs(project, 1)
+    for n in ("0", "-3"):
+        rc, out, err = cli("cache", "stats", "--recent", n)
+        assert rc == 2 and "--recent must be at least 1" in err and "Traceback" not in err, out + err
+    rc, out, err = cli("cache", "stats", "--recent", "1", "--json")
+    assert rc == 0 and len(json.loads(out)["runs"]) == 1, err
+

@@ -49,7 +49,10 @@ def _open_cache(settings):
 def show_cache_stats(settings, *, recent: int = 10, as_json: bool = False) -> int:
     """``vidflow cache stats``: size, entries by step and kind, hit rate of recent runs."""
     from ..cache.usage import cache_stats
+    from ..errors import UserError
 
+    if recent < 1:  # 0 or less would show no run and say none is recorded
+        raise UserError(f"cache stats: --recent must be at least 1 (the number of latest runs to show hit rates for), not {recent}")
     with _open_cache(settings) as store:
         stats = cache_stats(store, runs_dir=settings.runs_dir, recent=recent)
     if as_json:
