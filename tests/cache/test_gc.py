@@ -269,3 +269,16 @@ def test_stats_refuse_a_recent_count_below_1(project):
     rc, out, err = cli("cache", "stats", "--recent", "1", "--json")
     assert rc == 0 and len(json.loads(out)["runs"]) == 1, err
 
+
+def test_gc_without_keep_runs_does_not_say_it_kept_the_runs_entries(project):
+    """With only --max-size, the recent run's entries can go: the summary must not claim they were kept."""
+    _runs(project, 1)
+    _settle()
+    before = _manifests(project)
+    rc, out, err = cli("cache", "gc", "--max-size", "0B", "--dry-run")
+    assert rc == 0, err
+    assert "kept what recent runs used" not in out and "no --keep-runs" in out
+    assert f"would remove {len(before)} of {len(before)} entries" in out  # the run's entries would all go
+    assert _manifests(project) == before  # a dry run
+    rc, out, err = cli("cache", "gc", "--keep-runs", "1", "--dry-run")
+    assert rc == 0 and "kept the entries of 1 run(s)" in out, out + err

@@ -102,7 +102,8 @@ def show_cache_gc(settings, *, keep_runs=None, older_than=None, max_size=None, d
         return 0
     con = _console()
     verb = "would remove" if dry_run else "removed"
-    kept = f"kept the entries of {len(report.kept_runs)} run(s)" if keep_runs is not None else "kept what recent runs used"
+    # without --keep-runs no run's entries are kept as such: only age, size and protection decide
+    kept = f"kept the entries of {len(report.kept_runs)} run(s)" if keep_runs is not None else "no --keep-runs: no run's entries are kept as such"
     live = f" and of {len(report.live_runs)} running: {', '.join(report.live_runs)}" if report.live_runs else ""
     con.print(f"cache {report.url}: {kept}{live}")
     con.print(
