@@ -258,3 +258,27 @@ def test_stats_show_entries_by_step_and_kind_and_recent_hit_rates(project):
     assert stats["bytes"] == tree_size(project / "cache") and stats["unreferenced_blobs"] == 0
     rc, out, _ = cli("cache", "stats")
     assert rc == 0 and "speech.espeak" in out and "100%" in out
+
+
+def test_stats_refuse_a_recent_count_below_1(project):
+    """`--recent 0` used to print "no run of this cache is recorded" beside a recorded run."""
+    _runs(project, 1)
+    for n in ("0", "-3"):
+        rc, out, err = cli("cache", "stats", "--recent", n)
+        assert rc == 2 and "--recent must be at least 1" in err and "Traceback" not in err, out + err
+    rc, out, err = cli("cache", "stats", "--recent", "1", "--json")
+    assert rc == 0 and len(json.loads(out)["runs"]) == 1, err
+
+
+def test_gc_without_keep_runs_does_not_say_it_kept_the_runs_entries(project):
+    """With only --max-size, the recent run's entries can go: the summary must not claim they were kept."""
+    _runs(project, 1)
+    _settle()
+    before = _manifests(project)
+    rc, out, err = cli("cache", "gc", "--max-size", "0B", "--dry-run")
+    assert rc == 0, err
+    assert "kept what recent runs used" not in out and "no --keep-runs" in out
+    assert f"would remove {len(before)} of {len(before)} entries" in out  # the run's entries would all go
+    assert _manifests(project) == before  # a dry run
+    rc, out, err = cli("cache", "gc", "--keep-runs", "1", "--dry-run")
+    assert rc == 0 and "kept the entries of 1 run(s)" in out, out + err

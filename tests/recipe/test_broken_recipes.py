@@ -33,6 +33,8 @@ CASES = {
     "several_problems.yaml": (4, "did you mean `style`?", "several_problems.yaml:5"),
     "missing_sprite.yaml": (2, "sprite nosprite/telling.png not found", "nosprite.yaml:5"),
     "missing_voice.yaml": (1, "character `novoice` has no voice for `espeak`", "novoice.yaml:3"),
+    # an image request has no place for params: they were accepted and silently dropped
+    "image_params.yaml": (1, "an image step passes no `params:` to its provider", "image_params.yaml:14"),
 }
 
 LINE = re.compile(r"^error: (?P<file>[^:]+):(?P<line>\d+)(:\d+)?: .+")
@@ -79,3 +81,31 @@ def test_bad_cli_flags_exit_2(capsys, monkeypatch):
     assert main(["plan", "recipes/quickstart.yaml", "--limit", "0"]) == 2
     assert main(["plan", "does/not/exist.yaml"]) == 2
     assert "does/not/exist.yaml: recipe file not found" in capsys.readouterr().err
+
+
+def test_params_on_a_video_step_are_an_error_and_on_text_and_speech_steps_are_passed(tmp_path, capsys, monkeypatch):
+    """`params:` is refused where the request cannot carry it (video), kept where it can."""
+    import shutil
+
+    monkeypatch.chdir(tmp_path)
+    shutil.copytree(REPO / "characters", tmp_path / "characters")
+    recipe = """vidflow: 1
+name: params
+topics: ["Why is the sky blue?"]
+characters: [nova, pip]
+providers:
+  writer: {kind: text.offline}
+  voice: {kind: speech.espeak}
+  mover: {kind: video.procedural}
+steps:
+  script: {uses: writer, output: dialogue, prompt: "Explain {{ topic }}", params: {temperature: 0.2}}
+  speech: {for_each: script.lines, uses: voice, text: "{{ item.text }}", voice: "{{ item.speaker }}", params: {rate: 190}}
+  clip: {for_each: script.scenes, uses: mover, prompt: "{{ item.image_prompt }}"%s}
+"""
+    (tmp_path / "recipe.yaml").write_text(recipe % "")
+    assert main(["plan", "recipe.yaml"]) == 0, capsys.readouterr().err
+    capsys.readouterr()
+    (tmp_path / "recipe.yaml").write_text(recipe % ", params: {fps: 30}")
+    assert main(["plan", "recipe.yaml"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: recipe.yaml:12:") and "a video step passes no `params:`" in err and "Traceback" not in err

@@ -27,6 +27,7 @@ SEMANTIC = {
     "bad_topics_jsonl.yaml": "the topics file's content",
     "cycle.yaml": "two steps read each other (a cycle across templates)",
     "for_each_not_a_list.yaml": "for_each names a field that is not a list (script.title)",
+    "image_params.yaml": "`params:` on a `uses:` step whose provider is an image one (which kind depends on `providers:`)",
     "missing_character.yaml": "a character id with no characters/<id>.yaml",
     "missing_sprite.yaml": "a sprite file the character names is missing",
     "missing_voice.yaml": "a character has no voice for the provider",

@@ -36,7 +36,7 @@ class ProviderStep(StepModel):
     fallback: list[str] = []
     for_each: str | None = None
     on_failure: Literal["fail", "placeholder"] = "fail"
-    params: dict[str, Any] = Field(default={}, description="extra parameters passed to the provider")
+    params: dict[str, Any] = Field(default={}, description="extra parameters passed to the provider (text and speech steps)")
 
 
 class ProviderCapability(Capability):
@@ -45,6 +45,9 @@ class ProviderCapability(Capability):
     Step: ClassVar[type[ProviderStep]] = ProviderStep
     #: ``on_failure: placeholder`` is allowed (the capability can make a stand-in output).
     placeholder_allowed: ClassVar[bool] = False
+    #: The step's ``params:`` reach the provider (its request carries them). Where the request has
+    #: no place for them, ``params:`` is a recipe error rather than silently dropped.
+    params_passed: ClassVar[bool] = True
     estimate_per_step: ClassVar[bool] = True  # the step's sketch request, on its provider's lane
 
     def __init_subclass__(cls, **kw: Any) -> None:
@@ -83,6 +86,11 @@ class ProviderCapability(Capability):
 
             where = ("steps", step.name, "on_failure")
             problems.append(Problem(loaded.loc(*where), f"steps.{step.name}.on_failure", f"a {self.name} step cannot use a placeholder; remove `on_failure: placeholder`"))
+        if step.spec.params and not self.params_passed:
+            from ..errors import Problem
+
+            where = ("steps", step.name, "params")
+            problems.append(Problem(loaded.loc(*where), f"steps.{step.name}.params", f"{'an' if self.name[:1] in 'aeiou' else 'a'} {self.name} step passes no `params:` to its provider; remove them and set the provider's own options under `providers:` instead (see docs/providers.md)"))
 
     @staticmethod
     def latency(task: Any, step: StepInfo, loaded: LoadedRecipe, adapter: Any, calibration: Calibration) -> float:

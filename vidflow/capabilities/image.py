@@ -64,6 +64,7 @@ class ImageCapability(ProviderCapability):
     provider_capability: ClassVar[str] = "image"
     template_fields: ClassVar[tuple[str, ...]] = ("prompt", "caption")
     placeholder_allowed: ClassVar[bool] = True
+    params_passed: ClassVar[bool] = False  # ImageRequest has no params: options live on the provider
 
     def _size(self, step: StepInfo, loaded: LoadedRecipe) -> tuple[int, int]:
         if step.spec.size:

@@ -56,6 +56,7 @@ class VideoCapability(ProviderCapability):
     Step: ClassVar[type[VideoStep]] = VideoStep
     provider_capability: ClassVar[str] = "video"
     template_fields: ClassVar[tuple[str, ...]] = ("prompt",)
+    params_passed: ClassVar[bool] = False  # VideoRequest has no params: options live on the provider
 
     def __init__(self) -> None:
         self._rng = random.Random()  # poll jitter only; never part of an output

@@ -1,7 +1,8 @@
 """The ``vidflow`` command. Thin: parse, call :mod:`vidflow.api`, render.
 
 Exit codes: 0 everything published · 1 some nodes failed (the rest published) · 2 user error
-(one line per problem, no traceback) · 3 internal error (a bug: traceback) · 130 interrupted.
+(one line per problem, no traceback) · 3 internal error (a bug: traceback) · 4 waiting for review
+· 130 interrupted.
 Imports are deferred to the command that needs them, so ``vidflow --help`` stays instant and
 no command but a real provider call ever imports litellm.
 """

@@ -49,7 +49,10 @@ def _open_cache(settings):
 def show_cache_stats(settings, *, recent: int = 10, as_json: bool = False) -> int:
     """``vidflow cache stats``: size, entries by step and kind, hit rate of recent runs."""
     from ..cache.usage import cache_stats
+    from ..errors import UserError
 
+    if recent < 1:  # 0 or less would show no run and say none is recorded
+        raise UserError(f"cache stats: --recent must be at least 1 (the number of latest runs to show hit rates for), not {recent}")
     with _open_cache(settings) as store:
         stats = cache_stats(store, runs_dir=settings.runs_dir, recent=recent)
     if as_json:
@@ -99,7 +102,8 @@ def show_cache_gc(settings, *, keep_runs=None, older_than=None, max_size=None, d
         return 0
     con = _console()
     verb = "would remove" if dry_run else "removed"
-    kept = f"kept the entries of {len(report.kept_runs)} run(s)" if keep_runs is not None else "kept what recent runs used"
+    # without --keep-runs no run's entries are kept as such: only age, size and protection decide
+    kept = f"kept the entries of {len(report.kept_runs)} run(s)" if keep_runs is not None else "no --keep-runs: no run's entries are kept as such"
     live = f" and of {len(report.live_runs)} running: {', '.join(report.live_runs)}" if report.live_runs else ""
     con.print(f"cache {report.url}: {kept}{live}")
     con.print(
