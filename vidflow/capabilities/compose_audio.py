@@ -81,6 +81,8 @@ def qa_limits(spec: Any):
     return QALimits(loudness=loudness, true_peak=peak, max_silence=silence, max_black=q.max_black, max_frozen=q.max_frozen, duration=q.duration)
 
 
+#: Built-in capabilities whose outputs never hold an ``audio`` file: ``music:`` cannot name them.
+_NO_AUDIO = frozenset({"text", "image", "video", "compose", "publish"})
 
 
 def wire_music(step: StepInfo, loaded: LoadedRecipe, problems: list[Problem]) -> None:
@@ -95,6 +97,9 @@ def wire_music(step: StepInfo, loaded: LoadedRecipe, problems: list[Problem]) ->
         src = loaded.steps[value]
         if value == step.name or src.for_each is not None:
             problems.append(Problem(where, path_key, f"`music: {value}` must name a step that makes one audio file, not a for_each step"))
+            return
+        if src.capability in _NO_AUDIO:  # e.g. the script: it would also be read as this step's dialogue
+            problems.append(Problem(where, path_key, f"`music: {value}` names a {src.capability} step, which makes no audio file; name a step that makes one (a speech step without for_each, a python step with an audio output), a file, a folder or `vidflow:gentle`"))
             return
         step.links["music"] = value
         step.deps.add(value)

@@ -1,0 +1,83 @@
+"""Hostile input, round 4: flags, environment variables, character files and recipes that used
+to end in an internal error (exit 3) or in a failed node at run time.
+
+Each case runs the real CLI (``python -m vidflow`` in a subprocess, so the environment and
+argv bytes are the user's own) and asserts exit 2, one message naming the file or flag and the
+fix, no traceback, and nothing half-made.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import zlib
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+
+TINY = """\
+vidflow: 1
+name: tiny
+topics: ["Alpha"]
+providers:
+  w: {kind: text.offline}
+steps:
+  a: {uses: w, prompt: "Hello {{ topic }}"}
+"""
+
+COMPOSED = """\
+vidflow: 1
+name: composed
+topics: ["Alpha"]
+characters: [nova]
+providers:
+  writer:  {kind: text.offline}
+  voice:   {kind: speech.espeak}
+  painter: {kind: image.procedural}
+steps:
+  script: {uses: writer, output: dialogue, lines: 2, scenes: 1, prompt: "about {{ topic }}"}
+  speech: {for_each: script.lines, uses: voice, text: "{{ item.text }}", voice: "{{ item.speaker }}"}
+  art: {for_each: script.scenes, uses: painter, prompt: "{{ item.image_prompt }}"}
+  video: {compose: vertical, MUSIC}
+  publish: {to: "out/{{ topic | slug }}.mp4"}
+"""
+
+
+def vidflow(cwd: Path, *args: str | bytes, **env: str | bytes) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("VIDFLOW_", "AWS_"))}
+    return subprocess.run([sys.executable, "-m", "vidflow", *args], cwd=cwd, capture_output=True, text=True, errors="replace", timeout=300, env={**clean, **env})
+
+
+def refused(proc: subprocess.CompletedProcess, *fragments: str) -> list[str]:
+    """Exit 2, no traceback, every line ``error: ...``, each fragment said."""
+    assert proc.returncode == 2, (proc.returncode, proc.stderr)
+    assert "Traceback" not in proc.stderr and "internal error" not in proc.stderr, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert lines and all(line.startswith("error: ") for line in lines), lines
+    for fragment in fragments:
+        assert fragment in proc.stderr, (fragment, proc.stderr)
+    return lines
+
+
+@pytest.fixture
+def proj(tmp_path):
+    shutil.copytree(REPO / "characters", tmp_path / "characters")
+    (tmp_path / "tiny.yaml").write_text(TINY)
+    return tmp_path
+
+
+# --------------------------------------------------------------------------- music: a text step
+
+
+def test_music_naming_the_script_step_is_a_recipe_error(proj):
+    """`music: script` made the compose step lose its dialogue: KeyError, exit 3."""
+    (proj / "r.yaml").write_text(COMPOSED.replace("MUSIC", "music: script"))
+    for command in ("plan", "run"):
+        proc = vidflow(proj, command, "r.yaml")
+        refused(proc, "r.yaml:13:", "steps.video.music", "`music: script` names a text step", "vidflow:gentle")
+    assert not (proj / "out").exists()
