@@ -81,3 +81,28 @@ def test_music_naming_the_script_step_is_a_recipe_error(proj):
         proc = vidflow(proj, command, "r.yaml")
         refused(proc, "r.yaml:13:", "steps.video.music", "`music: script` names a text step", "vidflow:gentle")
     assert not (proj / "out").exists()
+
+
+# --------------------------------------------------------------------------- --report / --html
+
+
+@pytest.mark.parametrize("where", ["folder", "under-a-file"])
+def test_a_report_path_that_cannot_be_a_file_is_refused_before_the_run(proj, where):
+    """`--report DIR` and `--report FILE/x.json` ran the whole batch, then crashed (exit 3)."""
+    (proj / "folder").mkdir()
+    (proj / "afile").write_text("x")
+    target = "folder" if where == "folder" else "afile/report.json"
+    proc = vidflow(proj, "run", "tiny.yaml", "--report", target)
+    refused(proc, f"--report {target}: ", "is a folder; give a file path" if where == "folder" else "is a file, not a folder")
+    assert not (proj / "cache").exists() and not (proj / "runs").exists()  # refused before any work
+    assert os.listdir(proj / "folder") == []
+
+
+@pytest.mark.parametrize("where", ["folder", "under-a-file"])
+def test_vidflow_report_html_path_that_cannot_be_a_file(proj, where):
+    assert vidflow(proj, "run", "tiny.yaml").returncode == 0
+    (proj / "folder").mkdir()
+    (proj / "afile").write_text("x")
+    target = "folder" if where == "folder" else "afile/r.html"
+    refused(vidflow(proj, "report", "--html", target), f"--html {target}: ")
+    assert (proj / "afile").read_text() == "x" and os.listdir(proj / "folder") == []
