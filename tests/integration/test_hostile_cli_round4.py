@@ -106,3 +106,50 @@ def test_vidflow_report_html_path_that_cannot_be_a_file(proj, where):
     target = "folder" if where == "folder" else "afile/r.html"
     refused(vidflow(proj, "report", "--html", target), f"--html {target}: ")
     assert (proj / "afile").read_text() == "x" and os.listdir(proj / "folder") == []
+
+
+# --------------------------------------------------------------------------- --input documents
+
+
+def _stage_document(proj: Path) -> str:
+    proc = vidflow(proj, "run", "tiny.yaml", "--until", "a", "--emit", "json")
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+@pytest.mark.parametrize("case", ["bad-byte", "surrogate-escape", "bad-byte-on-stdin", "nan", "deep"])
+def test_a_stage_document_that_is_not_text_or_json_a_key_can_hold(proj, case):
+    """Each of these used to end in a UnicodeDecodeError, UnicodeEncodeError or RecursionError
+    (exit 3); NaN went into the cache key."""
+    doc = _stage_document(proj)
+    value = doc.split('"value": "', 1)[1].split('"', 1)[0]
+    body = {
+        "bad-byte": doc.replace(value, "caf\udcff", 1).encode("utf-8", "surrogateescape"),
+        "bad-byte-on-stdin": doc.replace(value, "caf\udcff", 1).encode("utf-8", "surrogateescape"),
+        "surrogate-escape": doc.replace(value, "caf\\udcff", 1).encode(),
+        "nan": doc.replace(f'"{value}"', "NaN", 1).encode(),
+        "deep": b"[" * 100_000 + b"]" * 100_000,
+    }[case]
+    (proj / "doc.json").write_bytes(body)
+    if case.endswith("stdin"):
+        proc = subprocess.run([sys.executable, "-m", "vidflow", "run", "tiny.yaml", "--input", "a=-"], cwd=proj, input=body, capture_output=True, timeout=120,
+                              env={k: v for k, v in os.environ.items() if not k.startswith("VIDFLOW_")})
+        proc = subprocess.CompletedProcess(proc.args, proc.returncode, proc.stdout.decode(errors="replace"), proc.stderr.decode(errors="replace"))
+        source = "a=-"
+    else:
+        proc = vidflow(proj, "run", "tiny.yaml", "--input", "a=doc.json")
+        source = "a=doc.json"
+    fix = {"nan": "holds NaN", "deep": "nested too deeply"}.get(case, "UTF-8")
+    refused(proc, f"--input {source}: ", fix)
+
+
+# --------------------------------------------------------------------------- cache gc sizes
+
+
+@pytest.mark.parametrize("flag,value", [("--max-size", "9" * 400 + "TB"), ("--older-than", "9" * 400 + "d")])
+def test_cache_gc_with_a_number_too_large_for_a_float(proj, flag, value):
+    """float('9' * 400) is inf: int(inf) raised OverflowError (exit 3)."""
+    assert vidflow(proj, "run", "tiny.yaml").returncode == 0
+    before = sorted(p.relative_to(proj) for p in (proj / "cache").rglob("*"))
+    refused(vidflow(proj, "cache", "gc", flag, value), "cache gc: ", "is too large; write e.g.")
+    assert sorted(p.relative_to(proj) for p in (proj / "cache").rglob("*")) == before
