@@ -153,3 +153,48 @@ def test_cache_gc_with_a_number_too_large_for_a_float(proj, flag, value):
     before = sorted(p.relative_to(proj) for p in (proj / "cache").rglob("*"))
     refused(vidflow(proj, "cache", "gc", flag, value), "cache gc: ", "is too large; write e.g.")
     assert sorted(p.relative_to(proj) for p in (proj / "cache").rglob("*")) == before
+
+
+# --------------------------------------------------------------------------- bytes that are not UTF-8
+
+
+def _environ_bytes(**env: bytes) -> dict:
+    """The environment with some variables set to raw bytes (as a shell on a Latin-1 system does)."""
+    base = {os.fsencode(k): os.fsencode(v) for k, v in os.environ.items() if not k.startswith(("VIDFLOW_", "AWS_"))}
+    return {**base, **{k.encode(): v for k, v in env.items()}}
+
+
+def _run_bytes(cwd: Path, argv: list[bytes], env: dict) -> subprocess.CompletedProcess:
+    proc = subprocess.run([os.fsencode(sys.executable), b"-m", b"vidflow", *argv], cwd=cwd, capture_output=True, timeout=120, env=env)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, proc.stdout.decode(errors="replace"), proc.stderr.decode(errors="replace"))
+
+
+@pytest.mark.parametrize("name", ["VIDFLOW_CACHE_SALT", "VIDFLOW_CACHE", "VIDFLOW_RUNS_DIR", "VIDFLOW_SCRATCH_DIR"])
+def test_an_environment_variable_that_is_not_utf8(proj, name):
+    """Such a salt or cache path crashed the run with UnicodeEncodeError (exit 3) once the first
+    key or snapshot was encoded."""
+    proc = _run_bytes(proj, [b"run", b"tiny.yaml"], _environ_bytes(**{name: b"caf\xe9"}))
+    refused(proc, f"environment variable {name} is not UTF-8 text (byte 0xe9 at position 3)")
+    assert not (proj / "cache").exists() and not (proj / "runs").exists()
+
+
+def test_an_api_key_that_is_not_utf8_is_refused_before_the_run_naming_only_the_variable(proj):
+    """It failed every call as `the provider's reply cannot be used: UnicodeEncodeError`."""
+    shutil.copy(REPO / "recipes" / "openai.yaml", proj / "openai.yaml")
+    proc = _run_bytes(proj, [b"run", b"openai.yaml", b"--limit", b"1"], _environ_bytes(OPENAI_API_KEY=b"sk-secret\xff"))
+    lines = refused(proc, "openai.yaml:12:", "providers.writer: environment variable OPENAI_API_KEY is not UTF-8 text")
+    assert "secret" not in proc.stderr.replace("set it again", "")
+    assert len(lines) == 3 and not list(proj.glob("runs/*/events.jsonl"))  # no node started (as for a missing key)
+
+
+@pytest.mark.parametrize("argv,shown", [
+    ([b"run", b"t\xff.yaml"], "t\\xff.yaml: not UTF-8 text"),
+    ([b"run", b"tiny.yaml", b"--cache", b"c\xff"], "--cache c\\xff: not UTF-8 text"),
+    ([b"run", b"tiny.yaml", b"--out-dir", b"o\xff"], "--out-dir o\\xff: not UTF-8 text"),
+    ([b"plan", b"tiny.yaml", b"--only", b"\xff"], "--only \\xff: not UTF-8 text"),
+])
+def test_an_argument_that_is_not_utf8(proj, argv, shown):
+    """A recipe, cache or output path with such bytes crashed the run's snapshot (exit 3)."""
+    (proj / os.fsdecode(b"t\xff.yaml")).write_text(TINY)
+    refused(_run_bytes(proj, argv, _environ_bytes()), shown, "give it in UTF-8")
+    assert not (proj / "runs").exists() and not (proj / "cache").exists()
