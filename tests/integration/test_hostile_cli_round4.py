@@ -198,3 +198,36 @@ def test_an_argument_that_is_not_utf8(proj, argv, shown):
     (proj / os.fsdecode(b"t\xff.yaml")).write_text(TINY)
     refused(_run_bytes(proj, argv, _environ_bytes()), shown, "give it in UTF-8")
     assert not (proj / "runs").exists() and not (proj / "cache").exists()
+
+
+# --------------------------------------------------------------------------- sprites
+
+
+def _png(width: int, height: int, idat: bytes) -> bytes:
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0)) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+
+
+@pytest.mark.parametrize("case,fragment", [
+    ("truncated", "cannot be read as a PNG (image file is truncated); save it again as an RGBA PNG"),
+    ("bad-pixels", "cannot be read as a PNG ("),
+    ("huge", "is 30000x30000 pixels; the limit is 4096 a side"),
+])
+def test_a_sprite_that_passes_the_header_checks_but_cannot_be_drawn(proj, case, fragment):
+    """These passed `vidflow plan`; the run then failed each topic at its first scene with
+    `FFmpegError: ... Nothing was written into output file`, naming neither the character nor
+    the sprite."""
+    good = (REPO / "characters" / "nova" / "telling.png").read_bytes()
+    sprite = {
+        "truncated": good[: len(good) // 2],
+        "bad-pixels": _png(64, 64, zlib.compress(b"\0" * 10)),  # far fewer rows than 64
+        "huge": _png(30000, 30000, zlib.compress(b"\0" * 100)),
+    }[case]
+    (proj / "characters" / "nova" / "telling.png").write_bytes(sprite)
+    (proj / "r.yaml").write_text(COMPOSED.replace(", MUSIC", ""))
+    for command in ("plan", "run"):
+        lines = refused(vidflow(proj, command, "r.yaml"), "characters/nova.yaml:", "sprites.telling: sprite nova/telling.png ", fragment)
+        assert len(lines) == 1
+    assert not (proj / "out").exists() and not (proj / "cache").exists()
