@@ -231,3 +231,42 @@ def test_a_sprite_that_passes_the_header_checks_but_cannot_be_drawn(proj, case, 
         lines = refused(vidflow(proj, command, "r.yaml"), "characters/nova.yaml:", "sprites.telling: sprite nova/telling.png ", fragment)
         assert len(lines) == 1
     assert not (proj / "out").exists() and not (proj / "cache").exists()
+
+
+# --------------------------------------------------------------------------- music that is not audio
+
+
+@pytest.mark.parametrize("layout", ["file", "folder", "empty-file"])
+def test_music_that_is_not_audio_is_refused_at_load(proj, layout):
+    """A text file named .mp3 passed `vidflow plan`; the run then failed every topic with
+    `FFmpegError: ... Invalid data found when processing input` at video.audio."""
+    body = b"" if layout == "empty-file" else b"this is not a song\n"
+    if layout == "folder":
+        (proj / "beds").mkdir()
+        shutil.copy(REPO / "vidflow" / "media" / "music" / "gentle.ogg", proj / "beds" / "a.ogg")
+        (proj / "beds" / "b.mp3").write_bytes(body)
+        music, shown = "beds", "beds/b.mp3"
+    else:
+        (proj / "song.mp3").write_bytes(body)
+        music = shown = "song.mp3"
+    (proj / "r.yaml").write_text(COMPOSED.replace("MUSIC", f"music: {music}"))
+    why = "the file is empty" if layout == "empty-file" else "no audio header in its first bytes"
+    for command in ("plan", "run"):
+        refused(vidflow(proj, command, "r.yaml"), "r.yaml:13:", f"steps.video.music: music file {shown} is not audio ({why})")
+    assert not (proj / "out").exists() and not (proj / "cache").exists()
+
+
+@pytest.mark.parametrize("ext", [".mp3", ".aac", ".m4a", ".flac", ".wav", ".opus", ".ogg", ".oga"])
+def test_every_music_format_ffmpeg_writes_passes_the_sniff(tmp_path, ext):
+    """The load-time check must never refuse a real audio file of a documented extension."""
+    import imageio_ffmpeg
+
+    from vidflow.media.audio import not_audio
+
+    out = tmp_path / f"a{ext}"
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-loglevel", "error", "-f", "lavfi", "-i", "sine=d=0.3", str(out)], check=True, timeout=60)
+    assert not_audio(out) is None
+    if ext == ".mp3":  # a bare MPEG stream, without ID3 tag or Xing frame
+        bare = tmp_path / "bare.mp3"
+        subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-loglevel", "error", "-f", "lavfi", "-i", "sine=d=0.3", "-id3v2_version", "0", "-write_xing", "0", str(bare)], check=True, timeout=60)
+        assert bare.read_bytes()[:1] == b"\xff" and not_audio(bare) is None
