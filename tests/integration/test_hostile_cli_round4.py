@@ -270,3 +270,22 @@ def test_every_music_format_ffmpeg_writes_passes_the_sniff(tmp_path, ext):
         bare = tmp_path / "bare.mp3"
         subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-loglevel", "error", "-f", "lavfi", "-i", "sine=d=0.3", "-id3v2_version", "0", "-write_xing", "0", str(bare)], check=True, timeout=60)
         assert bare.read_bytes()[:1] == b"\xff" and not_audio(bare) is None
+
+
+# --------------------------------------------------------------------------- --out-dir, --until
+
+
+@pytest.mark.parametrize("out_dir", ["afile", "afile/videos"])
+def test_an_out_dir_that_is_a_file_is_refused_before_the_run(proj, out_dir):
+    """Every topic used to be made, then failed at publish with NotADirectoryError (exit 1)."""
+    (proj / "afile").write_text("x")
+    (proj / "r.yaml").write_text(COMPOSED.replace(", MUSIC", ""))
+    refused(vidflow(proj, "run", "r.yaml", "--out-dir", out_dir), f"--out-dir {out_dir}: ", "afile is a file, not a folder; give a folder")
+    assert not (proj / "cache").exists() and (proj / "afile").read_text() == "x"
+
+
+def test_an_empty_until_is_a_step_name_not_no_until(proj):
+    """`--until "$STEP"` with STEP unset ran the whole recipe, publish and paid steps included."""
+    (proj / "r.yaml").write_text(COMPOSED.replace(", MUSIC", ""))
+    refused(vidflow(proj, "run", "r.yaml", "--until", ""), "--until : no such step (steps: script, speech, art, video, publish)")
+    assert not (proj / "cache").exists() and not (proj / "out").exists()
