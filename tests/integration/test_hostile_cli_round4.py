@@ -289,3 +289,12 @@ def test_an_empty_until_is_a_step_name_not_no_until(proj):
     (proj / "r.yaml").write_text(COMPOSED.replace(", MUSIC", ""))
     refused(vidflow(proj, "run", "r.yaml", "--until", ""), "--until : no such step (steps: script, speech, art, video, publish)")
     assert not (proj / "cache").exists() and not (proj / "out").exists()
+
+
+# --------------------------------------------------------------------------- unpin --topic
+
+
+def test_unpin_a_topic_that_does_not_exist(proj):
+    """A typo in --topic said `nothing of a was pinned` and exited 0, as if there were no edit."""
+    proc = vidflow(proj, "unpin", "tiny.yaml", "a", "--topic", "alhpa")
+    refused(proc, "--topic alhpa: no such topic (ids: alpha)")
