@@ -298,3 +298,19 @@ def test_unpin_a_topic_that_does_not_exist(proj):
     """A typo in --topic said `nothing of a was pinned` and exited 0, as if there were no edit."""
     proc = vidflow(proj, "unpin", "tiny.yaml", "a", "--topic", "alhpa")
     refused(proc, "--topic alhpa: no such topic (ids: alpha)")
+
+
+# --------------------------------------------------------------------------- topics files: the same name twice
+
+
+@pytest.mark.parametrize("name,body,fragment", [
+    ("t.csv", "topic,topic\nAlpha,Beta\n", "t.csv:1: CSV header has the column `topic` more than once"),
+    ("t.csv", "topic,audience,audience\nAlpha,kids,adults\n", "t.csv:1: CSV header has the column `audience` more than once"),
+    ("t.jsonl", '{"topic": "Alpha"}\n{"topic": "Alpha", "topic": "Beta"}\n', 't.jsonl:2: JSON value has the key "topic" twice'),
+    ("t.jsonl", '{"topic": "Alpha", "v": {"x": 1, "x": 2}}\n', 't.jsonl:1: JSON value has the key "x" twice'),
+])
+def test_a_topics_file_naming_a_column_or_key_twice(proj, name, body, fragment):
+    """One of the two values was kept silently (the first topic column, the last JSON key): the
+    videos were made for topics or variables the file did not clearly say."""
+    (proj / name).write_text(body)
+    refused(vidflow(proj, "plan", "tiny.yaml", "--topics", name), fragment)
