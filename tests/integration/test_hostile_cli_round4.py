@@ -314,3 +314,15 @@ def test_a_topics_file_naming_a_column_or_key_twice(proj, name, body, fragment):
     videos were made for topics or variables the file did not clearly say."""
     (proj / name).write_text(body)
     refused(vidflow(proj, "plan", "tiny.yaml", "--topics", name), fragment)
+
+
+# --------------------------------------------------------------------------- step names templates already have
+
+
+@pytest.mark.parametrize("name", ["range", "recipe", "characters", "item", "review", "none", "outputs"])
+def test_a_step_named_like_a_template_name(proj, name):
+    """A step named `range` planned and ran: `{{ range }}` rendered `<function _range at 0x...>`,
+    a new key (a new paid call) on every run; `recipe` broke `{{ recipe.name }}` elsewhere."""
+    (proj / "r.yaml").write_text(TINY.replace("  a: {", f"  {name}: {{") + f'  b: {{uses: w, prompt: "x {{{{ {name} }}}} {{{{ recipe.name }}}}"}}\n')
+    lines = refused(vidflow(proj, "plan", "r.yaml"), f"r.yaml:7:3: steps.{name}: `{name}` is a name templates already have", f"rename the step (e.g. `{name}_step`)")
+    assert len(lines) == 1
