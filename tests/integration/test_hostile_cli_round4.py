@@ -326,3 +326,24 @@ def test_a_step_named_like_a_template_name(proj, name):
     (proj / "r.yaml").write_text(TINY.replace("  a: {", f"  {name}: {{") + f'  b: {{uses: w, prompt: "x {{{{ {name} }}}} {{{{ recipe.name }}}}"}}\n')
     lines = refused(vidflow(proj, "plan", "r.yaml"), f"r.yaml:7:3: steps.{name}: `{name}` is a name templates already have", f"rename the step (e.g. `{name}_step`)")
     assert len(lines) == 1
+
+
+# --------------------------------------------------------------------------- webhook URLs no request can reach
+
+SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+
+@pytest.mark.parametrize("url,fragment", [
+    ("http://", "has no host"),
+    ("https://[zz]/", "is not a valid URL ('zz' does not appear to be an IPv4 or IPv6 address)"),
+    ("http://example.com:99999/", "is not a valid URL (Port out of range"),
+    ("http://127.0.0.1:0/", "has port 0"),
+    ("http://a b/", "holds a space or a control character"),
+])
+def test_a_webhook_url_that_no_request_can_reach(proj, url, fragment):
+    """These were accepted: every event waited in the outbox, retried by every later command."""
+    proc = vidflow(proj, "run", "tiny.yaml", "--notify", url, VIDFLOW_WEBHOOK_SECRET=SECRET)
+    refused(proc, f"--notify {url}: a webhook URL {fragment}")
+    assert not (proj / "runs" / "outbox").exists()
+    (proj / "r.yaml").write_text(TINY.replace('topics: ["Alpha"]\n', f'topics: ["Alpha"]\nnotify: {{url: "{url}"}}\n'))
+    refused(vidflow(proj, "plan", "r.yaml", VIDFLOW_WEBHOOK_SECRET=SECRET), "r.yaml:4:", f"notify.url: webhook URL '{url}' {fragment}")
