@@ -347,3 +347,12 @@ def test_a_webhook_url_that_no_request_can_reach(proj, url, fragment):
     assert not (proj / "runs" / "outbox").exists()
     (proj / "r.yaml").write_text(TINY.replace('topics: ["Alpha"]\n', f'topics: ["Alpha"]\nnotify: {{url: "{url}"}}\n'))
     refused(vidflow(proj, "plan", "r.yaml", VIDFLOW_WEBHOOK_SECRET=SECRET), "r.yaml:4:", f"notify.url: webhook URL '{url}' {fragment}")
+
+
+# --------------------------------------------------------------------------- provider latency
+
+
+def test_a_provider_latency_past_a_day_is_refused(proj):
+    """`latency: 1e308` planned an estimate of a 300-digit number of hours."""
+    (proj / "r.yaml").write_text(TINY.replace("{kind: text.offline}", "{kind: text.offline, latency: 1e308}"))
+    refused(vidflow(proj, "plan", "r.yaml"), "r.yaml:5:", "providers.w.latency: Input should be less than or equal to 86400")

@@ -61,7 +61,7 @@ class ProviderSpec(BaseModel):
     kind: str
     concurrency: int | None = Field(default=None, ge=1, le=10_000)
     rate: Rate | None = None
-    latency: float | None = Field(default=None, ge=0, description="seconds per call, for plan estimates")
+    latency: float | None = Field(default=None, ge=0, le=86_400, description="seconds per call, for plan estimates")
     retry: RetrySpec | None = None
     timeout: float | None = Field(default=None, gt=0, le=86_400, description="seconds one attempt may take")
 
