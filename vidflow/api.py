@@ -90,9 +90,15 @@ def check_credentials(loaded: LoadedRecipe, settings: Settings) -> None:
     problems = []
     for name in sorted(used):
         info = loaded.providers[name]
-        missing = info.cls(info.options, settings=settings).missing_credentials(settings.env)
+        adapter = info.cls(info.options, settings=settings)
+        missing = adapter.missing_credentials(settings.env)
         if missing:
             problems.append(Problem(loaded.loc("providers", name, "kind"), f"providers.{name}", f"`{info.kind}` needs an API key: set {' or '.join(missing)} in the environment"))
+            continue
+        try:  # a key with bytes that are not UTF-8 would fail every call, blamed on the vendor
+            adapter.api_key()
+        except ConfigError as e:
+            problems.append(Problem(loaded.loc("providers", name, "kind"), f"providers.{name}", str(e)))
     if problems:
         raise RecipeError(problems)
 

@@ -66,8 +66,10 @@ def prepare_run(loaded: LoadedRecipe, options: RunOptions, *, stdin: Any = None)
         raise UserError("--workers must be at least 1")
     if o.force and not o.refresh:
         raise UserError("--force goes with --refresh STEP (it makes approved items of STEP again)")
+    if o.out_dir is not None:
+        _check_out_dir(o.out_dir)
     refresh = parse_refresh(o.refresh, loaded.steps, force=o.force)
-    if o.until:
+    if o.until is not None:  # `--until ""` is a step name too (none such), not "no --until"
         loaded = loaded.until(o.until)
     imports = {}
     for spec in o.inputs:
@@ -79,3 +81,17 @@ def prepare_run(loaded: LoadedRecipe, options: RunOptions, *, stdin: Any = None)
 
         executor = DaskExecutor(address=o.address, workers=o.workers, topics_file=o.topics_file)
     return PreparedRun(loaded, imports, executor, refresh)
+
+
+def _check_out_dir(out_dir: str) -> None:
+    """A local ``--out-dir`` must be a folder or a path that can become one: else every topic
+    would fail at publish, after all the work."""
+    from pathlib import Path
+
+    if "://" in out_dir:  # a URL: the store says at publish time
+        return
+    for p in (Path(out_dir).absolute(), *Path(out_dir).absolute().parents):
+        if p.exists():
+            if not p.is_dir():
+                raise UserError(f"--out-dir {out_dir}: {p} is a file, not a folder; give a folder")
+            return

@@ -14,7 +14,7 @@ from typing import Any
 from .errors import UserError
 from .run.ledger import Event, Summary, read_events, summarize
 
-__all__ = ["PastRun", "load_past_run", "run_report", "summary_dict", "write_report"]
+__all__ = ["PastRun", "check_report_path", "load_past_run", "run_report", "summary_dict", "write_report"]
 
 
 def run_report(result: Any, loaded: Any) -> dict[str, Any]:
@@ -63,10 +63,26 @@ def _node_counts(s: Summary) -> dict[str, int]:
     return {"total": len(s.nodes), **{k: s.count(k) for k in ("cached", "ran", "failed", "skipped")}}
 
 
+def check_report_path(path: str, *, flag: str = "--report") -> None:
+    """Refuse a local report path that cannot be a file (a folder, or under a file) before any
+    work, so a long run does not end in an error for want of a file name."""
+    if "://" in path:  # a URL: the store says at write time
+        return
+    target = Path(path)
+    if target.is_dir():
+        raise UserError(f"{flag} {path}: is a folder; give a file path, e.g. {flag} {target / 'report.html'}")
+    for parent in target.absolute().parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise UserError(f"{flag} {path}: {parent} is a file, not a folder; give a path in a folder")
+            return
+
+
 def write_report(path: str, result: Any, loaded: Any, settings: Any) -> None:
     """Write the ``--report`` document to ``path`` (a local path or a URL), atomically.
 
     A path ending in ``.html`` gets the HTML report (:mod:`vidflow.report_html`), else JSON.
+    A path that cannot be written is a :class:`UserError` naming it.
     """
     from .storage import atomic_write, url_to_fs
 
@@ -75,10 +91,13 @@ def write_report(path: str, result: Any, loaded: Any, settings: Any) -> None:
 
         if not result.events_path:
             raise UserError(f"--report {path}: this run kept no record to draw the report from")
-        write_html_report(path, result.run_id, read_events(result.events_path), settings)
+        write_html_report(path, result.run_id, read_events(result.events_path), settings, flag="--report")
         return
     fs, p = url_to_fs(path, **settings.storage_options(path))
-    atomic_write(fs, p, (json.dumps(run_report(result, loaded), indent=2) + "\n").encode(), content_type="application/json")
+    try:
+        atomic_write(fs, p, (json.dumps(run_report(result, loaded), indent=2) + "\n").encode(), content_type="application/json")
+    except OSError as e:
+        raise UserError(f"--report {path}: cannot write it ({e.strerror or e}); give a writable file path") from None
 
 
 def summary_dict(run_id: str, summary: Summary, events_path: str | None) -> dict[str, Any]:

@@ -284,8 +284,9 @@ table{border-collapse:collapse;font-size:13px}th,td{text-align:left;padding:2px 
 """
 
 
-def write_html_report(path: str, run_id: str, events: list[Event], settings: Any, *, thumbnails: bool = True) -> None:
-    """Write the report of a run (its events) to ``path`` (a local path or URL), atomically."""
+def write_html_report(path: str, run_id: str, events: list[Event], settings: Any, *, thumbnails: bool = True, flag: str = "--html") -> None:
+    """Write the report of a run (its events) to ``path`` (a local path or URL), atomically.
+    A path that cannot be written is a :class:`UserError` naming ``flag`` and the path."""
     from .storage import atomic_write, url_to_fs
 
     s = summarize(events)
@@ -301,4 +302,9 @@ def write_html_report(path: str, run_id: str, events: list[Event], settings: Any
             thumbs = dict(zip(wanted, pool.map(get, wanted.items())))
     page = render_html(run_id, events, thumbs=thumbs, summary=s)
     fs, p = url_to_fs(path, **settings.storage_options(path))
-    atomic_write(fs, p, page.encode("utf-8"), content_type="text/html; charset=utf-8")
+    try:
+        atomic_write(fs, p, page.encode("utf-8"), content_type="text/html; charset=utf-8")
+    except OSError as e:
+        from .errors import UserError
+
+        raise UserError(f"{flag} {path}: cannot write it ({e.strerror or e}); give a writable file path") from None

@@ -75,7 +75,7 @@ def decide(loaded: LoadedRecipe, store: CacheStore, step: str, *, approve: bool,
     if not loaded.steps[step].spec.approve:
         raise UserError(f"step `{step}` has no `approve: true`: nothing of it waits for review")
     if topic is not None and topic not in {t.id for t in loaded.topics}:
-        raise UserError(f"--topic {topic}: no such topic (ids: {', '.join(t.id for t in loaded.topics[:10])})")
+        _no_such_topic(loaded, topic)
     if not approve and not note.strip():
         raise UserError("reject needs --note \"what to change\": the next sample's template sees it as review.note")
     records = Records(store)
@@ -93,12 +93,18 @@ def unpin(loaded: LoadedRecipe, store: CacheStore, step: str, *, topic: str | No
     """Drop the pinned edits of ``step`` (one topic or all); returns how many were dropped."""
     if step not in loaded.steps:
         raise UserError(f"no step `{step}` in {loaded.path.name} (steps: {', '.join(loaded.order)})")
+    if topic is not None and topic not in {t.id for t in loaded.topics}:  # else a typo says "nothing was pinned"
+        _no_such_topic(loaded, topic)
     records = Records(store)
     n = 0
     for t in loaded.topics:
         if topic in (None, t.id) and records.drop_pin(loaded.name, t.id, step):
             n += 1
     return n
+
+
+def _no_such_topic(loaded: LoadedRecipe, topic: str) -> None:
+    raise UserError(f"--topic {topic}: no such topic (ids: {', '.join(t.id for t in loaded.topics[:10])})")
 
 
 __all__ += ["APPROVED", "PENDING", "REJECTED"]

@@ -36,6 +36,23 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
     return value
 
 
+def _not_text(name: str, value: str) -> None:
+    """Refuse a variable whose bytes are not UTF-8 (Python keeps them as lone surrogates, which
+    no record, key or header can hold): say so here, not as a crash deep in a run."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as e:
+        from .errors import ConfigError
+
+        byte = ord(value[e.start]) - 0xDC00 if 0xDC80 <= ord(value[e.start]) <= 0xDCFF else None
+        what = f"byte 0x{byte:02x}" if byte is not None else f"{value[e.start]!r}"
+        raise ConfigError(f"environment variable {name} is not UTF-8 text ({what} at position {e.start}); set it again as UTF-8 text") from None
+
+
+#: The variables :meth:`Settings.from_env` reads as text.
+_TEXT_VARS = ("VIDFLOW_CACHE", "VIDFLOW_RUNS_DIR", "VIDFLOW_CACHE_SALT", "VIDFLOW_S3_ENDPOINT_URL", "VIDFLOW_PRICES", "VIDFLOW_SCRATCH_DIR", "VIDFLOW_NOTIFY")
+
+
 @dataclass(frozen=True)
 class Settings:
     """Resolved settings.
@@ -70,6 +87,8 @@ class Settings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = dict(os.environ if environ is None else environ)
+        for name in _TEXT_VARS:
+            _not_text(name, env.get(name) or "")
         return cls(
             cache_url=env.get("VIDFLOW_CACHE") or "cache",
             runs_dir=env.get("VIDFLOW_RUNS_DIR") or "runs",
@@ -98,6 +117,8 @@ class Settings:
     def secret(self, name: str) -> str | None:
         """An API key from the environment, or None. Never store what this returns."""
         value = self.env.get(name)
+        if value:
+            _not_text(name, value)  # the value itself is never part of the message
         return value or None
 
     def storage_options(self, url: str) -> dict:

@@ -77,6 +77,10 @@ def parse_input_spec(spec: str, loaded: LoadedRecipe) -> tuple[str, str]:
     return step, source
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"holds {name}, which is not a JSON number")
+
+
 def read_document(step: str, source: str, loaded: LoadedRecipe, *, stdin=None) -> dict[str, Any]:
     """Read and check a stage document; returns topic id -> value. Every problem is exit 2."""
     where = "stdin" if source == "-" else source
@@ -84,10 +88,20 @@ def read_document(step: str, source: str, loaded: LoadedRecipe, *, stdin=None) -
         text = (stdin or sys.stdin).read() if source == "-" else Path(source).read_text(encoding="utf-8")
     except OSError as e:
         raise UserError(f"--input {step}={source}: cannot read it: {e.strerror}") from None
+    except UnicodeDecodeError as e:
+        raise UserError(f"--input {step}={source}: not UTF-8 text (byte 0x{e.object[e.start]:02x} at offset {e.start}); save it as UTF-8 JSON, as `--emit json` writes it") from None
     try:
-        raw = json.loads(text)
+        raw = json.loads(text, parse_constant=_no_constant)
     except json.JSONDecodeError as e:
         raise RecipeError(Problem(f"{where}:{e.lineno}:{e.colno}", "", f"not a JSON document: {e.msg}")) from None
+    except RecursionError:
+        raise UserError(f"--input {step}={source}: the JSON is nested too deeply to read; a stage document is a few levels deep, as `--emit json` writes it") from None
+    except ValueError as e:  # NaN or Infinity: not JSON, and no value a key can hold
+        raise UserError(f"--input {step}={source}: {e}; write a number or a string") from None
+    try:  # a byte stdin could not decode, or a `\udcff` escape: not text a cache key can hold
+        json.dumps(raw, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise UserError(f"--input {step}={source}: holds a lone surrogate ({e.object[e.start]!r}), which is not valid Unicode text; save it as UTF-8 JSON, as `--emit json` writes it") from None
     try:
         doc = _Document.model_validate(raw)
     except ValidationError as e:

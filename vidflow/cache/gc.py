@@ -18,6 +18,7 @@ What runs used is read by :mod:`vidflow.cache.usage`.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import time
@@ -71,7 +72,10 @@ def parse_age(text: str) -> float:
     m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-z]+)\s*", str(text).lower())
     if not m or m[2] not in _AGE_UNITS:
         raise ValueError(f"age {text!r} is not a number and a unit; write e.g. 30d, 12h, 90m or 2w")
-    return float(m[1]) * _AGE_UNITS[m[2]]
+    seconds = float(m[1]) * _AGE_UNITS[m[2]]
+    if not math.isfinite(seconds):
+        raise ValueError(f"age {text!r} is too large; write e.g. 30d, 12h, 90m or 2w")
+    return seconds
 
 
 def parse_size(text: str) -> int:
@@ -79,7 +83,10 @@ def parse_size(text: str) -> int:
     m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*", str(text).lower())
     if not m or m[2] not in _SIZE_UNITS:
         raise ValueError(f"size {text!r} is not a number and a unit; write e.g. 20GB, 500MB or 1.5GiB")
-    return int(float(m[1]) * _SIZE_UNITS[m[2]])
+    size = float(m[1]) * _SIZE_UNITS[m[2]]
+    if not math.isfinite(size):  # hundreds of digits: float() says inf, int(inf) raises
+        raise ValueError(f"size {text!r} is too large; write e.g. 20GB, 500MB or 1.5GiB")
+    return int(size)
 
 
 # --------------------------------------------------------------------------- the collection

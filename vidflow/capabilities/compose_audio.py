@@ -9,6 +9,7 @@ QA gate's prepare and check. ``compose`` names the nodes and runs them.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -81,6 +82,8 @@ def qa_limits(spec: Any):
     return QALimits(loudness=loudness, true_peak=peak, max_silence=silence, max_black=q.max_black, max_frozen=q.max_frozen, duration=q.duration)
 
 
+#: Built-in capabilities whose outputs never hold an ``audio`` file: ``music:`` cannot name them.
+_NO_AUDIO = frozenset({"text", "image", "video", "compose", "publish"})
 
 
 def wire_music(step: StepInfo, loaded: LoadedRecipe, problems: list[Problem]) -> None:
@@ -96,6 +99,9 @@ def wire_music(step: StepInfo, loaded: LoadedRecipe, problems: list[Problem]) ->
         if value == step.name or src.for_each is not None:
             problems.append(Problem(where, path_key, f"`music: {value}` must name a step that makes one audio file, not a for_each step"))
             return
+        if src.capability in _NO_AUDIO:  # e.g. the script: it would also be read as this step's dialogue
+            problems.append(Problem(where, path_key, f"`music: {value}` names a {src.capability} step, which makes no audio file; name a step that makes one (a speech step without for_each, a python step with an audio output), a file, a folder or `vidflow:gentle`"))
+            return
         step.links["music"] = value
         step.deps.add(value)
         return
@@ -107,15 +113,33 @@ def wire_music(step: StepInfo, loaded: LoadedRecipe, problems: list[Problem]) ->
         return
     path = (loaded.base_dir / value).resolve()
     if path.is_file() and path.suffix.lower() in MUSIC_EXTENSIONS:
+        if _not_audio(path, value, where, path_key, problems):
+            return
         step.links["music_file"] = str(path)
     elif path.is_file():
         problems.append(Problem(where, path_key, f"`music: {value}` is not an audio file vidflow reads ({kinds})"))
     elif path.is_dir() and music_files(path):
+        if any(_not_audio(f, f"{value}/{f.name}", where, path_key, problems) for f in music_files(path)):
+            return
         step.links["music_dir"] = str(path)
     elif path.is_dir():
         problems.append(Problem(where, path_key, f"the music folder {path} holds no audio file ({kinds})"))
     else:
         problems.append(Problem(where, path_key, f"`music: {value}` is not a step, a bundled bed (`vidflow:gentle`), or a file or folder beside the recipe ({path} does not exist)"))
+
+
+def _not_audio(path: Path, shown: str, where: str, path_key: str, problems: list[Problem]) -> bool:
+    """Add a problem if ``path`` is plainly not audio (else ffmpeg fails each topic's soundtrack
+    at run time with a message that names neither the file nor the recipe line)."""
+    from ..media.audio import not_audio
+
+    try:
+        why = not_audio(path)
+    except OSError as e:
+        why = f"cannot read it: {e.strerror}"
+    if why:
+        problems.append(Problem(where, path_key, f"music file {shown} is not audio ({why}); give an audio file (.mp3, .wav, .ogg, ...) or drop it"))
+    return bool(why)
 
 
 def music_source(task: Any, step: StepInfo, art: Artifact | None, loaded: LoadedRecipe) -> tuple[str, Any, str] | None:

@@ -108,6 +108,10 @@ def do_run(loaded, settings, options, *, plain: bool = False, as_json: bool = Fa
 
     prepared = prepare_run(loaded, options)
     loaded = prepared.loaded
+    if report:
+        from ..report import check_report_path
+
+        check_report_path(report)
     err = _console(stderr=True)
     live = interactive(err, plain=plain, as_json=as_json) and not options.emit and prepared.executor == "local"
     kwargs = dict(settings=settings, refresh=prepared.refresh, output_root=options.out_dir, imports=prepared.imports, executor=prepared.executor)
@@ -125,6 +129,10 @@ def do_rerun(settings, run_id: str, *, cache: str | None = None, plain: bool = F
     from ..api import rerun
     from ..options import RunOptions
 
+    if report:
+        from ..report import check_report_path
+
+        check_report_path(report)
     err = _console(stderr=True)
     result, loaded = with_progress(err, interactive(err, plain=plain, as_json=as_json), rerun, run_id, settings=settings, cache=cache)
     return _finish_run(err, result, loaded, settings, RunOptions(), as_json=as_json, report=report)
@@ -279,9 +287,10 @@ def do_review(loaded, settings, args) -> int:
 
 def show_report_html(settings, run_id: str | None, path: str, *, thumbnails: bool = True) -> int:
     """``vidflow report [RUN] --html FILE``: the HTML report of a recorded run."""
-    from ..report import load_past_run
+    from ..report import check_report_path, load_past_run
     from ..report_html import write_html_report
 
+    check_report_path(path, flag="--html")
     past = load_past_run(settings.runs_dir, run_id)
     write_html_report(path, past.run_id, past.events, settings, thumbnails=thumbnails)
     print(f"wrote {path} (run {past.run_id})", file=sys.stderr)

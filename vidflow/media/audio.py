@@ -48,6 +48,7 @@ __all__ = [
     "mix_filtergraph",
     "music_digest",
     "music_files",
+    "not_audio",
     "parse_loudness",
     "pick_music",
     "voice_argv",
@@ -294,6 +295,30 @@ def bundled_music(name: str) -> Path:
 def music_files(folder: PathLike) -> list[Path]:
     """The audio files directly in ``folder``, sorted by name (what :func:`pick_music` picks from)."""
     return sorted(p for p in Path(folder).iterdir() if p.is_file() and p.suffix.lower() in MUSIC_EXTENSIONS)
+
+
+#: Container signatures at the start of an audio file: WAV (RIFF/RF64/BW64), FLAC, Ogg (Vorbis,
+#: Opus), ADIF AAC, an ID3 tag (MP3, AAC); an MP4/M4A has ``ftyp`` at offset 4.
+_AUDIO_MAGIC = (b"RIFF", b"RIFX", b"RF64", b"BW64", b"fLaC", b"OggS", b"ADIF", b"ID3")
+
+
+def not_audio(path: PathLike) -> str | None:
+    """Why ``path`` is plainly not an audio file (empty; no container signature and no MPEG/ADTS
+    frame sync in its first 4 KiB, as in a text file renamed ``.mp3``), or None. A cheap sniff
+    at load time, no process started: anything ffmpeg might read passes."""
+    with open(path, "rb") as f:
+        head = f.read(4096)
+    if not head:
+        return "the file is empty"
+    if head.startswith(_AUDIO_MAGIC) or head[4:8] == b"ftyp":
+        return None
+    # MP3 and ADTS AAC frames start with 11 set bits (0xFF then 0b111xxxxx); text never holds 0xFF
+    at = head.find(b"\xff")
+    while at != -1 and at + 1 < len(head):
+        if head[at + 1] & 0xE0 == 0xE0:
+            return None
+        at = head.find(b"\xff", at + 1)
+    return "no audio header in its first bytes"
 
 
 def pick_music(files: Sequence[Path], topic_id: str) -> Path:

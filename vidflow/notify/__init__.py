@@ -17,6 +17,7 @@ import contextlib
 from typing import Any
 
 from ..errors import Problem, RecipeError, UserError
+from ..recipe.schema import webhook_url_problem
 from ..run.ledger import Event
 from .deliver import DRAIN_SECONDS, FLUSH_SECONDS, Deliverer, flush
 from .events import Endpoint, WebhookSink
@@ -56,8 +57,9 @@ def endpoints(loaded: Any, settings: Any) -> list[Endpoint]:
         out += [Endpoint(u, spec.secret_env, frozenset(spec.events)) for u in spec.endpoints]
     secret_env = spec.secret_env if spec is not None else DEFAULT_SECRET_ENV
     for url in settings.notify:
-        if not url.startswith(("http://", "https://")):
-            raise UserError(f"--notify {url}: a webhook URL must start with http:// or https://")
+        why = webhook_url_problem(url)
+        if why:
+            raise UserError(f"--notify {url}: a webhook URL {why}")
         if url not in {e.url for e in out}:
             out.append(Endpoint(url, secret_env))
     return out

@@ -34,6 +34,8 @@ __all__ = ["Character", "CharacterProfile", "find_characters", "load_character"]
 
 _COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
 _PNG = b"\x89PNG\r\n\x1a\n"
+#: The largest sprite side in pixels: bounds the memory its check and its drawing take.
+MAX_SPRITE_SIDE = 4096
 
 
 class Sprites(BaseModel):
@@ -175,6 +177,13 @@ def load_character(ident: str, path: Path) -> Character:
         if not (w and h):
             problems.append(Problem(where, f"sprites.{pose}", f"sprite {rel} has no width or height"))
             continue
+        if max(w, h) > MAX_SPRITE_SIDE:
+            problems.append(Problem(where, f"sprites.{pose}", f"sprite {rel} is {w}x{h} pixels; the limit is {MAX_SPRITE_SIDE} a side (it is drawn at most 40% of the frame's width): scale it down"))
+            continue
+        why = _png_unreadable(data_bytes)
+        if why:
+            problems.append(Problem(where, f"sprites.{pose}", f"sprite {rel} cannot be read as a PNG ({why}); save it again as an RGBA PNG"))
+            continue
         if pose == "telling":
             size = (w, h)
         sprites[pose] = (str(sp), hashlib.sha256(data_bytes).hexdigest())
@@ -192,6 +201,21 @@ def load_character(ident: str, path: Path) -> Character:
         voices_at=locs.at(("voices",), key=True),
         sprite_size=size,
     )
+
+
+def _png_unreadable(data: bytes) -> str | None:
+    """Why the PNG does not decode (truncated, a bad chunk, corrupt pixel data), or None. Its
+    header alone passes the checks above; ffmpeg would fail on it only when a scene is drawn."""
+    import io
+
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            im.load()
+    except Exception as e:  # noqa: BLE001 - Pillow raises OSError, SyntaxError, ValueError, zlib.error ... for bad files
+        return str(e) or type(e).__name__
+    return None
 
 
 def _png_has_alpha(data: bytes) -> bool:

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from ..limits import Rate, parse_rate
 
-__all__ = ["NOTIFY_EVENTS", "Budget", "NotifySpec", "ProviderSpec", "Recipe", "RetrySpec", "StepModel", "TopicSpec"]
+__all__ = ["NOTIFY_EVENTS", "Budget", "NotifySpec", "ProviderSpec", "Recipe", "RetrySpec", "StepModel", "TopicSpec", "webhook_url_problem"]
 
 
 class _Strict(BaseModel):
@@ -61,7 +61,7 @@ class ProviderSpec(BaseModel):
     kind: str
     concurrency: int | None = Field(default=None, ge=1, le=10_000)
     rate: Rate | None = None
-    latency: float | None = Field(default=None, ge=0, description="seconds per call, for plan estimates")
+    latency: float | None = Field(default=None, ge=0, le=86_400, description="seconds per call, for plan estimates")
     retry: RetrySpec | None = None
     timeout: float | None = Field(default=None, gt=0, le=86_400, description="seconds one attempt may take")
 
@@ -112,8 +112,9 @@ class NotifySpec(_Strict):
     @classmethod
     def _http(cls, v: Any) -> Any:
         for u in [v] if isinstance(v, str) else v or []:
-            if not u.startswith(("http://", "https://")):
-                raise ValueError(f"webhook URL {u!r} must start with http:// or https://")
+            why = webhook_url_problem(u)
+            if why:
+                raise ValueError(f"webhook URL {u!r} {why}")
         return v
 
     @field_validator("events")
@@ -159,3 +160,24 @@ class Recipe(_Strict):
         if type(v) is not int:  # `true` and `1.0` equal 1 in Python, but are not a version
             raise ValueError("`vidflow:` is the format version, the number 1; write `vidflow: 1`")
         return v
+
+
+def webhook_url_problem(url: str) -> str | None:
+    """Why ``url`` cannot be a webhook endpoint (said after "webhook URL ..."), or None. A URL
+    no request can go to would wait in the outbox and be retried on every command, forever."""
+    from urllib.parse import urlsplit
+
+    if not url.startswith(("http://", "https://")):
+        return "must start with http:// or https://"
+    if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in url):
+        return "holds a space or a control character; percent-encode it (%20)"
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as e:  # a port past 65535, a bracketed host that is no IPv6 address
+        return f"is not a valid URL ({e}); write e.g. https://example.com/hooks"
+    if not parts.hostname:
+        return "has no host; write e.g. https://example.com/hooks"
+    if port == 0:
+        return "has port 0; give the receiver's port, or none for 80/443"
+    return None

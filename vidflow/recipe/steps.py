@@ -22,7 +22,7 @@ from pydantic import ValidationError
 
 from ..errors import Problem
 from .problems import pydantic_problems
-from .templating import TemplateSyntax, check_template, template_names
+from .templating import TemplateSyntax, check_template, template_globals, template_names
 from .yamlloc import Locations, dotted
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -33,6 +33,9 @@ __all__ = ["BASE_NAMES", "Catalog", "StepInfo", "check_steps", "wire_steps"]
 #: Names every template may use, besides variables and upstream steps.
 BASE_NAMES = {"topic", "topic_id", "vars", "characters", "recipe", "review"}
 ITEM_NAMES = {"item", "index"}
+#: Names a step cannot take: the template names above, a local step's ``inputs``/``outputs``,
+#: Jinja's globals (``range``, ``dict``...), loop variables and literals.
+_TAKEN_NAMES = BASE_NAMES | ITEM_NAMES | template_globals() | {"inputs", "outputs", "loop", "self", "caller", "varargs", "kwargs", "true", "false", "none", "True", "False", "None"}
 
 
 class Catalog(Protocol):
@@ -94,6 +97,9 @@ def check_steps(raw: Any, raw_providers: Any, providers: Mapping[str, ProviderIn
             continue
         if "." in name or not name.replace("_", "a").replace("-", "a").isalnum():
             problems.append(Problem(locs.at(where, key=True), dotted(where), "step names are letters, digits, - and _"))
+            continue
+        if name in _TAKEN_NAMES:  # `{{ range }}` would render the function (an address, a new key each run)
+            problems.append(Problem(locs.at(where, key=True), dotted(where), f"`{name}` is a name templates already have, so `{{{{ {name} }}}}` could not mean this step; rename the step (e.g. `{name}_step`)"))
             continue
         pcap = _provider_capability(body, raw_providers)
         cap = catalog.claimant(body, pcap)

@@ -29,7 +29,7 @@ from ..errors import TemplateError
 from .sandbox import LimitedEnvironment, LimitError, begin, end
 from .slugs import slug
 
-__all__ = ["MAX_OUTPUT_CHARS", "MAX_TEMPLATE_CHARS", "TemplateIssue", "TemplateSyntax", "check_template", "render", "reset_caches", "slug", "template_names"]
+__all__ = ["MAX_OUTPUT_CHARS", "MAX_TEMPLATE_CHARS", "TemplateIssue", "TemplateSyntax", "check_template", "render", "reset_caches", "slug", "template_globals", "template_names"]
 
 MAX_TEMPLATE_CHARS = 100_000
 MAX_OUTPUT_CHARS = 100_000
@@ -61,6 +61,11 @@ def _env() -> LimitedEnvironment:
     env.filters.update(slug=slug, shorten=_shorten, words=_words, names=_names)
     env.guard_filters()
     return env
+
+
+def template_globals() -> frozenset[str]:
+    """The names every template has from Jinja itself (``range``, ``dict``, ``namespace``...)."""
+    return frozenset(_env().globals)
 
 
 class TemplateSyntax(Exception):

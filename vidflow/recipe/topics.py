@@ -163,6 +163,9 @@ def _from_csv(text: str, name: str) -> tuple[list[Topic], list[Problem]]:
     header = [h.strip() for h in header]
     if "topic" not in header:
         return [], [_bad(f"{name}:1", f"CSV header has no `topic` column (found: {', '.join(header) or 'nothing'}); add one")]
+    twice = sorted({h for h in header if h and header.count(h) > 1})
+    if twice:  # which column a variable (or the topic) comes from would be a guess
+        return [], [_bad(f"{name}:1", f"CSV header has the column{'s' if len(twice) > 1 else ''} {', '.join(f'`{h}`' for h in twice)} more than once; rename or drop the copies")]
     ti = header.index("topic")
     out: list[Topic] = []
     problems: list[Problem] = []
@@ -195,6 +198,15 @@ def _no_constants(word: str) -> Any:
     raise ValueError(f"{word} is not a number vidflow can use")
 
 
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+    for k, v in pairs:
+        if k in seen:  # json keeps the last one silently; a recipe refuses duplicate keys too
+            raise ValueError(f"has the key {json.dumps(k, ensure_ascii=False)} twice")
+        seen[k] = v
+    return seen
+
+
 def _from_jsonl(text: str, name: str) -> tuple[list[Topic], list[Problem]]:
     out: list[Topic] = []
     problems: list[Problem] = []
@@ -202,7 +214,7 @@ def _from_jsonl(text: str, name: str) -> tuple[list[Topic], list[Problem]]:
         if not line.strip():
             continue
         try:
-            obj = json.loads(line, parse_constant=_no_constants)
+            obj = json.loads(line, parse_constant=_no_constants, object_pairs_hook=_unique_keys)
         except json.JSONDecodeError as e:
             problems.append(_bad(f"{name}:{n}:{e.colno}", f"invalid JSON: {e.msg}"))
             continue
