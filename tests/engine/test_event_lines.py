@@ -29,3 +29,21 @@ def test_each_line_is_the_whole_event(tmp_path):
     assert lines == [_LINE(e.as_dict()) for e in EVENTS]  # same keys, same order as as_dict
     assert [json.loads(line) for line in lines] == [e.as_dict() for e in EVENTS]
     assert [e.as_dict() for e in read_events(str(path))] == [e.as_dict() for e in EVENTS]
+
+
+def test_a_last_line_cut_off_by_a_crash_is_left_out(tmp_path):
+    path = tmp_path / "events.jsonl"
+    sink = JsonlSink(str(path))
+    for e in EVENTS[:3]:
+        sink.emit(e)
+    sink.close()
+    with open(path, "a", encoding="utf-8") as f:
+        f.write('{"run_id":"r-1","type":"node_su')  # the crash
+    assert [e.as_dict() for e in read_events(str(path))] == [e.as_dict() for e in EVENTS[:3]]
+    path.write_text(path.read_text(encoding="utf-8") + "\n" + _LINE(EVENTS[3].as_dict()) + "\n", encoding="utf-8")
+    try:  # a broken line in the middle is not a crash's trace: it is reported
+        read_events(str(path))
+    except ValueError:
+        pass
+    else:
+        raise AssertionError("a broken line before the end was accepted")

@@ -185,8 +185,19 @@ class MultiSink:
 
 
 def read_events(path: str) -> list[Event]:
+    """The events of a run record. A last line cut off by a crash mid-write (no newline, not
+    JSON) is left out, as the cache's usage reader does; a bad line elsewhere is an error."""
     with open(path, encoding="utf-8") as f:
-        return [Event.from_dict(json.loads(line)) for line in f if line.strip()]
+        lines = [line for line in f if line.strip()]
+    events = []
+    for i, line in enumerate(lines):
+        try:
+            events.append(Event.from_dict(json.loads(line)))
+        except ValueError:
+            if i == len(lines) - 1 and not line.endswith("\n"):
+                break
+            raise
+    return events
 
 
 @dataclass
