@@ -36,7 +36,7 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
     return value
 
 
-def _not_text(name: str, value: str) -> None:
+def _not_text(name: str, value: str, *, secret: bool = False) -> None:
     """Refuse a variable whose bytes are not UTF-8 (Python keeps them as lone surrogates, which
     no record, key or header can hold): say so here, not as a crash deep in a run."""
     try:
@@ -46,7 +46,8 @@ def _not_text(name: str, value: str) -> None:
 
         byte = ord(value[e.start]) - 0xDC00 if 0xDC80 <= ord(value[e.start]) <= 0xDCFF else None
         what = f"byte 0x{byte:02x}" if byte is not None else f"{value[e.start]!r}"
-        raise ConfigError(f"environment variable {name} is not UTF-8 text ({what} at position {e.start}); set it again as UTF-8 text") from None
+        where = "" if secret else f" ({what} at position {e.start})"  # nothing of a key, not even one byte
+        raise ConfigError(f"environment variable {name} is not UTF-8 text{where}; set it again as UTF-8 text") from None
 
 
 #: The variables :meth:`Settings.from_env` reads as text.
@@ -118,7 +119,7 @@ class Settings:
         """An API key from the environment, or None. Never store what this returns."""
         value = self.env.get(name)
         if value:
-            _not_text(name, value)  # the value itself is never part of the message
+            _not_text(name, value, secret=True)  # the value itself is never part of the message
         return value or None
 
     def storage_options(self, url: str) -> dict:

@@ -184,6 +184,7 @@ def test_an_api_key_that_is_not_utf8_is_refused_before_the_run_naming_only_the_v
     proc = _run_bytes(proj, [b"run", b"openai.yaml", b"--limit", b"1"], _environ_bytes(OPENAI_API_KEY=b"sk-secret\xff"))
     lines = refused(proc, "openai.yaml:12:", "providers.writer: environment variable OPENAI_API_KEY is not UTF-8 text")
     assert "secret" not in proc.stderr.replace("set it again", "")
+    assert "0xff" not in proc.stderr and "position" not in proc.stderr  # not one byte of a key
     assert len(lines) == 3 and not list(proj.glob("runs/*/events.jsonl"))  # no node started (as for a missing key)
 
 
