@@ -38,7 +38,7 @@ def test_same_text_as_the_standard_encoder(options, value):
 
 def test_defaults_and_top_level_scalars():
     enc = encoder(default=str)
-    assert enc({"s": {1, 2} and frozenset([3])}) == '{"s":"frozenset({3})"}'
+    assert enc({"s": frozenset([3])}) == '{"s":"frozenset({3})"}'
     assert enc("é\n") == '"é\\n"'
     assert enc(1.5) == "1.5"
     assert enc(math.inf) == "Infinity"

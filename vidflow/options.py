@@ -86,12 +86,12 @@ def prepare_run(loaded: LoadedRecipe, options: RunOptions, *, stdin: Any = None)
 def _check_out_dir(out_dir: str) -> None:
     """A local ``--out-dir`` must be a folder or a path that can become one: else every topic
     would fail at publish, after all the work."""
-    from pathlib import Path
+    import os
+
+    from .storage import file_in_the_way
 
     if "://" in out_dir:  # a URL: the store says at publish time
         return
-    for p in (Path(out_dir).absolute(), *Path(out_dir).absolute().parents):
-        if p.exists():
-            if not p.is_dir():
-                raise UserError(f"--out-dir {out_dir}: {p} is a file, not a folder; give a folder")
-            return
+    blocker = out_dir if os.path.isfile(out_dir) else file_in_the_way(out_dir)
+    if blocker:
+        raise UserError(f"--out-dir {out_dir}: {os.path.abspath(blocker)} is a file, not a folder; give a folder")

@@ -68,14 +68,14 @@ def check_report_path(path: str, *, flag: str = "--report") -> None:
     work, so a long run does not end in an error for want of a file name."""
     if "://" in path:  # a URL: the store says at write time
         return
+    from .storage import file_in_the_way
+
     target = Path(path)
     if target.is_dir():
         raise UserError(f"{flag} {path}: is a folder; give a file path, e.g. {flag} {target / 'report.html'}")
-    for parent in target.absolute().parents:
-        if parent.exists():
-            if not parent.is_dir():
-                raise UserError(f"{flag} {path}: {parent} is a file, not a folder; give a path in a folder")
-            return
+    blocker = file_in_the_way(target)
+    if blocker:
+        raise UserError(f"{flag} {path}: {blocker} is a file, not a folder; give a path in a folder")
 
 
 def write_report(path: str, result: Any, loaded: Any, settings: Any) -> None:

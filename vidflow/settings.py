@@ -36,18 +36,27 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
     return value
 
 
-def _not_text(name: str, value: str, *, secret: bool = False) -> None:
-    """Refuse a variable whose bytes are not UTF-8 (Python keeps them as lone surrogates, which
-    no record, key or header can hold): say so here, not as a crash deep in a run."""
+def utf8_problem(value: str) -> str | None:
+    """Where ``value`` is not UTF-8 text (``byte 0xe9 at position 3``), or None. Python keeps
+    undecodable bytes of arguments and environment variables as lone surrogates, which no run
+    record, cache key or header can hold: they are refused where they come in, not mid-run."""
     try:
         value.encode("utf-8")
     except UnicodeEncodeError as e:
+        ch = ord(value[e.start])
+        what = f"byte 0x{ch - 0xDC00:02x}" if 0xDC80 <= ch <= 0xDCFF else repr(value[e.start])
+        return f"{what} at position {e.start}"
+    return None
+
+
+def _not_text(name: str, value: str, *, secret: bool = False) -> None:
+    """Refuse an environment variable that is not UTF-8 text (ConfigError naming it)."""
+    why = utf8_problem(value)
+    if why:
         from .errors import ConfigError
 
-        byte = ord(value[e.start]) - 0xDC00 if 0xDC80 <= ord(value[e.start]) <= 0xDCFF else None
-        what = f"byte 0x{byte:02x}" if byte is not None else f"{value[e.start]!r}"
-        where = "" if secret else f" ({what} at position {e.start})"  # nothing of a key, not even one byte
-        raise ConfigError(f"environment variable {name} is not UTF-8 text{where}; set it again as UTF-8 text") from None
+        where = "" if secret else f" ({why})"  # nothing of a key, not even one byte
+        raise ConfigError(f"environment variable {name} is not UTF-8 text{where}; set it again as UTF-8 text")
 
 
 #: The variables :meth:`Settings.from_env` reads as text.

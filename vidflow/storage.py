@@ -33,6 +33,7 @@ __all__ = [
     "ObjectState",
     "atomic_put_file",
     "atomic_write",
+    "file_in_the_way",
     "file_sha256",
     "human_size",
     "is_local",
@@ -75,6 +76,17 @@ def file_sha256(path: str | os.PathLike) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def file_in_the_way(path: str | os.PathLike) -> str | None:
+    """The file that stands where a folder of local ``path`` must be (``path`` itself excluded),
+    or None: the nearest existing ancestor decides, since the rest can be made."""
+    from pathlib import Path
+
+    for parent in Path(path).absolute().parents:
+        if parent.exists():
+            return None if parent.is_dir() else str(parent)
+    return None
 
 
 def human_size(n: float) -> str:

@@ -183,19 +183,19 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _not_utf8(argv: list[str]) -> str | None:
     """What is wrong with an argument whose bytes are not UTF-8 (a path or name from a system
-    with another encoding), or None. Python keeps such bytes as lone surrogates, which no run
-    record, cache key or snapshot can hold, so they are refused here rather than mid-run."""
+    with another encoding), or None (``settings.utf8_problem`` says where)."""
+    from ..settings import utf8_problem
+
     for i, arg in enumerate(argv):
-        try:
-            arg.encode("utf-8")
-        except UnicodeEncodeError as e:
+        why = utf8_problem(arg)
+        if why:
             flag = argv[i - 1] if i and argv[i - 1].startswith("--") and "=" not in argv[i - 1] else None
             try:
                 shown = arg.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")  # the bytes as given
             except UnicodeError:  # a lone surrogate from a Python caller
                 shown = ascii(arg)
             where = f"{flag} {shown}" if flag else shown
-            return f"{where}: not UTF-8 text (at position {e.start}); give it in UTF-8 (rename the file or folder if it is a path)"
+            return f"{where}: not UTF-8 text ({why}); give it in UTF-8 (rename the file or folder if it is a path)"
     return None
 
 
