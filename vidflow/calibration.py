@@ -17,6 +17,7 @@ one small JSON document in the cache (``stats/timings.json``). Pure: no I/O here
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from collections import abc
 from typing import Any, Mapping
 
 __all__ = ["Calibration", "DEFAULT_LINE_SECONDS", "STATS_PATH", "lane_key", "samples"]
@@ -98,20 +99,26 @@ class Calibration:
         return Calibration(out)
 
 
-def samples(graph: Any, outcomes: Mapping[str, Any], loaded: Any) -> dict[str, list[float]]:
+def samples(tasks: Mapping[str, Any], outcomes: Mapping[str, Any], loaded: Any) -> dict[str, list[float]]:
     """What a finished run teaches: per lane key, the seconds its nodes took (and per output
-    second for work whose output has a length), and each speech kind's seconds per line."""
+    second for work whose output has a length), and each speech kind's seconds per line.
+
+    ``tasks``: node id -> its Task (a plan graph's ``task`` attributes)."""
     out: dict[str, list[float]] = {}
+    lanes: dict[tuple[Any, str, str], str | None] = {}  # the nodes of one lane share its key
     for node, o in outcomes.items():
-        if o.status != "ran" or o.placeholder or not o.seconds or node not in graph:
+        if o.status != "ran" or o.placeholder or not o.seconds:
             continue
-        task = graph.nodes[node]["task"]
-        key = lane_key(task, loaded)
+        task = tasks.get(node)
+        if task is None:
+            continue
+        lane = (task.provider, task.capability, task.role)
+        key = lanes[lane] if lane in lanes else lanes.setdefault(lane, lane_key(task, loaded))
         if key is None:
             continue
         out.setdefault(key, []).append(o.seconds)
         value = getattr(o.artifact, "value", None)
-        duration = value.get("duration") if isinstance(value, Mapping) else None
+        duration = value.get("duration") if isinstance(value, abc.Mapping) else None
         if isinstance(duration, (int, float)) and duration > 0:
             if key.startswith("cpu:"):
                 out.setdefault(key + "/s", []).append(o.seconds / duration)

@@ -136,11 +136,40 @@ def test_reading_a_corrupt_blob_raises_and_removes_it(project):
     assert not path.exists()
 
 
-def test_a_manifest_write_that_fails_on_local_disk_fails_its_node_not_the_run(project, registry, calls, monkeypatch):
-    """Local cache writes are made on the scheduler's writer thread (run/writer.py): a write that
-    fails there still fails the node that wrote, with the OS's reason, and a rerun recovers."""
-    import os
+def test_a_manifest_write_that_fails_on_local_disk_fails_its_node_not_the_run(project, registry, calls):
+    """Local manifests are written by the run's helper process (run/writer.py): a write the OS
+    refuses there (here: a folder stands where the manifest goes) still fails the node that
+    wrote, with the OS's reason, and a rerun recovers once the obstacle is gone."""
+    import shutil
 
+    recipe = write(project, BASE.format(topics='["Only topic"]'))
+    made = run_recipe(recipe, registry, project)
+    key = made.graph.nodes["only-topic/script"]["task"].key
+    manifest = project / "cache" / "actions" / f"{key}.json"
+    manifest.unlink()
+    (manifest / "in-the-way").mkdir(parents=True)  # os.replace(temp, manifest) fails: EISDIR
+    calls.clear()
+    first = run_recipe(recipe, registry, project)
+    assert first.exit_code == 1  # failed nodes, not an internal error (3)
+    assert first.summary.nodes["only-topic/script"] == "failed"
+    [failure] = [f for f in first.summary.failures if f["node"] == "only-topic/script"]
+    assert failure["error"] in ("IsADirectoryError", "OSError") and "directory" in failure["message"].lower()
+    assert not [p for p in (project / "cache" / "actions").iterdir() if ".tmp-" in p.name]  # no temp file left
+    shutil.rmtree(manifest)
+    calls.clear()
+    second = run_recipe(recipe, registry, project)
+    assert second.exit_code == 0
+    assert "only-topic/script" in ran(second)
+    assert manifest.is_file()
+
+
+def test_without_a_helper_process_writes_go_through_a_thread_and_fail_the_same(project, registry, calls, monkeypatch):
+    """Where no helper process can be started, a thread writes; a refused write still fails its
+    node with the OS's reason, and leaves neither a manifest nor a temp file."""
+    import os
+    import sys
+
+    monkeypatch.setattr(sys, "executable", str(project / "no-such-python"))  # the OS cannot start it
     real_replace = os.replace
 
     def full_disk(src, dst, *a, **kw):  # the OS boundary: renaming a manifest into place fails
@@ -151,7 +180,7 @@ def test_a_manifest_write_that_fails_on_local_disk_fails_its_node_not_the_run(pr
     recipe = write(project, BASE.format(topics='["Only topic"]'))
     monkeypatch.setattr(os, "replace", full_disk)
     first = run_recipe(recipe, registry, project)
-    assert first.exit_code == 1  # failed nodes, not an internal error (3)
+    assert first.exit_code == 1
     assert first.summary.nodes["only-topic/script"] == "failed"
     [failure] = [f for f in first.summary.failures if f["node"] == "only-topic/script"]
     assert failure["error"] == "OSError" and "No space left" in failure["message"]

@@ -363,10 +363,17 @@ class CacheStore:
 
     def write_index(self, recipe: str, topic_id: str, keys: dict[str, str]) -> None:
         """Record the keys a run used for a topic's nodes (merged over the previous record)."""
+        update = self.index_file(recipe, topic_id, keys)
+        if update is not None:
+            atomic_write(self.fs, *update, content_type="application/json")
+
+    def index_file(self, recipe: str, topic_id: str, keys: dict[str, str]) -> tuple[str, bytes] | None:
+        """Where :meth:`write_index` would write, and what; None if the record already says it."""
         before = self.read_index(recipe, topic_id)
         merged = {**before, **keys}
-        if merged != before:  # a rerun that used the same keys writes nothing
-            self.write_doc(self.index_path(recipe, topic_id), merged)
+        if merged == before:  # a rerun that used the same keys writes nothing
+            return None
+        return self.index_path(recipe, topic_id), _json_bytes(merged)
 
     # ------------------------------------------------------------------ small documents
     def doc_path(self, name: str) -> str:
@@ -412,12 +419,16 @@ class CacheStore:
 
     def save(self, key: str, art: Artifact) -> None:
         """Publish the manifest (replacing any old or invalid one); its blobs must be stored."""
+        atomic_write(self.fs, *self.manifest_file(key, art), content_type="application/json")
+
+    def manifest_file(self, key: str, art: Artifact) -> tuple[str, bytes]:
+        """Where :meth:`save` writes ``art``'s manifest, and its bytes, once its blobs are
+        verified (CacheError if one is not stored). Whoever writes them must write atomically."""
         for ref in art.blobs.values():
             status, detail = self.check_blob(ref.digest, ref.size)
             if status is not LookupStatus.HIT:
                 raise CacheError(f"refusing to publish manifest {key[:12]}: {detail}")
-        body = _json_bytes(art.to_json(key))
-        atomic_write(self.fs, self.action_path(key), body, content_type="application/json")
+        return self.action_path(key), _json_bytes(art.to_json(key))
 
     # ------------------------------------------------------------------ vendor jobs
     def put_job(self, key: str, record: dict[str, Any]) -> None:

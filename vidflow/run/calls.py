@@ -14,6 +14,7 @@ from typing import Any, Awaitable, Callable, Mapping
 
 from ..errors import RateLimitedError
 from ..plan.task import Task
+from ..providers.base import Provider
 from .ledger import EventType
 from .outcome import CallResult
 
@@ -29,26 +30,33 @@ class ProviderCalls:
         Every call to that provider waits for the same warm-up, outside the limiter, so the
         first burst starts with clients ready and its rate window is not skewed.
         """
+        if provider in self._warmed:
+            return
+        adapter = self.adapter(provider)
+        if getattr(type(adapter), "warm_up", None) is Provider.warm_up:  # the default: nothing to wait for
+            self._warmed.add(provider)
+            return
         fut = self._warm.get(provider)
         if fut is None:
-            fut = self._warm[provider] = asyncio.ensure_future(self.adapter(provider).warm_up())
+            fut = self._warm[provider] = asyncio.ensure_future(adapter.warm_up())
         await asyncio.shield(fut)
+        self._warmed.add(provider)  # (a failed warm-up raised above, and raises for every call after)
 
     async def call(self, task: Task, provider: str, fn: Callable[[], Awaitable[Any]], *, estimate: float, fallback: bool = False) -> CallResult:
         """One provider call under its limiter, the budget and the retry policy, with events."""
-        warm = self._warm.get(provider)
-        if warm is None or not warm.done() or warm.cancelled() or warm.exception() is not None:
-            await self.warm_up(provider)  # (once it has succeeded: no coroutine, no shield)
-        adapter = self.adapter(provider)
-        limiter = self.limiter(provider)
-        policy = self.retry_policy(provider)
+        if provider not in self._warmed:  # (once it has succeeded: no coroutine, no shield)
+            await self.warm_up(provider)
+        lane = self._lanes.get(provider)
+        if lane is None:
+            lane = self._lanes[provider] = (self.adapter(provider), self.limiter(provider), self.retry_policy(provider))
+        adapter, limiter, policy = lane
         t0 = self.clock.now()
 
         async def attempt() -> CallResult:
             nonlocal t0
             n = self._attempts[task.id] = self._attempts.get(task.id, 0) + 1
             t0 = self.clock.now()
-            self.emit(EventType.NODE_STARTED, task, attempt=n, provider=provider, data={"fallback": True} if fallback else {})
+            self.node_event(EventType.NODE_STARTED, task, attempt=n, provider=provider, data={"fallback": True} if fallback else None)
             async with limiter:
                 if adapter.paid:
                     self.budget.reserve(task.topic, estimate)
@@ -57,7 +65,7 @@ class ProviderCalls:
                     self.calls[provider] = self.calls.get(provider, 0) + 1
                     started_at = time.time()
                     c0 = self.clock.now()
-                    value = await policy.bounded(fn, kind=adapter.kind)
+                    value = await (fn() if policy.timeout is None else policy.bounded(fn, kind=adapter.kind))
                     seconds = self.clock.now() - c0
                     actual = float(getattr(value, "cost_usd", 0.0) or 0.0)
                 finally:

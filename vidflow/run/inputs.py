@@ -71,7 +71,7 @@ class NodeInputs:
                     return None
                 item: Any = {}
             else:
-                info = steps[s.graph.nodes[src]["task"].step]
+                info = steps[s._tasks[src].step]
                 view = s.loaded.capability(info).view(info, art)
                 if fld:
                     seq = view.get(fld) if isinstance(view, Mapping) else None

@@ -101,8 +101,18 @@ class Event:
 _LINE = encoder(default=str)  # one encoder for every event line (vidflow/jsontext.py)
 _OPTIONAL_FIELDS = tuple(f.name for f in fields(Event) if f.name not in ("run_id", "type", "ts"))
 _IDENT_FIELDS = ("node", "step", "topic", "kind", "provider")
-_TAIL_FIELDS = tuple(f for f in _OPTIONAL_FIELDS if f not in _IDENT_FIELDS)
 _float_repr = float.__repr__
+_int_repr = int.__repr__
+
+
+def _number(v: Any) -> str:
+    """A number as json writes it (a finite float's repr, an int's digits), without the encoder."""
+    t = type(v)
+    if t is float and v - v == 0.0:  # finite
+        return _float_repr(v)
+    if t is int:
+        return _int_repr(v)
+    return _LINE(v)
 
 
 class EventSink(Protocol):
@@ -157,11 +167,20 @@ class JsonlSink:
                 self._heads.clear()
             rest = {name: v for name, v in zip(_IDENT_FIELDS, ident[1:]) if v}
             head = self._heads[ident] = ('"run_id":' + _LINE(e.run_id), "," + _LINE(rest)[1:-1] if rest else "")
-        tail = {name: v for name in _TAIL_FIELDS if (v := getattr(e, name))}
-        more = "," + _LINE(tail)[1:-1] if tail else ""
-        ts = e.ts
-        stamp = _float_repr(ts) if type(ts) is float and ts - ts == 0.0 else _LINE(ts)  # finite: what json writes
-        return f'{{{head[0]},"type":"{e.type.value}","ts":{stamp}{head[1]}{more}}}'
+        more = ""  # the other fields, in field order, the non-empty ones
+        if e.attempt:
+            more = ',"attempt":' + _number(e.attempt)
+        if e.error:
+            more += ',"error":' + _LINE(e.error)
+        if e.message:
+            more += ',"message":' + _LINE(e.message)
+        if e.latency:
+            more += ',"latency":' + _number(e.latency)
+        if e.cost_usd:
+            more += ',"cost_usd":' + _number(e.cost_usd)
+        if e.data:
+            more += ',"data":' + _LINE(e.data)
+        return f'{{{head[0]},"type":"{e.type.value}","ts":{_number(e.ts)}{head[1]}{more}}}'
 
     def _write(self) -> None:
         if self._lines:
@@ -176,12 +195,20 @@ class JsonlSink:
 
 
 class MultiSink:
-    def __init__(self, *sinks: EventSink):
-        self.sinks = [s for s in sinks if s is not None]
+    """Hands each event to every sink in turn (None is left out; a MultiSink inside is flattened)."""
+
+    def __init__(self, *sinks: EventSink | None):
+        self.sinks: list[EventSink] = []
+        for s in sinks:
+            if isinstance(s, MultiSink):
+                self.sinks.extend(s.sinks)
+            elif s is not None:
+                self.sinks.append(s)
+        self._emits = tuple(s.emit for s in self.sinks)
 
     def emit(self, event: Event) -> None:
-        for s in self.sinks:
-            s.emit(event)
+        for emit in self._emits:
+            emit(event)
 
 
 def read_events(path: str) -> list[Event]:

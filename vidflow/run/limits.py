@@ -15,7 +15,9 @@ A cache hit never enters a limiter.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+from collections import deque
 from typing import Protocol
 
 from ..errors import RateLimitedError
@@ -50,7 +52,8 @@ class Limiter:
         self.name = name
         self.limits = limits
         self.clock = clock or MonotonicClock()
-        self._sem = asyncio.Semaphore(limits.concurrency)
+        self._free = limits.concurrency  # concurrency slots not taken
+        self._waiters: deque[asyncio.Future] = deque()  # calls waiting for a slot, first come first served
         self._window = RateWindow(limits.rate) if limits.rate is not None else None
         self._paused_until = 0.0
         self._gate = asyncio.Lock()  # one waiter at a time checks the window (FIFO fairness)
@@ -68,14 +71,31 @@ class Limiter:
         self._paused_until = max(self._paused_until, self.clock.now() + seconds)
 
     async def acquire(self) -> None:
-        await self._sem.acquire()
+        if self._free > 0 and not self._waiters:
+            self._free -= 1
+        else:
+            await self._wait_for_free()
         if self._window is None and self._paused_until <= self.clock.now() and not self._gate.locked():
-            return  # no window to keep and no pause: the semaphore is the whole limit
+            return  # no window to keep and no pause: the concurrency slot is the whole limit
         try:
             async with self._gate:
                 await self._wait_for_slot()
         except BaseException:
-            self._sem.release()
+            self.release()
+            raise
+
+    async def _wait_for_free(self) -> None:
+        """Wait until :meth:`release` hands this call a concurrency slot (in arrival order)."""
+        fut = asyncio.get_running_loop().create_future()
+        self._waiters.append(fut)
+        try:
+            await fut
+        except BaseException:
+            if fut.done() and not fut.cancelled():  # handed a slot, then cancelled: pass it on
+                self.release()
+            else:
+                with contextlib.suppress(ValueError):
+                    self._waiters.remove(fut)
             raise
 
     async def _wait_for_slot(self) -> None:
@@ -91,9 +111,20 @@ class Limiter:
             await self.clock.sleep(wait)
 
     def release(self) -> None:
-        self._sem.release()
+        """Give a concurrency slot back: to the first call still waiting, else to the pool."""
+        while self._waiters:
+            fut = self._waiters.popleft()
+            if not fut.done():
+                fut.set_result(None)
+                return
+        self._free += 1
 
     async def __aenter__(self) -> Limiter:
+        # The common case at once (a free slot, no window, no pause, nobody queued): this is
+        # on the path of every provider call.
+        if self._free > 0 and not self._waiters and self._window is None and not self._gate.locked() and self._paused_until <= self.clock.now():
+            self._free -= 1
+            return self
         await self.acquire()
         return self
 

@@ -26,6 +26,7 @@ import asyncio
 import contextlib
 import gc
 import os
+from time import time as _now
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping
 
@@ -66,7 +67,7 @@ from .ledger import Event, EventSink, EventType, NullSink
 from .limits import Clock, Limiter, MonotonicClock
 from .outcome import CallResult, Outcome
 from .retry import RetryPolicy
-from .writer import BackgroundWriter
+from .writer import ProcessWriter, ThreadWriter, open_file_writer
 
 __all__ = ["CallResult", "Outcome", "Scheduler", "fewer_collections"]
 
@@ -144,7 +145,8 @@ class Scheduler(ProviderCalls, Gates):
         self.graph = nx.DiGraph()
         self.outcomes: dict[str, Outcome] = {}
         self.calls: dict[str, int] = {}  # provider name -> attempts made
-        self._futures: dict[str, asyncio.Future] = {}
+        self._futures: dict[str, asyncio.Future] = {}  # node id -> its runner (a Task: its output or NodeFailedError)
+        self._tasks: dict[str, Task] = {}  # node id -> its Task, as on the graph (read without networkx's views)
         self._inflight: dict[str, asyncio.Future] = {}
         self._topics: dict[str, _TopicState] = {}
         self._by_step: dict[str, list[str]] = {}
@@ -156,12 +158,14 @@ class Scheduler(ProviderCalls, Gates):
         self._limiters: dict[str, Any] = {}
         self._policies: dict[str, RetryPolicy] = {}
         self._warm: dict[str, asyncio.Future] = {}
+        self._warmed: set[str] = set()  # providers whose warm-up has succeeded
+        self._lanes: dict[str, tuple[Any, Any, RetryPolicy]] = {}  # provider -> its adapter, limiter, retry policy
         self._attempts: dict[str, int] = {}
         self._estimates: dict[tuple[str, str, str | None], Estimate] = {}  # step, role, provider -> a node's estimate
         self._kinds: dict[tuple[str | None, str, str], str] = {}  # (provider, capability, role) -> kind
         self._cpu: asyncio.Semaphore | None = None
         self._scratch: Scratch | None = None
-        self._writer: BackgroundWriter | None = None
+        self._writer: ProcessWriter | ThreadWriter | None = None
         self._local_store = is_local(store.fs)
         self.calibration = Calibration()
         self._silent = isinstance(sink, NullSink)
@@ -175,7 +179,7 @@ class Scheduler(ProviderCalls, Gates):
 
     async def aclose(self) -> None:
         """Close provider clients and remove the scratch folder (idempotent)."""
-        adapters, self._adapters = list(self._adapters.values()), {}
+        adapters, self._adapters, self._lanes = list(self._adapters.values()), {}, {}
         for a in adapters:
             close = getattr(a, "aclose", None)
             if close is not None:
@@ -233,13 +237,26 @@ class Scheduler(ProviderCalls, Gates):
             return fn(*args)
         return await asyncio.to_thread(fn, *args)
 
-    async def _write(self, fn: Callable[..., Any], *args: Any) -> Any:
-        """A cache write the node awaits: on the writer thread for a local cache (run/writer.py)."""
+    async def _save(self, key: str, art: Artifact) -> None:
+        """Publish a node's manifest; the node awaits it (a failed write fails the node).
+
+        A local cache's bytes are made here and written by the run's file writer, off the loop
+        (run/writer.py); a remote store's upload runs on a thread."""
         if not self._local_store:
-            return await asyncio.to_thread(fn, *args)
+            return await asyncio.to_thread(self.store.save, key, art)
+        await self._write_file(*self.store.manifest_file(key, art))
+
+    async def _save_index(self, topic_id: str, keys: dict[str, str]) -> None:
+        if not self._local_store:
+            return await asyncio.to_thread(self.store.write_index, self.loaded.name, topic_id, keys)
+        update = self.store.index_file(self.loaded.name, topic_id, keys)
+        if update is not None:
+            await self._write_file(*update)
+
+    def _write_file(self, path: str, data: bytes) -> asyncio.Future:
         if self._writer is None:
-            self._writer = BackgroundWriter(asyncio.get_running_loop())
-        return await self._writer.write(fn, *args)
+            self._writer = open_file_writer(asyncio.get_running_loop())
+        return self._writer.write(path, data)
 
     # ------------------------------------------------------------------ events
     def emit(self, type: EventType, task: Task | None = None, **kw: Any) -> None:
@@ -261,6 +278,15 @@ class Scheduler(ProviderCalls, Gates):
         elif type in _TEXT_EVENTS and kw.get("data"):
             kw["data"] = self.redactor.redact_data(kw["data"])
         self.sink.emit(Event(self.run_id, type, **kw))
+
+    def node_event(self, type: EventType, task: Task, *, attempt: int = 0, provider: str | None = None, latency: float = 0.0,
+                   cost_usd: float = 0.0, data: dict[str, Any] | None = None) -> None:
+        """:meth:`emit` for the events every node sends (queued, started, cached, succeeded):
+        no message, so nothing to redact, and the Event built at once (this runs ~3 times a node)."""
+        if self._silent:
+            return
+        self.sink.emit(Event(self.run_id, type, _now(), task.id, task.step, task.topic, self._kind(task),
+                             (task.provider or "") if provider is None else provider, attempt, "", "", latency, cost_usd, {} if data is None else data))
 
     def _kind(self, task: Task) -> str:
         k = (task.provider, task.capability, task.role)
@@ -295,7 +321,7 @@ class Scheduler(ProviderCalls, Gates):
             finally:
                 self.emit(EventType.RUN_FINISHED, data={"interrupted": interrupted})
         if not self.executor.dry:
-            learnt = samples(self.graph, self.outcomes, self.loaded)
+            learnt = samples(self._tasks, self.outcomes, self.loaded)
             if learnt:  # what this run took teaches the next plan (plan/calibration.py)
                 with contextlib.suppress(OSError):
                     await self.io(self.store.write_doc, self.store.doc_path(STATS_PATH), self.calibration.record(learnt).to_json())
@@ -360,14 +386,15 @@ class Scheduler(ProviderCalls, Gates):
             done.exception()
             return
         add_tasks(self.graph, tasks)
-        loop = asyncio.get_running_loop()
+        by_step = self._by_step.setdefault(step.name, [])
         for t in tasks:
+            self._tasks[t.id] = t
             ts.nodes.append(t.id)
-            self._by_step.setdefault(t.step, []).append(t.id)
-            self._futures[t.id] = loop.create_future()
-            self.emit(EventType.NODE_QUEUED, t, data={"estimated": True} if t.estimated else {})
-        for t in tasks:
-            ts.runners.append(asyncio.ensure_future(self._run_task(t)))
+            by_step.append(t.id)
+            self.node_event(EventType.NODE_QUEUED, t, data={"estimated": True} if t.estimated else None)
+        for t in tasks:  # a node's future is its runner: its output, or NodeFailedError
+            runner = self._futures[t.id] = asyncio.ensure_future(self._run_task(t))
+            ts.runners.append(runner)
         done.set_result((tuple(t.id for t in tasks if t.result), any(t.estimated for t in tasks if t.result)))
 
     def _stand_in(self, topic_id: str, step: StepInfo, status: str, cause: BaseException) -> str:
@@ -375,6 +402,7 @@ class Scheduler(ProviderCalls, Gates):
         node = f"{topic_id}/{step.name}"
         task = Task(id=node, topic=topic_id, step=step.name, capability=step.capability, provider=step.provider)
         self.graph.add_node(node, task=task)
+        self._tasks[node] = task
         self._topics[topic_id].nodes.append(node)
         self.outcomes[node] = Outcome(status, error=self.redact(describe(cause)))
         self.emit(EventType.NODE_QUEUED, task)
@@ -386,27 +414,17 @@ class Scheduler(ProviderCalls, Gates):
             self.emit(EventType.NODE_FAILED, task, error=type(cause).__name__, message=str(cause))
         return node
 
-    async def _run_task(self, task: Task) -> None:
-        fut = self._futures[task.id]
+    async def _run_task(self, task: Task) -> Any:
+        """The node's output (what its dependents await), or NodeFailedError."""
         try:
-            art = await self._resolve(task)
-        except NodeFailedError as e:
-            fut.set_exception(e)
-            fut.exception()  # retrieved: dependents re-raise it themselves
+            return await self._resolve(task)
+        except NodeFailedError:
+            raise
         except Exception as e:  # no capability expected it: a bug. Its topic fails, the run exits 3.
             self.bugs.append(e)
             with contextlib.suppress(NodeFailedError):
                 self._fail(task, e)
-            failed = NodeFailedError(task.id, f"internal error: {type(e).__name__}")
-            failed.__cause__ = e
-            fut.set_exception(failed)
-            fut.exception()
-        except BaseException:
-            fut.set_exception(asyncio.CancelledError())
-            fut.exception()
-            raise
-        else:
-            fut.set_result(art)
+            raise NodeFailedError(task.id, f"internal error: {type(e).__name__}") from e
 
     async def _resolve(self, task: Task) -> Any:
         arts: dict[str, Any] = {}
@@ -441,7 +459,7 @@ class Scheduler(ProviderCalls, Gates):
             if not (self.refresh.force and self.refresh.covers(task.step, task.item)):
                 art = Records.artifact(record)
                 self.outcomes[task.id] = Outcome("cached", art, reason="approved", provider=(art.meta or {}).get("provider", ""))
-                self.emit(EventType.NODE_CACHED, task, data={"approved": True})
+                self.node_event(EventType.NODE_CACHED, task, data={"approved": True})
                 return art
             record = None  # forced: made again, then reviewed again
         if status == REJECTED:
@@ -466,7 +484,7 @@ class Scheduler(ProviderCalls, Gates):
         if prepared.cost or prepared.units:  # the real request: a better estimate than the sketch
             estimate = Estimate(prepared.cost, prepared.seconds or estimate.seconds, dict(prepared.units))
         task = task.keyed(prepared.fields, key, estimate)
-        self.graph.nodes[task.id]["task"] = task
+        self.graph.nodes[task.id]["task"] = self._tasks[task.id] = task
         reason = "rejected" if rejected else "refresh" if self.refresh.covers(task.step, task.item) else "new"
         if reason == "new":
             try:
@@ -489,7 +507,7 @@ class Scheduler(ProviderCalls, Gates):
             if art is not None:
                 meta = art.meta or {}
                 self.outcomes[task.id] = Outcome("cached", art, provider=meta.get("provider", ""), cost_recorded=float(meta.get("cost_usd") or 0.0))
-                self.emit(EventType.NODE_CACHED, task, data={"key": key} if key else {})
+                self.node_event(EventType.NODE_CACHED, task, data={"key": key} if key else None)
                 return art
         if self.executor.dry:
             changed: tuple[str, ...] = ()
@@ -505,7 +523,7 @@ class Scheduler(ProviderCalls, Gates):
                 except NodeFailedError as e:
                     return self._fail(task, e)
                 self.outcomes[task.id] = Outcome("cached", art, provider=(art.meta or {}).get("provider", ""))
-                self.emit(EventType.NODE_CACHED, task, data={"key": key, "shared": True})
+                self.node_event(EventType.NODE_CACHED, task, data={"key": key, "shared": True})
                 return art
             # The node's own future (resolved by _run_task with this node's outcome) is what an
             # identical node waits for.
@@ -544,7 +562,7 @@ class Scheduler(ProviderCalls, Gates):
         t0 = self.clock.now()
         if not task.provider:
             self._attempts[task.id] = 1
-            self.emit(EventType.NODE_STARTED, task, attempt=1)
+            self.node_event(EventType.NODE_STARTED, task, attempt=1)
         try:
             art = await self.executor.make(self, task, step, cap, prepared)
             if key and not art.meta.get("placeholder"):
@@ -552,7 +570,7 @@ class Scheduler(ProviderCalls, Gates):
                 art.meta["fields"] = enc
                 art.meta["attempts"] = self._attempts.get(task.id, 1)
                 art.meta["run_id"] = self.run_id
-                await self._write(self.store.save, key, art)
+                await self._save(key, art)
         except (ProviderError, VidflowError, OSError) as e:
             if isinstance(e, UpstreamFailedError):
                 raise
@@ -569,7 +587,7 @@ class Scheduler(ProviderCalls, Gates):
         if meta.get("placeholder"):
             data.update(placeholder=True, cause=meta.get("cause", ""))
         self.outcomes[task.id] = Outcome("ran", art, provider=provider, cost_usd=cost, cost_recorded=cost, placeholder=bool(meta.get("placeholder")), seconds=latency)
-        self.emit(EventType.NODE_SUCCEEDED, task, attempt=self._attempts.get(task.id, 1), provider=provider if provider != "placeholder" else task.provider or "", latency=latency, cost_usd=cost, data=data)
+        self.node_event(EventType.NODE_SUCCEEDED, task, attempt=self._attempts.get(task.id, 1), provider=provider if provider != "placeholder" else task.provider or "", latency=latency, cost_usd=cost, data=data)
         return art
 
     def _fail(self, task: Task, e: BaseException, *, latency: float = 0.0) -> Any:
@@ -579,14 +597,15 @@ class Scheduler(ProviderCalls, Gates):
         raise NodeFailedError(task.id, self.redact(describe(e))) from e
 
     async def _topic_finished(self, ts: _TopicState) -> None:
+        if self.executor.dry:
+            return
         topic_id = ts.topic.id
         mine = [(n, self.outcomes[n]) for n in ts.nodes if n in self.outcomes]
         bad = [(n, o) for n, o in mine if o.status in ("failed", "skipped")]
-        if self.executor.dry:
-            return
-        keys = {n[len(topic_id) + 1 :]: self.graph.nodes[n]["task"].key for n, o in mine if o.status in ("ran", "cached") and self.graph.nodes[n]["task"].key}
+        tasks = self._tasks
+        keys = {n[len(topic_id) + 1 :]: key for n, o in mine if o.status in ("ran", "cached") and (key := tasks[n].key)}
         if keys:
-            await self._write(self.store.write_index, self.loaded.name, topic_id, keys)
+            await self._save_index(topic_id, keys)
         if bad:
             first = next((o.error for _, o in bad if o.status == "failed"), bad[0][1].error)
             self.emit(EventType.TOPIC_FINISHED, topic=topic_id, data={"status": "failed", "topic": ts.topic.text, "error": self.redact(first)})
@@ -597,7 +616,7 @@ class Scheduler(ProviderCalls, Gates):
             return
         output = None
         for n, o in mine:
-            task = self.graph.nodes[n]["task"]
+            task = tasks[n]
             if o.artifact is not None and o.artifact is not UNKNOWN:
                 out = self.loaded.capabilities[task.capability].topic_output(task, o.artifact)
                 if out:
@@ -608,7 +627,7 @@ class Scheduler(ProviderCalls, Gates):
     # ------------------------------------------------------------------ results
     def topic_record(self, topic_id: str) -> dict[str, Any]:
         ts = self._topics[topic_id]
-        mine = {n: self.outcomes[n] for n in ts.nodes if n in self.outcomes and self.graph.nodes[n]["task"].capability != "publish"}
+        mine = {n: self.outcomes[n] for n in ts.nodes if n in self.outcomes and self._tasks[n].capability != "publish"}
         return {
             "topic": ts.topic.text,
             "ran": sorted(n for n, o in mine.items() if o.status == "ran"),
@@ -625,7 +644,7 @@ class Scheduler(ProviderCalls, Gates):
         out: dict[str, Any] = {}
         by_topic: dict[str, list[Task]] = {}
         for n in self._by_step.get(step, ()):
-            task = self.graph.nodes[n]["task"]
+            task = self._tasks[n]
             if task.result:
                 by_topic.setdefault(task.topic, []).append(task)
         for topic_id, tasks in by_topic.items():

@@ -1,27 +1,97 @@
-"""Cache writes of a local run, made on one background thread and awaited by the nodes.
+"""Cache writes of a local run, made off the event loop and awaited by the nodes.
 
-Creating a small file costs 40-100 µs of system calls on a typical disk, more when the disk is
-busy: on the event loop that stalled every other node (at 10,000 instant nodes the writes were
-a third of the run, benchmarks/overhead.py). Here the loop hands a write to the writer thread
-and goes on with other nodes while the kernel works (system calls release the GIL); the node
-that wrote awaits its own write, so a failed write still fails that node and nothing is
-reported done before it is on disk.
+Creating a small file costs 20-100 µs of system calls on a typical disk (more when the disk is
+busy): on the event loop that stalled every other node (at 10,000 instant nodes the writes were
+a third of the run, benchmarks/overhead.py). The node that wrote awaits its own write, so a
+failed write still fails that node, with the OS's reason, and nothing is reported done before
+it is on disk.
 
-Writes run in submission order. Results go back to the loop in batches (one wake-up for all
-the writes that finished together), not one ``call_soon_threadsafe`` per write as
-``run_in_executor`` would.
+Two writers, one interface (``write(path, data) -> Future``, ``close()``):
+
+* :class:`ProcessWriter` (POSIX): a small helper process (the same Python, ``-I -S``, only ``os``
+  and ``struct``) that writes each file atomically, temp + rename, as
+  :func:`vidflow.storage.write_local_atomic` does, and answers each write with a status byte.
+  A thread would share the GIL: measured here, it took the lock back after each of its system
+  calls, and every ``open`` of the loop (a cache lookup) then waited for it (~58 µs a lookup
+  instead of ~5). A process runs on another core with nothing shared but a pipe.
+* :class:`ThreadWriter`: the same on one background thread, where no helper process can be
+  started (no POSIX pipes, no interpreter to start) or after it died; also
+  :class:`BackgroundWriter` runs any function there (writes that are not just bytes).
+
+Writes run in submission order. Results go back to the loop in batches (one wake-up for all the
+writes that finished together), not one ``call_soon_threadsafe`` per write.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import queue
+import struct
+import subprocess
+import sys
 import threading
+from collections import deque
 from typing import Any, Callable
 
-__all__ = ["BackgroundWriter"]
+from ..storage import write_local_atomic
+
+__all__ = ["BackgroundWriter", "ProcessWriter", "ThreadWriter", "open_file_writer"]
 
 _STOP = object()
+_HEAD = struct.Struct("<IQ")  # path length, data length; then the path (fs-encoded) and the data
+_ERROR = struct.Struct("<iI")  # after a status byte 1: errno, message length; then the message
+
+# The helper: reads requests until end of input, writes each file (temp + rename, its folder made
+# on first use), answers 0 or 1 + errno + message. A request cut short (the run was cancelled
+# mid-send) is dropped, never written in part. It ignores Ctrl-C: the run decides when it ends
+# (it closes the pipe), and a helper killed with the terminal's SIGINT would lose finished work.
+_HELPER = r"""
+import os, signal, struct, sys
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+HEAD, ERROR = struct.Struct("<IQ"), struct.Struct("<iI")
+FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+read, out = sys.stdin.buffer.read, sys.stdout.fileno()
+prefix, n = os.urandom(8).hex(), 0
+def fill(tmp, data):
+    fd = os.open(tmp, FLAGS, 0o666)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+    finally:
+        os.close(fd)
+while True:
+    head = read(HEAD.size)
+    if len(head) < HEAD.size:
+        break
+    plen, dlen = HEAD.unpack(head)
+    raw = read(plen)
+    data = read(dlen)
+    if len(raw) < plen or len(data) < dlen:
+        break
+    path = os.fsdecode(raw)
+    tmp = path + ".tmp-" + prefix + format(n, "016x")
+    n += 1
+    try:
+        try:
+            fill(tmp, data)
+        except FileNotFoundError:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            fill(tmp, data)
+        os.replace(tmp, path)
+        reply = b"\0"
+    except OSError as e:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        msg = (e.strerror or str(e)).encode("utf-8", "replace")[:1000]
+        reply = b"\1" + ERROR.pack(e.errno or 0, len(msg)) + msg
+    while reply:
+        reply = reply[os.write(out, reply):]
+"""
 
 
 class BackgroundWriter:
@@ -69,6 +139,174 @@ class BackgroundWriter:
                 return
             if item is None:
                 item = self._queue.get()
+
+
+class ThreadWriter:
+    """Files written atomically on a :class:`BackgroundWriter` thread."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop):
+        self._thread = BackgroundWriter(loop)
+
+    def write(self, path: str, data: bytes) -> asyncio.Future:
+        return self._thread.write(write_local_atomic, path, data)
+
+    def close(self) -> None:
+        self._thread.close()
+
+
+class ProcessWriter:
+    """Files written atomically by a helper process (see the module docstring).
+
+    If the helper dies (killed, out of memory), the writes it had not confirmed, and every
+    write after, are made on a :class:`ThreadWriter` instead: a node never fails because of it.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop):
+        self._loop = loop
+        # Raises OSError if no process can be started (open_file_writer then uses a thread).
+        self._proc: subprocess.Popen | None = subprocess.Popen(
+            [sys.executable, "-I", "-S", "-c", _HELPER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL, close_fds=True, bufsize=0,
+        )
+        assert self._proc.stdin is not None and self._proc.stdout is not None
+        self._wfd, self._rfd = self._proc.stdin.fileno(), self._proc.stdout.fileno()
+        try:
+            os.set_blocking(self._wfd, False)
+            os.set_blocking(self._rfd, False)
+            loop.add_reader(self._rfd, self._on_reply)
+        except BaseException:  # (a loop without add_reader): stop the helper just started
+            self._stop()
+            raise
+        self._pending: deque[tuple[asyncio.Future, str, bytes]] = deque()  # sent (or queued), not yet answered
+        self._out = bytearray()  # requests not yet taken by the pipe
+        self._in = bytearray()  # answers not yet parsed
+        self._flushing = False  # a flush is scheduled, or the loop waits for the pipe to take more
+        self._fallback: ThreadWriter | None = None
+
+    def write(self, path: str, data: bytes) -> asyncio.Future:
+        if self._fallback is not None:
+            return self._fallback.write(path, data)
+        fut = self._loop.create_future()
+        raw = os.fsencode(path)
+        self._pending.append((fut, path, data))
+        self._out += _HEAD.pack(len(raw), len(data))
+        self._out += raw
+        self._out += data
+        if not self._flushing:  # one pipe write for all the requests of this turn of the loop
+            self._flushing = True
+            self._loop.call_soon(self._flush)
+        return fut
+
+    def _flush(self) -> None:
+        if self._proc is None:
+            return
+        try:
+            n = os.write(self._wfd, self._out)
+        except BlockingIOError:
+            n = 0
+        except OSError:  # the helper is gone
+            self._broken()
+            return
+        del self._out[:n]
+        if self._out:  # the pipe is full: go on when it can take more
+            self._loop.add_writer(self._wfd, self._flush_more)
+        else:
+            self._flushing = False
+
+    def _flush_more(self) -> None:
+        self._loop.remove_writer(self._wfd)
+        self._flush()
+
+    def _on_reply(self) -> None:
+        try:
+            chunk = os.read(self._rfd, 1 << 16)
+        except BlockingIOError:
+            return
+        except OSError:
+            chunk = b""
+        if not chunk:
+            self._broken()
+            return
+        buf = self._in
+        buf += chunk
+        done = 0
+        pending = self._pending
+        while done < len(buf):
+            if buf[done] == 0:
+                done += 1
+                fut = pending.popleft()[0]
+                if not fut.done():
+                    fut.set_result(None)
+                continue
+            if len(buf) - done < 1 + _ERROR.size:
+                break
+            errno, size = _ERROR.unpack_from(buf, done + 1)
+            end = done + 1 + _ERROR.size + size
+            if len(buf) < end:
+                break
+            message = bytes(buf[done + 1 + _ERROR.size : end]).decode("utf-8", "replace")
+            done = end
+            fut, path, _ = pending.popleft()
+            if not fut.done():
+                fut.set_exception(OSError(errno, message, path))
+        del buf[:done]
+
+    def _broken(self) -> None:
+        """The helper died: what it had not confirmed is written again, on a thread, as is the rest."""
+        self._stop()
+        self._out.clear()
+        self._fallback = ThreadWriter(self._loop)
+        pending, self._pending = self._pending, deque()
+        for fut, path, data in pending:
+            if not fut.done():
+                _chain(self._fallback.write(path, data), fut)
+
+    def _stop(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        if not self._loop.is_closed():
+            with contextlib.suppress(Exception):  # (never added, on a loop without add_reader)
+                self._loop.remove_reader(self._rfd)
+                self._loop.remove_writer(self._wfd)
+        for pipe in (proc.stdin, proc.stdout):
+            with contextlib.suppress(OSError):
+                pipe.close()  # end of input: the helper finishes the request it has, and exits
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:  # pragma: no cover - a helper stuck in a system call
+            proc.kill()
+            proc.wait()
+
+    def close(self) -> None:
+        """Stop the helper (every write was awaited by its node before a run ends) (idempotent)."""
+        self._stop()
+        if self._fallback is not None:
+            self._fallback.close()
+
+
+def open_file_writer(loop: asyncio.AbstractEventLoop) -> ProcessWriter | ThreadWriter:
+    """The writer for a local cache: a helper process where one can be started, else a thread."""
+    if os.name == "posix" and sys.executable:
+        try:
+            return ProcessWriter(loop)
+        except (OSError, ValueError, NotImplementedError):  # no interpreter to start, no pipes, no add_reader
+            pass
+    return ThreadWriter(loop)
+
+
+def _chain(src: asyncio.Future, dst: asyncio.Future) -> None:
+    def copy(f: asyncio.Future) -> None:
+        if dst.done():
+            return
+        if f.cancelled():
+            dst.cancel()
+        elif f.exception() is not None:
+            dst.set_exception(f.exception())
+        else:
+            dst.set_result(f.result())
+
+    src.add_done_callback(copy)
 
 
 def _settle(done: list[tuple[asyncio.Future, Any, BaseException | None]]) -> None:
