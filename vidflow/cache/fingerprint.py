@@ -28,7 +28,7 @@ from typing import Any
 from ..errors import KeyEncodingError
 from ..jsontext import encoder
 
-__all__ = ["KEY_SCHEME", "Encoded", "canonical_bytes", "changed_fields", "decoded", "digest_bytes", "encode", "encoded", "key_tag", "node_key"]
+__all__ = ["KEY_SCHEME", "Encoded", "canonical_bytes", "changed_fields", "decoded", "digest_bytes", "encode", "encoded", "key_and_text", "key_of_encoded", "key_tag", "node_key"]
 
 #: Bumping this invalidates every key (and is a changelog entry).
 KEY_SCHEME = "vidflow-key-v2"
@@ -224,13 +224,27 @@ def node_key(fields: Mapping[str, Any], *, salt: str = "") -> str:
 def key_of_encoded(enc: Any, *, salt: str = "") -> str:
     """:func:`node_key` from fields already :func:`encoded` (the scheduler encodes a node's
     fields once: for its key and for its manifest's record of them)."""
+    return key_and_text(enc, salt=salt)[0]
+
+
+def key_and_text(enc: Any, *, salt: str = "") -> tuple[str, str]:
+    """:func:`key_of_encoded`, and the canonical JSON text of ``enc`` that was hashed (a
+    manifest records the same fields: ``CacheStore.manifest_file`` reuses the text)."""
+    text = _CANONICAL(enc)
+    h = _key_prefix(salt).copy()
+    h.update(text.encode("utf-8"))
+    return h.hexdigest(), text
+
+
+@cache
+def _key_prefix(salt: str) -> Any:
+    """The hash of what precedes every key's fields: the scheme and the salt."""
     h = hashlib.sha256()
     h.update(KEY_SCHEME.encode())
     h.update(b"\0")
     h.update(unicodedata.normalize("NFC", salt).encode())
     h.update(b"\0")
-    h.update(_CANONICAL(enc).encode("utf-8"))
-    return h.hexdigest()
+    return h
 
 
 def encoded(fields: Mapping[str, Any]) -> Any:

@@ -30,6 +30,7 @@ import json
 import os
 import re
 import shutil
+import uuid
 import threading
 from dataclasses import dataclass, field
 from enum import Enum
@@ -421,14 +422,23 @@ class CacheStore:
         """Publish the manifest (replacing any old or invalid one); its blobs must be stored."""
         atomic_write(self.fs, *self.manifest_file(key, art), content_type="application/json")
 
-    def manifest_file(self, key: str, art: Artifact) -> tuple[str, bytes]:
+    def manifest_file(self, key: str, art: Artifact, *, fields_text: str | None = None) -> tuple[str, bytes]:
         """Where :meth:`save` writes ``art``'s manifest, and its bytes, once its blobs are
-        verified (CacheError if one is not stored). Whoever writes them must write atomically."""
+        verified (CacheError if one is not stored). Whoever writes them must write atomically.
+
+        ``fields_text``: the canonical JSON of ``art.meta["fields"]`` when the caller has it (the
+        text its key was hashed from, ``fingerprint.key_and_text``): put in as it is instead of
+        encoding the fields again, when that gives the same bytes (plain printable ASCII).
+        """
         for ref in art.blobs.values():
             status, detail = self.check_blob(ref.digest, ref.size)
             if status is not LookupStatus.HIT:
                 raise CacheError(f"refusing to publish manifest {key[:12]}: {detail}")
-        return self.action_path(key), _json_bytes(art.to_json(key))
+        doc = art.to_json(key)
+        if fields_text is not None and "fields" in art.meta and fields_text.isascii() and "\x7f" not in fields_text:
+            doc["meta"] = {**doc["meta"], "fields": _FIELDS_MARK}
+            return self.action_path(key), _DOC(doc).replace(_FIELDS_MARK_JSON, fields_text, 1).encode()
+        return self.action_path(key), _json_bytes(doc)
 
     # ------------------------------------------------------------------ vendor jobs
     def put_job(self, key: str, record: dict[str, Any]) -> None:
@@ -492,6 +502,11 @@ def _json_bytes(data: Any) -> bytes:
 
 
 _DOC = encoder(sort_keys=True, ensure_ascii=True)  # one encoder for every manifest (vidflow/jsontext.py)
+# Stands for a manifest's fields while the rest is encoded (manifest_file): random, so no value
+# a provider returns can be it. The canonical key text is the same JSON as _DOC would write for
+# plain printable ASCII (sorted keys, compact; DEL and non-ASCII would be escaped by _DOC only).
+_FIELDS_MARK = f"vidflow-fields-{uuid.uuid4().hex}"
+_FIELDS_MARK_JSON = f'"{_FIELDS_MARK}"'
 
 
 def _file_digest(path: str) -> tuple[str, int]:

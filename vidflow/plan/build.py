@@ -25,7 +25,10 @@ __all__ = ["add_tasks", "expand_step", "expansion_needs"]
 
 def expansion_needs(loaded: LoadedRecipe, step: StepInfo) -> dict[str, str]:
     """Upstream step -> ``"nodes"`` (their ids) or ``"value"`` (their output) to name ``step``'s nodes."""
-    return loaded.capability(step).expand_needs(step)
+    needs = step.memo.get("expand.needs")  # the same for every topic: asked once per step
+    if needs is None:
+        needs = step.memo["expand.needs"] = loaded.capability(step).expand_needs(step)
+    return needs
 
 
 def expand_step(

@@ -8,6 +8,7 @@ inputs already in the cache). A Task never holds a live client or an output.
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -68,11 +69,11 @@ class Task:
         estimate (``dataclasses.replace``, without re-running ``__init__``: every node takes
         this step)."""
         new = object.__new__(Task)
-        for name in _COPIED:
-            object.__setattr__(new, name, getattr(self, name))
-        object.__setattr__(new, "fields", fields)
-        object.__setattr__(new, "key", key)
-        object.__setattr__(new, "estimate", estimate)
+        for put, value in zip(_PUT_COPIED, _get_copied(self)):
+            put(new, value)
+        _put_fields(new, fields)
+        _put_key(new, key)
+        _put_estimate(new, estimate)
         return new
 
     @property
@@ -84,3 +85,7 @@ class Task:
 
 
 _COPIED = tuple(f for f in Task.__slots__ if f not in ("fields", "key", "estimate"))
+# The slots' own setters (what a frozen dataclass's __init__ reaches through object.__setattr__).
+_get_copied = operator.attrgetter(*_COPIED)
+_PUT_COPIED = tuple(Task.__dict__[f].__set__ for f in _COPIED)
+_put_fields, _put_key, _put_estimate = (Task.__dict__[f].__set__ for f in ("fields", "key", "estimate"))

@@ -57,7 +57,7 @@ class Gates:
         self.emit(EventType.NODE_CACHED, task, data={"pinned": True})
         return art
 
-    async def _make_leased(self, task: Task, step: StepInfo, cap: Any, prepared: Any, key: str, enc: Any) -> Any:
+    async def _make_leased(self, task: Task, step: StepInfo, cap: Any, prepared: Any, key: str, enc: Any, text: str | None = None) -> Any:
         """Make a node under its key's lease; if another process holds it, wait for its output."""
         check = cap.cached_value_check(step, task)
         delay, waited = 0.2, False
@@ -80,7 +80,7 @@ class Gates:
                 found = await self.io(lambda: self.store.lookup(key, check=check))
                 if found.artifact is not None:
                     return self._made_elsewhere(task, found.artifact, key)
-            return await self._execute(task, step, cap, prepared, key, enc)
+            return await self._execute(task, step, cap, prepared, key, enc, text)
         finally:
             if renewer is not None:
                 renewer.cancel()

@@ -180,7 +180,9 @@ class JsonlSink:
             more += ',"cost_usd":' + _number(e.cost_usd)
         if e.data:
             more += ',"data":' + _LINE(e.data)
-        return f'{{{head[0]},"type":"{e.type.value}","ts":{_number(e.ts)}{head[1]}{more}}}'
+        ts = e.ts
+        stamp = _float_repr(ts) if type(ts) is float and ts - ts == 0.0 else _LINE(ts)  # (_number, inline: every line has one)
+        return f'{{{head[0]},"type":"{e.type._value_}","ts":{stamp}{head[1]}{more}}}'  # (_value_: .value is a property)
 
     def _write(self) -> None:
         if self._lines:

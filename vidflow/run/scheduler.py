@@ -50,7 +50,7 @@ from ..errors import (
 from ..limits import Limits
 from ..plan.build import add_tasks, expand_step, expansion_needs, expected_nodes
 from ..calibration import STATS_PATH, Calibration, samples
-from ..cache.fingerprint import changed_fields, encoded, key_of_encoded
+from ..cache.fingerprint import changed_fields, encoded, key_and_text
 from ..plan.refresh import parse_refresh
 from ..plan.task import Estimate, Task
 from ..pricing import PriceTable
@@ -237,14 +237,14 @@ class Scheduler(ProviderCalls, Gates):
             return fn(*args)
         return await asyncio.to_thread(fn, *args)
 
-    async def _save(self, key: str, art: Artifact) -> None:
+    async def _save(self, key: str, art: Artifact, fields_text: str | None = None) -> None:
         """Publish a node's manifest; the node awaits it (a failed write fails the node).
 
         A local cache's bytes are made here and written by the run's file writer, off the loop
         (run/writer.py); a remote store's upload runs on a thread."""
         if not self._local_store:
             return await asyncio.to_thread(self.store.save, key, art)
-        await self._write_file(*self.store.manifest_file(key, art))
+        await self._write_file(*self.store.manifest_file(key, art, fields_text=fields_text))
 
     async def _save_index(self, topic_id: str, keys: dict[str, str]) -> None:
         if not self._local_store:
@@ -346,7 +346,8 @@ class Scheduler(ProviderCalls, Gates):
                     await self._expand(ts, step)  # named at once: no task for the common case
                 else:  # it waits for an output (a for_each over a script's lines): a task of its own
                     expanders.append(asyncio.ensure_future(self._expand(ts, step)))
-            await asyncio.gather(*expanders)
+            if expanders:
+                await asyncio.gather(*expanders)
             await asyncio.gather(*ts.runners, return_exceptions=True)
         except BaseException:
             for t in (*expanders, *ts.runners):
@@ -479,7 +480,7 @@ class Scheduler(ProviderCalls, Gates):
             self.outcomes[task.id] = Outcome("estimated" if task.estimated else "run", reason="inputs not made yet")
             return UNKNOWN
         enc = encoded(prepared.fields) if cap.cacheable and prepared.fields is not None else None
-        key = key_of_encoded(enc, salt=self.salt) if enc is not None else ""
+        key, text = key_and_text(enc, salt=self.salt) if enc is not None else ("", None)
         estimate = task.estimate
         if prepared.cost or prepared.units:  # the real request: a better estimate than the sketch
             estimate = Estimate(prepared.cost, prepared.seconds or estimate.seconds, dict(prepared.units))
@@ -530,11 +531,11 @@ class Scheduler(ProviderCalls, Gates):
             self._inflight[key] = self._futures[task.id]
             try:
                 if self._exclusive(task, cap):
-                    return await self._make_leased(task, step, cap, prepared, key, enc)
-                return await self._execute(task, step, cap, prepared, key, enc)
+                    return await self._make_leased(task, step, cap, prepared, key, enc, text)
+                return await self._execute(task, step, cap, prepared, key, enc, text)
             finally:
                 self._inflight.pop(key, None)
-        return await self._execute(task, step, cap, prepared, key, enc)
+        return await self._execute(task, step, cap, prepared, key, enc, text)
 
     def _exclusive(self, task: Task, cap: Any) -> bool:
         """Is this node worth a lease: a paid call, or costly local work."""
@@ -558,7 +559,7 @@ class Scheduler(ProviderCalls, Gates):
             return "changed", ()
         return "changed", tuple(changed_fields(meta["fields"], enc))
 
-    async def _execute(self, task: Task, step: StepInfo, cap: Any, prepared: Any, key: str, enc: Any) -> Artifact:
+    async def _execute(self, task: Task, step: StepInfo, cap: Any, prepared: Any, key: str, enc: Any, text: str | None = None) -> Artifact:
         t0 = self.clock.now()
         if not task.provider:
             self._attempts[task.id] = 1
@@ -570,7 +571,7 @@ class Scheduler(ProviderCalls, Gates):
                 art.meta["fields"] = enc
                 art.meta["attempts"] = self._attempts.get(task.id, 1)
                 art.meta["run_id"] = self.run_id
-                await self._save(key, art)
+                await self._save(key, art, text)
         except (ProviderError, VidflowError, OSError) as e:
             if isinstance(e, UpstreamFailedError):
                 raise
