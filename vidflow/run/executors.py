@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Awaitable
 
 from ..cache.store import Artifact
 
@@ -23,8 +23,8 @@ class LocalExecutor:
 
     dry = False
 
-    async def make(self, rt: Any, task: Any, step: Any, cap: Any, prepared: Any) -> Artifact:
-        return await cap.execute(task, step, prepared, rt)
+    def make(self, rt: Any, task: Any, step: Any, cap: Any, prepared: Any) -> Awaitable[Artifact]:
+        return cap.execute(task, step, prepared, rt)  # (the capability's coroutine itself: no frame of ours around it)
 
 
 class DryRunExecutor:
