@@ -18,7 +18,7 @@ import networkx as nx
 from ..capabilities.base import Expansion
 from ..recipe.load import LoadedRecipe, StepInfo
 from ..calibration import Calibration
-from .task import Estimate, Task
+from .task import Estimate, Task, new_task
 
 __all__ = ["add_tasks", "expand_step", "expansion_needs"]
 
@@ -54,23 +54,15 @@ def expand_step(
     upstream_estimated = any(estimated.get(n, False) for n in results)
     estimates: dict[tuple[str, str, str | None], Estimate] = memo if memo is not None and cap.estimate_per_step else {}
     for spec in cap.expand(step, x):
-        task = Task(
-            id=f"{topic_id}/{spec.name}", topic=topic_id, step=step.name, capability=cap.name, role=spec.role,
-            provider=spec.provider, item=spec.item, deps=spec.deps, inputs=spec.inputs, item_from=spec.item_from,
-            params=spec.params, estimated=spec.estimated or upstream_estimated, result=spec.result,
-        )
-        est = estimates.get((step.name, task.role, task.provider))  # nodes of a step share it
+        est = estimates.get((step.name, spec.role, spec.provider))  # nodes of a step share it
+        task = new_task(f"{topic_id}/{spec.name}", topic_id, step.name, cap.name, spec.role, spec.provider, spec.item, spec.deps,
+                        spec.inputs, spec.item_from, spec.params, spec.estimated or upstream_estimated, spec.result, est or Estimate())
         if est is None:
             e = cap.estimate(task, step, loaded, adapters(task.provider) if task.provider else None, calibration or Calibration())
             est = estimates[(step.name, task.role, task.provider)] = Estimate(e.cost, e.seconds, dict(e.units))
-        tasks.append(_with_estimate(task, est))
+            object.__setattr__(task, "estimate", est)  # (the task is new: nobody has seen it yet)
+        tasks.append(task)
     return tasks
-
-
-def _with_estimate(task: Task, estimate: Estimate) -> Task:
-    # dataclasses.replace re-runs __init__ for every field; this is on the path of every node
-    object.__setattr__(task, "estimate", estimate)
-    return task
 
 
 def add_tasks(graph: nx.DiGraph, tasks: list[Task]) -> None:

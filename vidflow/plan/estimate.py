@@ -152,8 +152,9 @@ def build_report(graph: nx.DiGraph, status: Mapping[str, str], *, recipe: str, t
         step_lanes.setdefault(d["task"].step, set()).add(d["task"].lane)
     for row in rows.values():
         row.seconds = max((bound.get(lane, 0.0) for lane in step_lanes.get(row.step, ()) if lane), default=0.0)
-    # Critical path over the nodes to run (no limits).
-    topo = list(nx.topological_sort(graph))
+    # Critical path over the nodes to run (no limits); none when everything is cached.
+    anything = any(r.to_run for r in rows.values())
+    topo = list(nx.topological_sort(graph)) if anything else []
     if topo:
         best: dict[str, float] = {}
         pred = graph.pred

@@ -12,7 +12,7 @@ import operator
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-__all__ = ["Estimate", "Task"]
+__all__ = ["Estimate", "Task", "new_task"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,3 +89,16 @@ _COPIED = tuple(f for f in Task.__slots__ if f not in ("fields", "key", "estimat
 _get_copied = operator.attrgetter(*_COPIED)
 _PUT_COPIED = tuple(Task.__dict__[f].__set__ for f in _COPIED)
 _put_fields, _put_key, _put_estimate = (Task.__dict__[f].__set__ for f in ("fields", "key", "estimate"))
+_PUT_ALL = tuple(Task.__dict__[f].__set__ for f in Task.__slots__)
+
+
+def new_task(id: str, topic: str, step: str, capability: str, role: str, provider: str | None, item: int | None,
+             deps: tuple[str, ...], inputs: tuple[tuple[str, tuple[str, ...]], ...], item_from: tuple[str, str | None] | None,
+             params: Mapping[str, Any], estimated: bool, result: bool, estimate: Estimate) -> Task:
+    """``Task(...)`` with every field but the key's given, through the slots' setters: the
+    planner names every node with it, and a frozen dataclass's ``__init__`` costs twice as much."""
+    task = object.__new__(Task)
+    for put, value in zip(_PUT_ALL, (id, topic, step, capability, role, provider, item, deps, inputs, item_from, params, estimated,
+                                     result, estimate, None, None)):
+        put(task, value)
+    return task
