@@ -12,7 +12,7 @@ import asyncio
 import time
 from typing import Any, Awaitable, Callable, Mapping
 
-from ..errors import RateLimitedError
+from ..errors import RateLimitedError, TransientProviderError
 from ..plan.task import Task
 from ..providers.base import Provider
 from .ledger import EventType
@@ -73,10 +73,17 @@ class ProviderCalls:
                         self.budget.settle(task.topic, estimate, actual)
             return CallResult(value, seconds, started_at)
 
+        try:  # the first attempt here (policy.call without its frame: most calls succeed at once)
+            return await attempt()
+        except TransientProviderError as e:
+            if policy.attempts <= 1:
+                raise
+            first = e
+
         def on_retry(exc: BaseException, n: int, delay: float) -> None:
             self._retried(task, provider, t0, exc, delay)
 
-        return await policy.call(attempt, sleep=self.clock.sleep, on_retry=on_retry)
+        return await policy.after_failure(first, attempt, sleep=self.clock.sleep, on_retry=on_retry)
 
     def _retried(self, task: Task, provider: str, started: float, exc: BaseException, delay: float) -> None:
         """An attempt failed transiently: pause the provider on a 429, and say so."""

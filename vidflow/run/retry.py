@@ -98,6 +98,18 @@ class RetryPolicy:
             if self.attempts <= 1:
                 raise
             first = e
+        return await self.after_failure(first, fn, sleep=sleep, on_retry=on_retry)
+
+    async def after_failure(
+        self,
+        first: TransientProviderError,
+        fn: Callable[[], Awaitable[Any]],
+        *,
+        sleep: Callable[[float], Awaitable[None]],
+        on_retry: Callable[[BaseException, int, float], None] | None = None,
+    ) -> Any:
+        """:meth:`call` after its first attempt failed with ``first``: the wait, then the
+        remaining attempts (a caller that made the first attempt itself goes on here)."""
         delay = self.delay_for(first, 1)
         if on_retry is not None:
             on_retry(first, 1, delay)
