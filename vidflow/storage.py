@@ -15,19 +15,18 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
 import hashlib
-import itertools
 import os
 import shutil
 import stat
 import sys
-import uuid
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
+
+from .atomicfile import replace_local, temp_suffix, write_local_atomic
 
 __all__ = [
     "ObjectState",
@@ -105,58 +104,8 @@ def join(*parts: str) -> str:
 # --------------------------------------------------------------------------- atomic writes
 
 
-def _temp_suffix() -> str:
-    """``.tmp-`` and 32 hex digits, unique across processes, threads and machines: a random
-    per-process prefix (new after a fork) and a counter (a uuid4 per write cost ~3 µs of
-    system calls, on every cache write)."""
-    return f".tmp-{_TEMP_PREFIX[0]}{next(_TEMP_COUNTER):016x}"
-
-
-def _new_temp_prefix() -> None:
-    _TEMP_PREFIX[0] = uuid.uuid4().hex[:16]
-
-
-_TEMP_PREFIX = [""]
-_TEMP_COUNTER = itertools.count()
-_new_temp_prefix()
-os.register_at_fork(after_in_child=_new_temp_prefix)
-
-
-def _replace_local(path: str, fill: Callable[[str], None]) -> None:
-    """Make ``path`` by filling a temp file beside it and renaming it into place."""
-    parent = os.path.dirname(path)
-    tmp = path + _temp_suffix()
-    try:
-        try:
-            fill(tmp)
-        except FileNotFoundError:  # first write into this folder (or it went away): make it
-            if not parent:
-                raise
-            os.makedirs(parent, exist_ok=True)
-            fill(tmp)
-        os.replace(tmp, path)
-    except BaseException:  # (only then: a stat per write costs as much as the write)
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
-def write_local_atomic(path: str | os.PathLike, data: bytes) -> None:
-    """Write a local file so readers see the old file or the whole new one (its folder is made)."""
-
-    def fill(tmp: str) -> None:  # os-level calls: no buffered file object for one write
-        fd = os.open(tmp, _NEW_FILE, 0o666)
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-        finally:
-            os.close(fd)
-
-    _replace_local(os.fspath(path), fill)
-
-
-_NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+# write_local_atomic, replace_local and temp_suffix live in vidflow/atomicfile.py (standard
+# library only: the local cache's file writer runs that file as its helper process).
 
 
 def atomic_write(fs: fsspec.AbstractFileSystem, path: str, data: bytes, *, content_type: str | None = None) -> None:
@@ -178,9 +127,9 @@ def atomic_put_file(fs: fsspec.AbstractFileSystem, local_path: str, path: str, *
     then the temporary key removed: an upload killed partway leaves nothing at ``path``.
     """
     if is_local(fs):
-        _replace_local(path, lambda tmp: shutil.copyfile(local_path, tmp))
+        replace_local(path, lambda tmp: shutil.copyfile(local_path, tmp))
         return
-    tmp = path + _temp_suffix()
+    tmp = path + temp_suffix()
     copy_extra: dict[str, str] = {}
     if is_s3(fs) and os.path.getsize(local_path) <= _SINGLE_COPY_MAX:
         copy_extra["ChecksumAlgorithm"] = "SHA256"  # recomputed by S3 from the bytes it holds

@@ -8,9 +8,9 @@ it is on disk.
 
 Two writers, one interface (``write(path, data) -> Future``, ``close()``):
 
-* :class:`ProcessWriter` (POSIX): a small helper process (the same Python, ``-I -S``, only ``os``
-  and ``struct``) that writes each file atomically, temp + rename, as
-  :func:`vidflow.storage.write_local_atomic` does, and answers each write with a status byte.
+* :class:`ProcessWriter` (POSIX): a small helper process (the same Python, ``-I -S``, running
+  ``vidflow/atomicfile.py`` as its script: standard library only) that writes each file with
+  :func:`~vidflow.atomicfile.write_local_atomic`, temp + rename, and answers each write.
   A thread would share the GIL: measured here, it took the lock back after each of its system
   calls, and every ``open`` of the loop (a cache lookup) then waited for it (~58 µs a lookup
   instead of ~5). A process runs on another core with nothing shared but a pipe.
@@ -28,70 +28,18 @@ import asyncio
 import contextlib
 import os
 import queue
-import struct
 import subprocess
 import sys
 import threading
 from collections import deque
 from typing import Any, Callable
 
-from ..storage import write_local_atomic
+from .. import atomicfile
+from ..atomicfile import ERROR, REQUEST, write_local_atomic
 
 __all__ = ["BackgroundWriter", "ProcessWriter", "ThreadWriter", "open_file_writer"]
 
 _STOP = object()
-_HEAD = struct.Struct("<IQ")  # path length, data length; then the path (fs-encoded) and the data
-_ERROR = struct.Struct("<iI")  # after a status byte 1: errno, message length; then the message
-
-# The helper: reads requests until end of input, writes each file (temp + rename, its folder made
-# on first use), answers 0 or 1 + errno + message. A request cut short (the run was cancelled
-# mid-send) is dropped, never written in part. It ignores Ctrl-C: the run decides when it ends
-# (it closes the pipe), and a helper killed with the terminal's SIGINT would lose finished work.
-_HELPER = r"""
-import os, signal, struct, sys
-signal.signal(signal.SIGINT, signal.SIG_IGN)
-HEAD, ERROR = struct.Struct("<IQ"), struct.Struct("<iI")
-FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
-read, out = sys.stdin.buffer.read, sys.stdout.fileno()
-prefix, n = os.urandom(8).hex(), 0
-def fill(tmp, data):
-    fd = os.open(tmp, FLAGS, 0o666)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
-    finally:
-        os.close(fd)
-while True:
-    head = read(HEAD.size)
-    if len(head) < HEAD.size:
-        break
-    plen, dlen = HEAD.unpack(head)
-    raw = read(plen)
-    data = read(dlen)
-    if len(raw) < plen or len(data) < dlen:
-        break
-    path = os.fsdecode(raw)
-    tmp = path + ".tmp-" + prefix + format(n, "016x")
-    n += 1
-    try:
-        try:
-            fill(tmp, data)
-        except FileNotFoundError:
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            fill(tmp, data)
-        os.replace(tmp, path)
-        reply = b"\0"
-    except OSError as e:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        msg = (e.strerror or str(e)).encode("utf-8", "replace")[:1000]
-        reply = b"\1" + ERROR.pack(e.errno or 0, len(msg)) + msg
-    while reply:
-        reply = reply[os.write(out, reply):]
-"""
 
 
 class BackgroundWriter:
@@ -165,7 +113,7 @@ class ProcessWriter:
         self._loop = loop
         # Raises OSError if no process can be started (open_file_writer then uses a thread).
         self._proc: subprocess.Popen | None = subprocess.Popen(
-            [sys.executable, "-I", "-S", "-c", _HELPER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            [sys.executable, "-I", "-S", atomicfile.__file__], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL, close_fds=True, bufsize=0,
         )
         assert self._proc.stdin is not None and self._proc.stdout is not None
@@ -189,7 +137,7 @@ class ProcessWriter:
         fut = self._loop.create_future()
         raw = os.fsencode(path)
         self._pending.append((fut, path, data))
-        self._out += _HEAD.pack(len(raw), len(data))
+        self._out += REQUEST.pack(len(raw), len(data))
         self._out += raw
         self._out += data
         if not self._flushing:  # one pipe write for all the requests of this turn of the loop
@@ -238,13 +186,13 @@ class ProcessWriter:
                 if not fut.done():
                     fut.set_result(None)
                 continue
-            if len(buf) - done < 1 + _ERROR.size:
+            if len(buf) - done < 1 + ERROR.size:
                 break
-            errno, size = _ERROR.unpack_from(buf, done + 1)
-            end = done + 1 + _ERROR.size + size
+            errno, size = ERROR.unpack_from(buf, done + 1)
+            end = done + 1 + ERROR.size + size
             if len(buf) < end:
                 break
-            message = bytes(buf[done + 1 + _ERROR.size : end]).decode("utf-8", "replace")
+            message = bytes(buf[done + 1 + ERROR.size : end]).decode("utf-8", "replace")
             done = end
             fut, path, _ = pending.popleft()
             if not fut.done():
