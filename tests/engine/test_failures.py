@@ -203,3 +203,42 @@ def test_an_unreadable_cache_fails_the_nodes_with_the_reason_not_a_traceback(pro
     [failure] = [f for f in result.summary.failures if f["node"] == "only-topic/script"]
     assert failure["error"] == "CacheError" and "cannot read the cache" in failure["message"]
     assert calls == []  # nothing was paid for that could not be stored
+
+
+def test_a_node_made_by_another_process_between_lookup_and_lease_is_not_paid_again(project, registry, calls, monkeypatch):
+    """The other process finishes the node and lets go of its lease after this run looked the
+    key up (a miss) and before it takes the lease: taken at once, the lease is still followed by
+    a second lookup, which finds the other process's output. (It paid twice under load.)"""
+    import os
+
+    fcntl = pytest.importorskip("fcntl")  # local leases are flock-ed files
+
+    recipe = write(project, """
+vidflow: 1
+name: race
+topics: ["Only topic"]
+characters: [nova, pip]
+providers:
+  voice: {kind: speech.paid}
+steps:
+  intro: {uses: voice, text: "Hello from {{ topic }}", voice: nova}
+""")
+    made = run_recipe(recipe, registry, project)
+    assert made.exit_code == 0 and len(calls) == 1
+    key = made.graph.nodes["only-topic/intro"]["task"].key
+    manifest = project / "cache" / "actions" / f"{key}.json"
+    aside = project / "made-elsewhere.json"
+    os.replace(manifest, aside)  # as if this run looked up before the other process saved it
+    real_flock = fcntl.flock
+
+    def other_process_finishes_first(fd, op):  # the OS boundary: the moment this run takes the lease
+        if aside.exists():
+            os.replace(aside, manifest)
+        return real_flock(fd, op)
+
+    monkeypatch.setattr(fcntl, "flock", other_process_finishes_first)
+    calls.clear()
+    again = run_recipe(recipe, registry, project)
+    assert again.exit_code == 0
+    assert calls == []  # not paid a second time
+    assert again.summary.nodes["only-topic/intro"] == "cached"

@@ -76,10 +76,12 @@ class Gates:
             delay = min(2.0, delay * 1.5)
         renewer = None if self.leases.local else asyncio.ensure_future(self._renew(lease, task))
         try:
-            if waited:  # the holder may have finished just before it let go
-                found = await self.io(lambda: self.store.lookup(key, check=check))
-                if found.artifact is not None:
-                    return self._made_elsewhere(task, found.artifact, key)
+            # Looked up again under the lease, even if it came at once: another process may have
+            # made the node and let go between this node's first lookup and the lease (a race
+            # that paid twice under load, tests/integration/test_leases.py).
+            found = await self.io(lambda: self.store.lookup(key, check=check))
+            if found.artifact is not None:
+                return self._made_elsewhere(task, found.artifact, key)
             return await self._execute(task, step, cap, prepared, key, enc, text)
         finally:
             if renewer is not None:
