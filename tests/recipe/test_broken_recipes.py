@@ -83,12 +83,8 @@ def test_bad_cli_flags_exit_2(capsys, monkeypatch):
     assert "does/not/exist.yaml: recipe file not found" in capsys.readouterr().err
 
 
-def test_params_on_a_video_step_are_an_error_and_on_text_and_speech_steps_are_passed(tmp_path, capsys, monkeypatch):
+def test_params_on_a_video_step_are_an_error_and_on_text_and_speech_steps_are_passed(project, capsys):
     """`params:` is refused where the request cannot carry it (video), kept where it can."""
-    import shutil
-
-    monkeypatch.chdir(tmp_path)
-    shutil.copytree(REPO / "characters", tmp_path / "characters")
     recipe = """vidflow: 1
 name: params
 topics: ["Why is the sky blue?"]
@@ -102,10 +98,10 @@ steps:
   speech: {for_each: script.lines, uses: voice, text: "{{ item.text }}", voice: "{{ item.speaker }}", params: {rate: 190}}
   clip: {for_each: script.scenes, uses: mover, prompt: "{{ item.image_prompt }}"%s}
 """
-    (tmp_path / "recipe.yaml").write_text(recipe % "")
+    (project / "recipe.yaml").write_text(recipe % "")
     assert main(["plan", "recipe.yaml"]) == 0, capsys.readouterr().err
     capsys.readouterr()
-    (tmp_path / "recipe.yaml").write_text(recipe % ", params: {fps: 30}")
+    (project / "recipe.yaml").write_text(recipe % ", params: {fps: 30}")
     assert main(["plan", "recipe.yaml"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: recipe.yaml:12:") and "a video step passes no `params:`" in err and "Traceback" not in err

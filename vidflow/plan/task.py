@@ -68,13 +68,7 @@ class Task:
         """This Task once its inputs exist: with its key fields, key and the real request's
         estimate (``dataclasses.replace``, without re-running ``__init__``: every node takes
         this step)."""
-        new = object.__new__(Task)
-        for put, value in zip(_PUT_COPIED, _get_copied(self)):
-            put(new, value)
-        _put_fields(new, fields)
-        _put_key(new, key)
-        _put_estimate(new, estimate)
-        return new
+        return _filled((*_get_unkeyed(self), estimate, fields, key))
 
     @property
     def lane(self) -> str:
@@ -84,21 +78,22 @@ class Task:
         return "" if self.capability == "publish" else "cpu"
 
 
-_COPIED = tuple(f for f in Task.__slots__ if f not in ("fields", "key", "estimate"))
-# The slots' own setters (what a frozen dataclass's __init__ reaches through object.__setattr__).
-_get_copied = operator.attrgetter(*_COPIED)
-_PUT_COPIED = tuple(Task.__dict__[f].__set__ for f in _COPIED)
-_put_fields, _put_key, _put_estimate = (Task.__dict__[f].__set__ for f in ("fields", "key", "estimate"))
+# The slots' own setters, in field order (what a frozen dataclass's __init__ reaches through
+# object.__setattr__, at half the cost): every node is named with them and keyed with them.
 _PUT_ALL = tuple(Task.__dict__[f].__set__ for f in Task.__slots__)
+assert Task.__slots__[-3:] == ("estimate", "fields", "key")  # keyed() replaces these three, in this order
+_get_unkeyed = operator.attrgetter(*Task.__slots__[: Task.__slots__.index("estimate")])
+
+
+def _filled(values: tuple) -> Task:
+    task = object.__new__(Task)
+    for put, value in zip(_PUT_ALL, values):
+        put(task, value)
+    return task
 
 
 def new_task(id: str, topic: str, step: str, capability: str, role: str, provider: str | None, item: int | None,
              deps: tuple[str, ...], inputs: tuple[tuple[str, tuple[str, ...]], ...], item_from: tuple[str, str | None] | None,
              params: Mapping[str, Any], estimated: bool, result: bool, estimate: Estimate) -> Task:
-    """``Task(...)`` with every field but the key's given, through the slots' setters: the
-    planner names every node with it, and a frozen dataclass's ``__init__`` costs twice as much."""
-    task = object.__new__(Task)
-    for put, value in zip(_PUT_ALL, (id, topic, step, capability, role, provider, item, deps, inputs, item_from, params, estimated,
-                                     result, estimate, None, None)):
-        put(task, value)
-    return task
+    """``Task(...)`` with every field but the key's given (the planner names every node with it)."""
+    return _filled((id, topic, step, capability, role, provider, item, deps, inputs, item_from, params, estimated, result, estimate, None, None))

@@ -15,8 +15,7 @@ Two writers, one interface (``write(path, data) -> Future``, ``close()``):
   calls, and every ``open`` of the loop (a cache lookup) then waited for it (~58 µs a lookup
   instead of ~5). A process runs on another core with nothing shared but a pipe.
 * :class:`ThreadWriter`: the same on one background thread, where no helper process can be
-  started (no POSIX pipes, no interpreter to start) or after it died; also
-  :class:`BackgroundWriter` runs any function there (writes that are not just bytes).
+  started (no POSIX pipes, no interpreter to start) or after it died.
 
 Writes run in submission order. Results go back to the loop in batches (one wake-up for all the
 writes that finished together), not one ``call_soon_threadsafe`` per write.
@@ -32,31 +31,31 @@ import subprocess
 import sys
 import threading
 from collections import deque
-from typing import Any, Callable
 
 from .. import atomicfile
 from ..atomicfile import ERROR, REQUEST, write_local_atomic
 
-__all__ = ["BackgroundWriter", "ProcessWriter", "ThreadWriter", "open_file_writer"]
+__all__ = ["ProcessWriter", "ThreadWriter", "open_file_writer"]
 
 _STOP = object()
 
 
-class BackgroundWriter:
-    """One writer thread for one event loop. ``await writer.write(fn, *args)``; ``close()`` at the end."""
+class ThreadWriter:
+    """Files written atomically on one background thread. ``await writer.write(path, data)``;
+    ``close()`` at the end."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop):
         self._loop = loop
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
 
-    def write(self, fn: Callable[..., Any], *args: Any) -> asyncio.Future:
-        """Run ``fn(*args)`` on the writer thread; the future holds its result or exception."""
+    def write(self, path: str, data: bytes) -> asyncio.Future:
+        """Write on the thread; the future holds None or the OSError."""
         fut = self._loop.create_future()
         if self._thread is None:
             self._thread = threading.Thread(target=self._work, name="vidflow-cache-writer", daemon=True)
             self._thread.start()
-        self._queue.put((fut, fn, args))
+        self._queue.put((fut, path, data))
         return fut
 
     def close(self) -> None:
@@ -71,11 +70,12 @@ class BackgroundWriter:
         while item is not _STOP:
             done = []
             while item is not _STOP:
-                fut, fn, args = item
+                fut, path, data = item
                 try:
-                    done.append((fut, fn(*args), None))
+                    write_local_atomic(path, data)
+                    done.append((fut, None))
                 except BaseException as e:  # handed to the node that awaits it
-                    done.append((fut, None, e))
+                    done.append((fut, e))
                 try:
                     item = self._queue.get_nowait()
                 except queue.Empty:
@@ -87,19 +87,6 @@ class BackgroundWriter:
                 return
             if item is None:
                 item = self._queue.get()
-
-
-class ThreadWriter:
-    """Files written atomically on a :class:`BackgroundWriter` thread."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop):
-        self._thread = BackgroundWriter(loop)
-
-    def write(self, path: str, data: bytes) -> asyncio.Future:
-        return self._thread.write(write_local_atomic, path, data)
-
-    def close(self) -> None:
-        self._thread.close()
 
 
 class ProcessWriter:
@@ -257,11 +244,11 @@ def _chain(src: asyncio.Future, dst: asyncio.Future) -> None:
     src.add_done_callback(copy)
 
 
-def _settle(done: list[tuple[asyncio.Future, Any, BaseException | None]]) -> None:
-    for fut, result, exc in done:
+def _settle(done: list[tuple[asyncio.Future, BaseException | None]]) -> None:
+    for fut, exc in done:
         if fut.cancelled():
             continue
         if exc is not None:
             fut.set_exception(exc)
         else:
-            fut.set_result(result)
+            fut.set_result(None)
