@@ -240,6 +240,7 @@ async def submit(
     runs. If another process is making it, UserError, or with ``wait`` the result once it ends.
     Otherwise it runs (again) under that id. ``new`` always starts a new run id.
     """
+    check_credentials(loaded, settings)  # before anything is written: a refused run leaves no trace
     snap = take_snapshot(loaded, options={**(options or {}), "cache": settings.cache_url}, imports=imports)
     run_id = new_run_id() if new else key_run_id(idempotency_key) if idempotency_key is not None else snap.run_id
     folder = RunFolder(settings.runs_dir, run_id)

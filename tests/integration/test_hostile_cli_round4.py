@@ -188,6 +188,15 @@ def test_an_api_key_that_is_not_utf8_is_refused_before_the_run_naming_only_the_v
     assert len(lines) == 3 and not list(proj.glob("runs/*/events.jsonl"))  # no node started (as for a missing key)
 
 
+def test_a_missing_api_key_is_refused_before_anything_is_written(proj):
+    """The run was refused (exit 2), but its snapshot and blobs were already in the cache."""
+    shutil.copy(REPO / "recipes" / "openai.yaml", proj / "openai.yaml")
+    env = {k: v for k, v in _environ_bytes().items() if k != b"OPENAI_API_KEY"}
+    proc = _run_bytes(proj, [b"run", b"openai.yaml"], env)
+    refused(proc, "openai.yaml:12:", "needs an API key: set OPENAI_API_KEY in the environment")
+    assert not (proj / "cache").exists() and not (proj / "runs").exists()
+
+
 @pytest.mark.parametrize("argv,shown", [
     ([b"run", b"t\xff.yaml"], "t\\xff.yaml: not UTF-8 text"),
     ([b"run", b"tiny.yaml", b"--cache", b"c\xff"], "--cache c\\xff: not UTF-8 text"),
