@@ -35,6 +35,8 @@ CASES = {
     "missing_voice.yaml": (1, "character `novoice` has no voice for `espeak`", "novoice.yaml:3"),
     # an image request has no place for params: they were accepted and silently dropped
     "image_params.yaml": (1, "an image step passes no `params:` to its provider", "image_params.yaml:14"),
+    # it failed every line at run time, after the script was paid for
+    "speech_param_range.yaml": (1, "steps.speech.params.rate: must be a whole number from 80 to 450, got 1000 (read by `speech.espeak`", "speech_param_range.yaml:15"),
 }
 
 LINE = re.compile(r"^error: (?P<file>[^:]+):(?P<line>\d+)(:\d+)?: .+")
@@ -100,8 +102,35 @@ steps:
 """
     (project / "recipe.yaml").write_text(recipe % "")
     assert main(["plan", "recipe.yaml"]) == 0, capsys.readouterr().err
-    capsys.readouterr()
+    assert "warning" not in capsys.readouterr().err  # each param is read by its provider
     (project / "recipe.yaml").write_text(recipe % ", params: {fps: 30}")
     assert main(["plan", "recipe.yaml"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: recipe.yaml:12:") and "a video step passes no `params:`" in err and "Traceback" not in err
+
+
+def test_a_param_the_provider_does_not_read_is_a_plan_warning_naming_the_line(project, capsys):
+    """espeak's `gap_ms` is a provider option, not a step param: it was dropped without a word.
+    A warning, not an error: a recipe may keep params for a provider it switches back to."""
+    recipe = """vidflow: 1
+name: params
+topics: ["Why is the sky blue?"]
+characters: [nova, pip]
+providers:
+  writer: {kind: text.offline}
+  voice: {kind: speech.espeak}
+steps:
+  script: {uses: writer, output: dialogue, prompt: "Explain {{ topic }}"}
+  speech:
+    for_each: script.lines
+    uses: voice
+    text: "{{ item.text }}"
+    voice: "{{ item.speaker }}"
+    params: {rate: 190, gap_ms: 40}
+"""
+    (project / "recipe.yaml").write_text(recipe)
+    assert main(["plan", "recipe.yaml"]) == 0
+    warnings = [w for w in capsys.readouterr().err.splitlines() if w.startswith("warning:")]
+    assert len(warnings) == 1 and warnings[0].startswith("warning: recipe.yaml:15:"), warnings
+    assert warnings[0].endswith(": steps.speech.params.gap_ms: `speech.espeak` (provider `voice`) does not read `gap_ms` and ignores it "
+                                "(params it reads: `pitch`, `rate`; its own options go under `providers.voice`, docs/providers.md)")

@@ -91,6 +91,24 @@ class ProviderCapability(Capability):
 
             where = ("steps", step.name, "params")
             problems.append(Problem(loaded.loc(*where), f"steps.{step.name}.params", f"{'an' if self.name[:1] in 'aeiou' else 'a'} {self.name} step passes no `params:` to its provider; remove them and set the provider's own options under `providers:` instead (see docs/providers.md)"))
+        elif step.spec.params:
+            from ..errors import Problem
+
+            for name, info in _step_providers(step, loaded):
+                for param, why in info.cls.check_params(step.spec.params).items():
+                    where = ("steps", step.name, "params", param)
+                    problems.append(Problem(loaded.loc(*where), f"steps.{step.name}.params.{param}", f"{why} (read by `{info.kind}`, provider `{name}`)"))
+
+    def plan_warnings(self, step: StepInfo, loaded: LoadedRecipe) -> list[str]:
+        """A step param that a provider of the step does not read is ignored by it: say so."""
+        out = []
+        for name, info in _step_providers(step, loaded):
+            unread = [p for p in step.spec.params if info.cls.params_read is not None and p not in info.cls.params_read]
+            for param in unread:
+                reads = ", ".join(f"`{p}`" for p in sorted(info.cls.params_read)) or "none"
+                out.append(f"{loaded.loc('steps', step.name, 'params', param)}: steps.{step.name}.params.{param}: `{info.kind}` (provider `{name}`) "
+                           f"does not read `{param}` and ignores it (params it reads: {reads}; its own options go under `providers.{name}`, docs/providers.md)")
+        return out
 
     @staticmethod
     def latency(task: Any, step: StepInfo, loaded: LoadedRecipe, adapter: Any, calibration: Calibration) -> float:
@@ -146,6 +164,12 @@ class ProviderCapability(Capability):
         if step.spec.on_failure == "placeholder" and isinstance(error, (ProviderError, VidflowError)):
             return await self.placeholder(step, candidates[0][1], error, rt)
         raise error
+
+
+def _step_providers(step: StepInfo, loaded: LoadedRecipe) -> list[tuple[str, Any]]:
+    """The step's provider and fallbacks, as loaded (those that did not load are reported elsewhere)."""
+    names = dict.fromkeys((step.provider, *step.fallbacks))
+    return [(n, info) for n in names if n and (info := loaded.providers.get(n)) is not None and info.cls is not None]
 
 
 def _key_identity(adapter: Any) -> Encoded:

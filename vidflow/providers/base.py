@@ -88,11 +88,21 @@ class Provider:
     wants_topic: ClassVar[bool] = False
     # Options that change where or how long a call goes, never its output: kept out of keys.
     non_identity: ClassVar[frozenset[str]] = frozenset({"timeout"})
+    # The step ``params:`` this provider reads; `vidflow plan` warns about any other. None: not
+    # declared, no warning (litellm hands any param on to its vendor; text.offline stands in for
+    # an LLM whose params, like ``temperature``, a recipe keeps for when it switches back).
+    params_read: ClassVar[frozenset[str] | None] = None
 
     def __init__(self, options: ProviderOptions | None = None, *, settings: Any = None, prices: Any = None):
         self.options = options if options is not None else self.Options()
         self.settings = settings
         self.prices = prices
+
+    @classmethod
+    def check_params(cls, params: Mapping[str, Any]) -> dict[str, str]:
+        """What is wrong with a step's ``params:`` values for this provider, by param name ({}:
+        nothing). Checked when the recipe loads, so a bad value fails before any call."""
+        return {}
 
     async def warm_up(self) -> None:
         """Called once before this provider's first call in a run (never by plan, never when

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, Mapping
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
@@ -45,6 +45,17 @@ class ElevenLabsSpeech(PaidProvider):
     Options: ClassVar[type[ProviderOptions]] = ElevenLabsOptions
     default_concurrency: ClassVar[int] = 2
     typical_latency: ClassVar[float] = 2.0
+    params_read: ClassVar[frozenset[str]] = frozenset({"voice_settings", "seed"})
+
+    @classmethod
+    def check_params(cls, params: Mapping[str, Any]) -> dict[str, str]:
+        out = {}
+        if "voice_settings" in params and not isinstance(params["voice_settings"], dict):
+            out["voice_settings"] = f"must be a mapping (stability, similarity_boost, ...), got {params['voice_settings']!r}"
+        seed = params.get("seed")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= 4294967295):
+            out["seed"] = f"must be a whole number from 0 to 4294967295, got {seed!r}"
+        return out
 
     def __init__(self, options: ProviderOptions | None = None, **kw: Any):
         super().__init__(options, **kw)

@@ -77,6 +77,10 @@ class EspeakOptions(ProviderOptions):
                         description="extra pause between words, rounded to espeak's 10 ms steps")
 
 
+#: The step params espeak reads, and their ranges (the options of the same names have the same).
+_PARAM_RANGES = {"rate": (80, 450), "pitch": (0, 99)}
+
+
 class EspeakSpeech(Provider):
     """``speech.espeak``: free, offline, deterministic speech with word timings from espeak-ng."""
 
@@ -87,6 +91,11 @@ class EspeakSpeech(Provider):
     paid: ClassVar[bool] = False
     default_concurrency: ClassVar[int] = 1
     typical_latency: ClassVar[float] = 0.02
+    params_read: ClassVar[frozenset[str]] = frozenset(_PARAM_RANGES)
+
+    @classmethod
+    def check_params(cls, params: Mapping[str, Any]) -> dict[str, str]:
+        return {name: why for name, (low, high) in _PARAM_RANGES.items() if name in params and (why := _int_problem(params[name], low, high))}
 
     async def synthesize(self, req: SpeechRequest) -> SpeechResult:
         """Speak ``req.text`` in the espeak voice ``req.voice`` (``en-us``, ``en-gb+f3`` ...).
@@ -100,8 +109,8 @@ class EspeakSpeech(Provider):
         if not req.text.strip():
             raise BadRequestError("speech.espeak got empty text: give it words to say", kind=KIND)
         opts = cast(EspeakOptions, self.options)
-        rate = _int_param(req.params, "rate", opts.rate, 80, 450)
-        pitch = _int_param(req.params, "pitch", opts.pitch, 0, 99)
+        rate = _int_param(req.params, "rate", opts.rate)
+        pitch = _int_param(req.params, "pitch", opts.pitch)
         pcm, sample_rate, events, engine = await asyncio.to_thread(
             _say, req.text, req.voice, rate, pitch, (opts.gap_ms + 5) // 10)
         if not pcm:
@@ -197,11 +206,17 @@ def _voice_table() -> dict[str, str]:
     return {lang: ident for lang, (_priority, ident) in best.items()}
 
 
-def _int_param(params: Mapping[str, Any], name: str, default: int, low: int, high: int) -> int:
-    value = params.get(name, default)
+def _int_problem(value: Any, low: int, high: int) -> str | None:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise BadRequestError(f"speech.espeak param {name!r} must be a whole number from {low} "
-                              f"to {high}, got {value!r}", kind=KIND)
+        return f"must be a whole number from {low} to {high}, got {value!r}"
+    return None
+
+
+def _int_param(params: Mapping[str, Any], name: str, default: int) -> int:
+    value = params.get(name, default)
+    why = _int_problem(value, *_PARAM_RANGES[name])
+    if why:
+        raise BadRequestError(f"speech.espeak param {name!r} {why}", kind=KIND)
     return value
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import struct
 import wave
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Mapping
 
 from pydantic import Field
 
@@ -39,6 +39,17 @@ class OpenAISpeech(LiteLLMProvider):
     Options: ClassVar[type[ProviderOptions]] = OpenAISpeechOptions
     default_concurrency: ClassVar[int] = 4
     typical_latency: ClassVar[float] = 2.5
+    params_read: ClassVar[frozenset[str]] = frozenset({"speed", "instructions"})
+
+    @classmethod
+    def check_params(cls, params: Mapping[str, Any]) -> dict[str, str]:
+        out = {}
+        speed = params.get("speed")
+        if speed is not None and (isinstance(speed, bool) or not isinstance(speed, (int, float)) or not 0.25 <= speed <= 4.0):
+            out["speed"] = f"must be a number from 0.25 to 4.0, got {speed!r}"
+        if "instructions" in params and not isinstance(params["instructions"], str):
+            out["instructions"] = f"must be text, got {params['instructions']!r}"
+        return out
 
 
     def voice_key(self) -> str:
