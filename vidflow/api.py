@@ -30,7 +30,7 @@ from .providers.registry import Registry, default_registry
 from .recipe.load import LoadedRecipe, load_recipe
 from .run.executors import DryRunExecutor, LocalExecutor
 from .run.identity import RunFolder, key_run_id, load_snapshot, outputs_intact, restore_snapshot, save_snapshot, take_snapshot
-from .run.ledger import EventSink, JsonlSink, MemorySink, MultiSink, NullSink, summarize
+from .run.ledger import EventSink, JsonlSink, MultiSink, NullSink, Summarizer
 from .run.limits import Clock
 from .run.result import RunResult
 from .run.scheduler import Scheduler, fewer_collections
@@ -192,13 +192,13 @@ async def _run(loaded: LoadedRecipe, *, settings: Settings, sink: EventSink | No
                run_id: str, executor: Any) -> RunResult:
     if executor != "local":
         return await executor.run(loaded, settings=settings, sink=sink, refresh=refresh, output_root=output_root, run_id=run_id)
-    memory = MemorySink()
+    summary = Summarizer()
     jsonl = JsonlSink(os.path.join(settings.runs_dir, run_id, "events.jsonl")) if record else None
     own = store is None
     store = store or open_store(settings)
     try:
         async with Scheduler(
-            loaded, settings=settings, store=store, executor=LocalExecutor(), sink=MultiSink(memory, jsonl, sink), run_id=run_id,
+            loaded, settings=settings, store=store, executor=LocalExecutor(), sink=MultiSink(summary, jsonl, sink), run_id=run_id,
             clock=clock, refresh=refresh, output_root=output_root, imports=imports, limiter_factory=limiter_factory,
         ) as s:
             await s.run()
@@ -210,7 +210,7 @@ async def _run(loaded: LoadedRecipe, *, settings: Settings, sink: EventSink | No
     if s.bugs:  # every topic that could finish has; now the bug surfaces (exit 3, with a traceback)
         raise s.bugs[0]
     values = {step: s.outputs(step) for step in loaded.order}
-    return RunResult(run_id, summarize(memory.events), jsonl.path if jsonl else None, s.graph, dict(s.calls), s.outcomes, values)
+    return RunResult(run_id, summary.summary, jsonl.path if jsonl else None, s.graph, dict(s.calls), s.outcomes, values)
 
 
 def _reusable(folder: RunFolder, settings: Settings) -> RunResult | None:

@@ -34,7 +34,7 @@ import networkx as nx
 
 from ..errors import ConfigError, MissingDependencyError, RateLimitedError, VidflowError
 from ..limits import Limits, RateWindow
-from .ledger import Event, EventSink, EventType, JsonlSink, MemorySink, MultiSink, summarize
+from .ledger import Event, EventSink, EventType, JsonlSink, MemorySink, MultiSink, Summarizer
 from .limits import DEFAULT_429_PAUSE, MonotonicClock
 from .result import RunResult
 
@@ -205,9 +205,9 @@ class DaskExecutor:
         namespace = f"vidflow:{run_id}"
         payload = {"cache_url": cache_url, "cache_salt": settings.cache_salt, "s3_endpoint_url": settings.s3_endpoint_url, "max_ffmpeg": settings.max_ffmpeg, "prices_file": settings.prices_file}
         out_root = os.path.abspath(output_root or os.getcwd())
-        memory = MemorySink()
+        summary = Summarizer()
         jsonl = JsonlSink(os.path.join(settings.runs_dir, run_id, "events.jsonl"))
-        out = MultiSink(memory, jsonl, sink)
+        out = MultiSink(summary, jsonl, sink)
         out.emit(Event(run_id, EventType.RUN_STARTED, data={"recipe": loaded.name, "mode": "run", "executor": "dask", "topics": [t.id for t in loaded.topics], "cache": cache_url}))
         graph, outcomes, calls, values = nx.DiGraph(), {}, {}, {}
         cluster = None
@@ -249,4 +249,4 @@ class DaskExecutor:
             jsonl.close()
             if cluster is not None:
                 cluster.close()
-        return RunResult(run_id, summarize(memory.events), jsonl.path, graph, calls, outcomes, values)
+        return RunResult(run_id, summary.summary, jsonl.path, graph, calls, outcomes, values)

@@ -2,7 +2,10 @@
 
 For each topic, each step's nodes are named (``plan/build.py``) as soon as what they need
 upstream exists, and each node starts the moment its inputs exist: there is no barrier between
-steps, so a scene's segment may encode while later lines are still being voiced. For a node:
+steps, so a scene's segment may encode while later lines are still being voiced. A node starts
+on the scheduler's own stack and gets an asyncio Task only when it must wait for an input or
+make something (``run/eager.py``): a cached node, and every node of a plan, costs no Task. For a
+node:
 
 1. its inputs resolve (a failed input: the node is skipped, and so is everything after it);
 2. its capability prepares it: templates render, the key fields come out (a template that
@@ -35,7 +38,7 @@ import networkx as nx
 from ..cache.lease import Leases
 from ..cache.records import APPROVED, REJECTED, Records
 from ..cache.store import Artifact, CacheStore, LookupStatus
-from ..capabilities.base import UNKNOWN
+from ..capabilities.base import UNKNOWN, Capability
 from ..errors import (
     AwaitingReviewError,
     BadOutputError,
@@ -67,6 +70,7 @@ from .ledger import Event, EventSink, EventType, NullSink
 from .limits import Clock, Limiter, MonotonicClock
 from .outcome import CallResult, Outcome
 from .retry import RetryPolicy
+from .eager import Eager
 from .writer import ProcessWriter, ThreadWriter, open_file_writer
 
 __all__ = ["CallResult", "Outcome", "Scheduler", "fewer_collections"]
@@ -80,7 +84,9 @@ class _TopicState:
     topic: Topic
     ctx: dict[str, Any]
     expanded: dict[str, asyncio.Future] = field(default_factory=dict)
-    runners: list[asyncio.Task] = field(default_factory=list)
+    runners: list[asyncio.Task] = field(default_factory=list)  # the nodes that had to wait (the rest needed no Task)
+    left: int = 0  # nodes named and not settled yet
+    settled: asyncio.Future | None = None  # set when ``left`` falls to 0 (made once every step is named)
     nodes: list[str] = field(default_factory=list)  # this topic's node ids, in the order named
     index: dict[str, str] | None = None  # node name -> key when the recipe last ran (read lazily)
 
@@ -145,7 +151,7 @@ class Scheduler(ProviderCalls, Gates):
         self.graph = nx.DiGraph()
         self.outcomes: dict[str, Outcome] = {}
         self.calls: dict[str, int] = {}  # provider name -> attempts made
-        self._futures: dict[str, asyncio.Future] = {}  # node id -> its runner (a Task: its output or NodeFailedError)
+        self._futures: dict[str, asyncio.Future] = {}  # node id -> its output, or NodeFailedError (settled by _run_task)
         self._tasks: dict[str, Task] = {}  # node id -> its Task, as on the graph (read without networkx's views)
         self._inflight: dict[str, asyncio.Future] = {}
         self._topics: dict[str, _TopicState] = {}
@@ -169,6 +175,7 @@ class Scheduler(ProviderCalls, Gates):
         self._local_store = is_local(store.fs)
         self.calibration = Calibration()
         self._silent = isinstance(sink, NullSink)
+        self._eager: Eager | None = None
 
     # ------------------------------------------------------------------ resources
     async def __aenter__(self) -> Scheduler:
@@ -314,7 +321,7 @@ class Scheduler(ProviderCalls, Gates):
         interrupted = False
         with fewer_collections():
             try:
-                await asyncio.gather(*(self._topic(t) for t in topics))
+                await self._topics_run(topics)
             except (asyncio.CancelledError, KeyboardInterrupt):
                 interrupted = True
                 raise
@@ -325,6 +332,23 @@ class Scheduler(ProviderCalls, Gates):
             if learnt:  # what this run took teaches the next plan (plan/calibration.py)
                 with contextlib.suppress(OSError):
                     await self.io(self.store.write_doc, self.store.doc_path(STATS_PATH), self.calibration.record(learnt).to_json())
+
+    async def _topics_run(self, topics: list[Topic]) -> None:
+        """Every topic, each started at once (one whose nodes are all cached needs no Task)."""
+        eager = self._eager = self._eager or Eager(asyncio.get_running_loop())
+        waiting: list[asyncio.Task] = []
+        try:
+            for t in topics:
+                runner = eager.start(self._topic(t))
+                if runner is not None:
+                    waiting.append(runner)
+            if waiting:
+                await asyncio.gather(*waiting)
+        except BaseException:
+            for w in waiting:
+                w.cancel()
+            await asyncio.gather(*waiting, return_exceptions=True)
+            raise
 
     async def _topic(self, topic: Topic) -> None:
         loop = asyncio.get_running_loop()
@@ -348,7 +372,9 @@ class Scheduler(ProviderCalls, Gates):
                     expanders.append(asyncio.ensure_future(self._expand(ts, step)))
             if expanders:
                 await asyncio.gather(*expanders)
-            await asyncio.gather(*ts.runners, return_exceptions=True)
+            if ts.left:
+                ts.settled = loop.create_future()
+                await ts.settled
         except BaseException:
             for t in (*expanders, *ts.runners):
                 t.cancel()
@@ -393,9 +419,15 @@ class Scheduler(ProviderCalls, Gates):
             ts.nodes.append(t.id)
             by_step.append(t.id)
             self.node_event(EventType.NODE_QUEUED, t, data={"estimated": True} if t.estimated else None)
-        for t in tasks:  # a node's future is its runner: its output, or NodeFailedError
-            runner = self._futures[t.id] = asyncio.ensure_future(self._run_task(t))
-            ts.runners.append(runner)
+        loop = asyncio.get_running_loop()
+        for t in tasks:  # every future first: a node may wait for one named after it
+            self._futures[t.id] = loop.create_future()
+        ts.left += len(tasks)
+        eager = self._eager = self._eager or Eager(loop)
+        for t in tasks:
+            runner = eager.start(self._run_task(t, ts))
+            if runner is not None:
+                ts.runners.append(runner)
         done.set_result((tuple(t.id for t in tasks if t.result), any(t.estimated for t in tasks if t.result)))
 
     def _stand_in(self, topic_id: str, step: StepInfo, status: str, cause: BaseException) -> str:
@@ -415,17 +447,30 @@ class Scheduler(ProviderCalls, Gates):
             self.emit(EventType.NODE_FAILED, task, error=type(cause).__name__, message=str(cause))
         return node
 
-    async def _run_task(self, task: Task) -> Any:
-        """The node's output (what its dependents await), or NodeFailedError."""
+    async def _run_task(self, task: Task, ts: _TopicState) -> None:
+        """Settle the node's future with its output (what its dependents await) or NodeFailedError."""
+        fut = self._futures[task.id]
         try:
-            return await self._resolve(task)
-        except NodeFailedError:
-            raise
+            art = await self._resolve(task)
+        except NodeFailedError as e:
+            fut.set_exception(e)
+            fut.exception()  # (reported through events: asyncio need not log it)
         except Exception as e:  # no capability expected it: a bug. Its topic fails, the run exits 3.
             self.bugs.append(e)
             with contextlib.suppress(NodeFailedError):
                 self._fail(task, e)
-            raise NodeFailedError(task.id, f"internal error: {type(e).__name__}") from e
+            failed = NodeFailedError(task.id, f"internal error: {type(e).__name__}")
+            failed.__cause__ = e
+            fut.set_exception(failed)
+            fut.exception()
+        except BaseException:  # cancelled, interrupted: so are its dependents
+            fut.cancel()
+            raise
+        else:
+            fut.set_result(art)
+        ts.left -= 1
+        if not ts.left and ts.settled is not None and not ts.settled.done():
+            ts.settled.set_result(None)
 
     async def _resolve(self, task: Task) -> Any:
         arts: dict[str, Any] = {}
@@ -488,10 +533,13 @@ class Scheduler(ProviderCalls, Gates):
         self.graph.nodes[task.id]["task"] = self._tasks[task.id] = task
         reason = "rejected" if rejected else "refresh" if self.refresh.covers(task.step, task.item) else "new"
         if reason == "new":
-            try:
-                art = await cap.lookup(task, prepared, key, self)
-            except (UserError, BadOutputError) as e:
-                return self._fail(task, e)
+            art = None
+            if type(cap).lookup is not Capability.lookup:  # the capability's own code: in the node's Task
+                await self._eager.handoff()
+                try:
+                    art = await cap.lookup(task, prepared, key, self)
+                except (UserError, BadOutputError) as e:
+                    return self._fail(task, e)
             if art is None and key:
                 check = cap.cached_value_check(step, task)
                 try:
@@ -530,11 +578,13 @@ class Scheduler(ProviderCalls, Gates):
             # identical node waits for.
             self._inflight[key] = self._futures[task.id]
             try:
+                await self._eager.handoff()  # what makes the node runs in its own Task
                 if self._exclusive(task, cap):
                     return await self._make_leased(task, step, cap, prepared, key, enc, text)
                 return await self._execute(task, step, cap, prepared, key, enc, text)
             finally:
                 self._inflight.pop(key, None)
+        await self._eager.handoff()
         return await self._execute(task, step, cap, prepared, key, enc, text)
 
     def _exclusive(self, task: Task, cap: Any) -> bool:
