@@ -326,6 +326,19 @@ def test_a_topics_file_naming_a_column_or_key_twice(proj, name, body, fragment):
     refused(vidflow(proj, "plan", "tiny.yaml", "--topics", name), fragment)
 
 
+@pytest.mark.parametrize("name,body,fragment", [
+    ("t.csv", "topic,vars,audience\nAlpha,x,kids\nBeta,y,adults\n", "t.csv:2: topic variable `vars` is a name templates already have (all the variables)"),
+    ("t.jsonl", '{"topic": "Alpha"}\n{"topic": "Beta", "topic_id": "b"}\n', "t.jsonl:2: topic variable `topic_id` is a name templates already have (the topic's id)"),
+    ("t.csv", "topic,a\nAlpha,x\n", "t.csv:2: topic variable `a` is a step of this recipe"),
+])
+def test_a_topics_file_variable_named_like_a_template_name(proj, name, body, fragment):
+    """The variable was hidden by the name every template already has (or by the step's output):
+    `{{ vars }}` was never the column, silently. Said once per name, at its first row."""
+    (proj / name).write_text(body)
+    lines = refused(vidflow(proj, "plan", "tiny.yaml", "--topics", name), fragment, "rename it")
+    assert len(lines) == 1
+
+
 # --------------------------------------------------------------------------- step names templates already have
 
 

@@ -36,6 +36,8 @@ CASES = {
     # an image request has no place for params: they were accepted and silently dropped
     "image_params.yaml": (1, "an image step passes no `params:` to its provider", "image_params.yaml:14"),
     # it failed every line at run time, after the script was paid for
+    # each was hidden by the name templates already have (the step's output, the review note, the cast)
+    "shadowed_variable.yaml": (3, "vars.script: `script` is a step of this recipe: templates see the step's output under that name, never this variable", "shadowed_variable.yaml:4"),
     "speech_param_range.yaml": (1, "steps.speech.params.rate: must be a whole number from 80 to 450, got 1000 (read by `speech.espeak`", "speech_param_range.yaml:15"),
 }
 

@@ -31,6 +31,8 @@ SEMANTIC = {
     "missing_character.yaml": "a character id with no characters/<id>.yaml",
     "missing_sprite.yaml": "a sprite file the character names is missing",
     "missing_voice.yaml": "a character has no voice for the provider",
+    "shadowed_variable.yaml": "variables named like a step or a name templates already have (step names are the recipe's own)",
+    "speech_param_range.yaml": "a step param out of the range of the provider `uses:` names (which kind depends on `providers:`)",
     "undefined_variable.yaml": "a template reads an undefined name",
     "unknown_provider.yaml": "`uses:` names a provider that is not defined (a cross-reference)",
 }

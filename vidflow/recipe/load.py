@@ -139,6 +139,7 @@ def load_recipe(path: str | os.PathLike, *, registry: Registry, catalog: Catalog
     recipe_vars = data.get("vars") if isinstance(data.get("vars"), dict) else {}
     var_names = set(recipe_vars) | {k for t in topics for k in t.vars}
     raw_steps = set(data["steps"]) if isinstance(data.get("steps"), dict) else set()
+    problems += _shadowed_variables(recipe_vars, topics, raw_steps, locs)
     # A partial view for the wiring checks (the Recipe model is built once everything is valid).
     draft = LoadedRecipe(path, None, locs, topics, characters, providers, steps, [], capabilities)  # type: ignore[arg-type]
     wire_steps(draft, var_names, raw_steps, problems)
@@ -154,6 +155,35 @@ def load_recipe(path: str | os.PathLike, *, registry: Registry, catalog: Catalog
         }
     )
     return replace(draft, recipe=recipe, order=order)
+
+
+#: What a template already means by each name a variable could hide (the step names of the recipe too).
+_TEMPLATE_NAMES = {
+    "topic": "the topic's text", "topic_id": "the topic's id", "vars": "all the variables",
+    "characters": "the recipe's cast", "recipe": "the recipe, as `recipe.name`", "review": "the review note",
+    "item": "a for_each step's item", "index": "a for_each step's index",
+}
+
+
+def _shadowed_variables(recipe_vars: dict[str, Any], topics: list[Topic], steps: set[str], locs: Locations) -> list[Problem]:
+    """A variable named like a name every template has (``topic``, ``characters``, ...) or like
+    a step would be hidden by it, silently: each is an error naming where it is set."""
+
+    def why(name: Any) -> str | None:
+        if name in _TEMPLATE_NAMES:
+            return f"`{name}` is a name templates already have ({_TEMPLATE_NAMES[name]}), so this variable could never be used; rename it"
+        if name in steps:
+            return f"`{name}` is a step of this recipe: templates see the step's output under that name, never this variable; rename it"
+        return None
+
+    problems = [Problem(locs.at(("vars", k)), f"vars.{k}", w) for k in recipe_vars if (w := why(k))]
+    seen: set[Any] = set(recipe_vars)
+    for t in topics:
+        for k in t.vars:
+            if k not in seen and (w := why(k)):
+                problems.append(Problem(t.where or locs.at(("topics",)), "", f"topic variable {w}"))
+            seen.add(k)
+    return problems
 
 
 def _check_providers(raw: Any, locs: Locations, registry: Registry, problems: list[Problem]) -> dict[str, ProviderInfo]:
