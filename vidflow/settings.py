@@ -69,7 +69,8 @@ class Settings:
 
     Attributes:
         cache_url: content-addressed cache, a local path or any fsspec URL (``s3://b/prefix``).
-        runs_dir: where ``<run-id>/events.jsonl`` records go (local path or URL).
+        runs_dir: where ``<run-id>/events.jsonl`` records go: a local folder (a URL is refused:
+            records are appended line by line and locked, which object stores cannot do).
         cache_salt: mixed into every key; change it to invalidate the whole cache.
         s3_endpoint_url: custom S3 endpoint (MinIO, R2, a local S3); AWS_* vars do the rest.
         prices_file: a YAML price table merged over vidflow's own (``VIDFLOW_PRICES``).
@@ -111,6 +112,13 @@ class Settings:
             notify=tuple(env.get("VIDFLOW_NOTIFY", "").split()),
             env=env,
         )
+
+    def __post_init__(self) -> None:
+        if "://" in self.runs_dir:  # it became a local folder named `s3:` (and the report showed the URL)
+            from .errors import ConfigError
+
+            raise ConfigError(f"runs dir {self.runs_dir}: run records are kept in a local folder (VIDFLOW_RUNS_DIR, --runs-dir); "
+                              "give a local path (the cache and the outputs may be on S3: docs/storage.md)")
 
     def replace(self, **changes) -> Settings:
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})

@@ -188,6 +188,15 @@ def test_an_api_key_that_is_not_utf8_is_refused_before_the_run_naming_only_the_v
     assert len(lines) == 3 and not list(proj.glob("runs/*/events.jsonl"))  # no node started (as for a missing key)
 
 
+@pytest.mark.parametrize("how", ["env", "flag"])
+def test_a_runs_dir_that_is_a_url_is_refused(proj, how):
+    """It ran and wrote its record into a local folder named `s3:`, reporting the URL."""
+    url = "s3://bucket/runs"
+    proc = vidflow(proj, "run", "tiny.yaml", **{"VIDFLOW_RUNS_DIR": url}) if how == "env" else vidflow(proj, "run", "tiny.yaml", "--runs-dir", url)
+    refused(proc, f"runs dir {url}: run records are kept in a local folder", "give a local path")
+    assert not (proj / "s3:").exists() and not (proj / "cache").exists()
+
+
 def test_a_missing_api_key_is_refused_before_anything_is_written(proj):
     """The run was refused (exit 2), but its snapshot and blobs were already in the cache."""
     shutil.copy(REPO / "recipes" / "openai.yaml", proj / "openai.yaml")
