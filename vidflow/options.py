@@ -92,6 +92,7 @@ def _check_out_dir(out_dir: str) -> None:
 
     if "://" in out_dir:  # a URL: the store says at publish time
         return
-    blocker = out_dir if os.path.isfile(out_dir) else file_in_the_way(out_dir)
-    if blocker:
-        raise UserError(f"--out-dir {out_dir}: {os.path.abspath(blocker)} is a file, not a folder; give a folder")
+    blocker = out_dir if os.path.exists(out_dir) and not os.path.isdir(out_dir) else file_in_the_way(out_dir)
+    if blocker:  # a file, or a device (/dev/null): it failed every publish after all the work
+        what = "a file, not a folder" if os.path.isfile(blocker) else "not a folder"
+        raise UserError(f"--out-dir {out_dir}: {os.path.abspath(blocker)} is {what}; give a folder")

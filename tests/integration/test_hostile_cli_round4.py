@@ -303,6 +303,14 @@ def test_an_out_dir_that_is_a_file_is_refused_before_the_run(proj, out_dir):
     assert not (proj / "cache").exists() and (proj / "afile").read_text() == "x"
 
 
+@pytest.mark.parametrize("out_dir", ["/dev/null", "/dev/null/videos"])
+def test_an_out_dir_that_is_a_device_is_refused_before_the_run(proj, out_dir):
+    """/dev/null passed the check (it is not a regular file): every topic was made, then failed at publish."""
+    (proj / "r.yaml").write_text(COMPOSED.replace(", MUSIC", ""))
+    refused(vidflow(proj, "run", "r.yaml", "--out-dir", out_dir), f"--out-dir {out_dir}: /dev/null is not a folder; give a folder")
+    assert not (proj / "cache").exists()
+
+
 def test_an_empty_until_is_a_step_name_not_no_until(proj):
     """`--until "$STEP"` with STEP unset ran the whole recipe, publish and paid steps included."""
     (proj / "r.yaml").write_text(COMPOSED.replace(", MUSIC", ""))
