@@ -87,9 +87,7 @@ def test_bad_cli_flags_exit_2(capsys, monkeypatch):
     assert "does/not/exist.yaml: recipe file not found" in capsys.readouterr().err
 
 
-def test_params_on_a_video_step_are_an_error_and_on_text_and_speech_steps_are_passed(project, capsys):
-    """`params:` is refused where the request cannot carry it (video), kept where it can."""
-    recipe = """vidflow: 1
+PARAMS = """vidflow: 1
 name: params
 topics: ["Why is the sky blue?"]
 characters: [nova, pip]
@@ -99,13 +97,17 @@ providers:
   mover: {kind: video.procedural}
 steps:
   script: {uses: writer, output: dialogue, prompt: "Explain {{ topic }}", params: {temperature: 0.2}}
-  speech: {for_each: script.lines, uses: voice, text: "{{ item.text }}", voice: "{{ item.speaker }}", params: {rate: 190}}
-  clip: {for_each: script.scenes, uses: mover, prompt: "{{ item.image_prompt }}"%s}
+  speech: {for_each: script.lines, uses: voice, text: "{{ item.text }}", voice: "{{ item.speaker }}", params: {rate: 190%(speech)s}}
+  clip: {for_each: script.scenes, uses: mover, prompt: "{{ item.image_prompt }}"%(clip)s}
 """
-    (project / "recipe.yaml").write_text(recipe % "")
+
+
+def test_params_on_a_video_step_are_an_error_and_on_text_and_speech_steps_are_passed(project, capsys):
+    """`params:` is refused where the request cannot carry it (video), kept where it can."""
+    (project / "recipe.yaml").write_text(PARAMS % {"speech": "", "clip": ""})
     assert main(["plan", "recipe.yaml"]) == 0, capsys.readouterr().err
     assert "warning" not in capsys.readouterr().err  # each param is read by its provider
-    (project / "recipe.yaml").write_text(recipe % ", params: {fps: 30}")
+    (project / "recipe.yaml").write_text(PARAMS % {"speech": "", "clip": ", params: {fps: 30}"})
     assert main(["plan", "recipe.yaml"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: recipe.yaml:12:") and "a video step passes no `params:`" in err and "Traceback" not in err
@@ -114,25 +116,9 @@ steps:
 def test_a_param_the_provider_does_not_read_is_a_plan_warning_naming_the_line(project, capsys):
     """espeak's `gap_ms` is a provider option, not a step param: it was dropped without a word.
     A warning, not an error: a recipe may keep params for a provider it switches back to."""
-    recipe = """vidflow: 1
-name: params
-topics: ["Why is the sky blue?"]
-characters: [nova, pip]
-providers:
-  writer: {kind: text.offline}
-  voice: {kind: speech.espeak}
-steps:
-  script: {uses: writer, output: dialogue, prompt: "Explain {{ topic }}"}
-  speech:
-    for_each: script.lines
-    uses: voice
-    text: "{{ item.text }}"
-    voice: "{{ item.speaker }}"
-    params: {rate: 190, gap_ms: 40}
-"""
-    (project / "recipe.yaml").write_text(recipe)
+    (project / "recipe.yaml").write_text(PARAMS % {"speech": ", gap_ms: 40", "clip": ""})
     assert main(["plan", "recipe.yaml"]) == 0
     warnings = [w for w in capsys.readouterr().err.splitlines() if w.startswith("warning:")]
-    assert len(warnings) == 1 and warnings[0].startswith("warning: recipe.yaml:15:"), warnings
+    assert len(warnings) == 1 and warnings[0].startswith("warning: recipe.yaml:11:"), warnings
     assert warnings[0].endswith(": steps.speech.params.gap_ms: `speech.espeak` (provider `voice`) does not read `gap_ms` and ignores it "
                                 "(params it reads: `pitch`, `rate`; its own options go under `providers.voice`, docs/providers.md)")
