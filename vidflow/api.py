@@ -37,7 +37,7 @@ from .run.scheduler import Scheduler, fewer_collections
 from .scratch import check_root as check_scratch
 from .settings import Settings
 
-__all__ = ["RunResult", "check_credentials", "load_recipe_file", "new_run_id", "open_store", "plan", "rerun", "run", "select_topics", "submit"]
+__all__ = ["RunResult", "check_credentials", "load_recipe_file", "new_run_id", "open_store", "plan", "recipe_warnings", "rerun", "run", "select_topics", "submit"]
 
 
 def load_recipe_file(path: str | os.PathLike, *, registry: Registry | None = None, capabilities: CapabilityRegistry | None = None, topics_file: str | None = None) -> LoadedRecipe:
@@ -108,6 +108,12 @@ def _check_refresh(loaded: LoadedRecipe, refresh: Iterable[str] | Refresh) -> Re
     return parse_refresh(refresh, loaded.steps)
 
 
+def recipe_warnings(loaded: LoadedRecipe) -> list[str]:
+    """What runs, but maybe not as the user expects (a step param its provider ignores, emoji no
+    font draws), each naming where in the user's files: `plan` reports them, `run` says them first."""
+    return [w for name in loaded.order for w in loaded.capabilities[loaded.steps[name].capability].plan_warnings(loaded.steps[name], loaded)]
+
+
 async def plan(loaded: LoadedRecipe, *, settings: Settings, refresh: Iterable[str] | Refresh = (), store: CacheStore | None = None, output_root: str | None = None) -> tuple[PlanReport, nx.DiGraph]:
     """The dry run: every node named, looked up in the cache, priced and timed; nothing made.
 
@@ -143,7 +149,7 @@ async def _plan(loaded: LoadedRecipe, *, settings: Settings, refresh: Refresh, s
     limits = {name: s.limits(name) for name in loaded.providers}
     report = build_report(s.graph, status, recipe=loaded.name, topics=len(loaded.topics), step_order=loaded.order,
                           limits=limits, cpu_slots=settings.max_ffmpeg, problems=problems)
-    report.warnings = warnings + [w for name in loaded.order for w in loaded.capabilities[loaded.steps[name].capability].plan_warnings(loaded.steps[name], loaded)]
+    report.warnings = warnings + recipe_warnings(loaded)
     report.timings = s.calibration.source
     for n in s.graph:
         o = s.outcomes.get(n)

@@ -122,3 +122,5 @@ def test_a_param_the_provider_does_not_read_is_a_plan_warning_naming_the_line(pr
     assert len(warnings) == 1 and warnings[0].startswith("warning: recipe.yaml:11:"), warnings
     assert warnings[0].endswith(": steps.speech.params.gap_ms: `speech.espeak` (provider `voice`) does not read `gap_ms` and ignores it "
                                 "(params it reads: `pitch`, `rate`; its own options go under `providers.voice`, docs/providers.md)")
+    assert main(["run", "recipe.yaml", "--until", "speech"]) == 0  # a run says it first too, and goes on
+    assert [w for w in capsys.readouterr().err.splitlines() if w.startswith("warning:")] == warnings

@@ -103,7 +103,7 @@ def _print_reasons(con: Console, nodes: list[dict]) -> None:
 
 
 def do_run(loaded, settings, options, *, plain: bool = False, as_json: bool = False, report: str | None = None) -> int:
-    from ..api import run, submit
+    from ..api import recipe_warnings, run, submit
     from ..options import prepare_run, submission_options
 
     prepared = prepare_run(loaded, options)
@@ -113,6 +113,8 @@ def do_run(loaded, settings, options, *, plain: bool = False, as_json: bool = Fa
 
         check_report_path(report)
     err = _console(stderr=True)
+    for w in recipe_warnings(loaded):  # (as `plan` prints them)
+        print(f"warning: {w}", file=sys.stderr)
     live = interactive(err, plain=plain, as_json=as_json) and not options.emit and prepared.executor == "local"
     kwargs = dict(settings=settings, refresh=prepared.refresh, output_root=options.out_dir, imports=prepared.imports, executor=prepared.executor)
     if options.emit:  # the values are printed, so they are made (or read from the cache) now
