@@ -124,3 +124,16 @@ def test_a_param_the_provider_does_not_read_is_a_plan_warning_naming_the_line(pr
                                 "(params it reads: `pitch`, `rate`; its own options go under `providers.voice`, docs/providers.md)")
     assert main(["run", "recipe.yaml", "--until", "speech"]) == 0  # a run says it first too, and goes on
     assert [w for w in capsys.readouterr().err.splitlines() if w.startswith("warning:")] == warnings
+
+
+@pytest.mark.parametrize("name", ["Pip", "pip", "PIP"])
+def test_two_characters_answering_to_the_same_speaker_name(project, capsys, name):
+    """A copy of Nova named `Pip` loaded: dialogue lines find their speaker by name or id, so
+    both characters' lines got one voice and one sprite, silently."""
+    nova = (project / "characters" / "nova.yaml").read_text()
+    (project / "characters" / "twin.yaml").write_text(nova.replace("name: Nova", f"name: {name}"))
+    (project / "recipe.yaml").write_text(PARAMS.replace("[nova, pip]", "[twin, pip]") % {"speech": "", "clip": ""})
+    assert main(["plan", "recipe.yaml"]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines == [f"error: characters/twin.yaml:1:7: name: character `twin` is named `{name}`, and `pip` also answers to `pip` (dialogue lines find "
+                     "their speaker by name or id): their lines would share one voice and sprite; give `twin` another name"]

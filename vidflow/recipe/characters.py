@@ -86,6 +86,7 @@ class Character:
     telling_digest: str | None = field(default=None, repr=False)
     hearing_digest: str | None = field(default=None, repr=False)
     voices_at: str = ""  # file:line:col of `voices:` (or of the file's start), for messages
+    name_at: str = ""  # file:line:col of `name:`, for messages
     sprite_size: tuple[int, int] | None = None
 
     @property
@@ -199,6 +200,7 @@ def load_character(ident: str, path: Path) -> Character:
         telling_digest=sprites.get("telling", none)[1],
         hearing_digest=sprites.get("hearing", none)[1],
         voices_at=locs.at(("voices",), key=True),
+        name_at=locs.at(("name",)),
         sprite_size=size,
     )
 

@@ -273,4 +273,24 @@ def _check_characters(data: dict, locs: Locations, base: Path, problems: list[Pr
             out[name] = load_character(name, available[name])
         except RecipeError as e:
             problems.extend(e.problems)
+    problems += _same_speaker(out)
     return out
+
+
+def _same_speaker(characters: dict[str, Character]) -> list[Problem]:
+    """Dialogue lines find their character by name or id, in any case: two characters that
+    answer to the same one would share a voice and a sprite, silently."""
+    claims: dict[str, dict[str, Character]] = {}  # label -> character id -> character
+    for c in characters.values():
+        for label in (c.name.lower(), c.id.lower()):
+            claims.setdefault(label, {})[c.id] = c
+    problems = []
+    for label, who in claims.items():
+        if len(who) < 2:
+            continue
+        # the one to rename: a character whose *name* is another's id, else the last one named
+        culprit = next((c for c in who.values() if c.id.lower() != label), list(who.values())[-1])
+        others = ", ".join(f"`{i}`" for i in who if i != culprit.id)
+        problems.append(Problem(culprit.name_at or culprit.file, "name", f"character `{culprit.id}` is named `{culprit.name}`, and {others} also answers to "
+                                f"`{label}` (dialogue lines find their speaker by name or id): their lines would share one voice and sprite; give `{culprit.id}` another name"))
+    return problems
