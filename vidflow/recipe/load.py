@@ -24,7 +24,7 @@ from ..providers.registry import Registry, unknown_kind_message
 from .characters import Character, find_characters, load_character
 from .problems import pydantic_problems
 from .schema import ProviderSpec, Recipe
-from .steps import Catalog, StepInfo, check_steps, step_order, wire_steps
+from .steps import TEMPLATE_NAMES, Catalog, StepInfo, check_steps, step_order, wire_steps
 from .topics import Topic, check_unique, load_topics_file, topics_from_inline
 from .yamlloc import Locations, dotted, read_yaml_file
 
@@ -157,21 +157,13 @@ def load_recipe(path: str | os.PathLike, *, registry: Registry, catalog: Catalog
     return replace(draft, recipe=recipe, order=order)
 
 
-#: What a template already means by each name a variable could hide (the step names of the recipe too).
-_TEMPLATE_NAMES = {
-    "topic": "the topic's text", "topic_id": "the topic's id", "vars": "all the variables",
-    "characters": "the recipe's cast", "recipe": "the recipe, as `recipe.name`", "review": "the review note",
-    "item": "a for_each step's item", "index": "a for_each step's index",
-}
-
-
 def _shadowed_variables(recipe_vars: dict[str, Any], topics: list[Topic], steps: set[str], locs: Locations) -> list[Problem]:
     """A variable named like a name every template has (``topic``, ``characters``, ...) or like
     a step would be hidden by it, silently: each is an error naming where it is set."""
 
     def why(name: Any) -> str | None:
-        if name in _TEMPLATE_NAMES:
-            return f"`{name}` is a name templates already have ({_TEMPLATE_NAMES[name]}), so this variable could never be used; rename it"
+        if name in TEMPLATE_NAMES:
+            return f"`{name}` is a name templates already have ({TEMPLATE_NAMES[name]}), so this variable could never be used; rename it"
         if name in steps:
             return f"`{name}` is a step of this recipe: templates see the step's output under that name, never this variable; rename it"
         return None

@@ -28,11 +28,17 @@ from .yamlloc import Locations, dotted
 if TYPE_CHECKING:  # pragma: no cover
     from .load import LoadedRecipe, ProviderInfo
 
-__all__ = ["BASE_NAMES", "Catalog", "StepInfo", "check_steps", "wire_steps"]
+__all__ = ["BASE_NAMES", "TEMPLATE_NAMES", "Catalog", "StepInfo", "check_steps", "wire_steps"]
 
-#: Names every template may use, besides variables and upstream steps.
-BASE_NAMES = {"topic", "topic_id", "vars", "characters", "recipe", "review"}
+#: What a template means by each name it has besides variables and upstream steps (for messages).
+TEMPLATE_NAMES = {
+    "topic": "the topic's text", "topic_id": "the topic's id", "vars": "all the variables",
+    "characters": "the recipe's cast", "recipe": "the recipe, as `recipe.name`", "review": "the review note",
+    "item": "a for_each step's item", "index": "a for_each step's index",
+}
 ITEM_NAMES = {"item", "index"}
+#: Names every template may use, besides variables and upstream steps.
+BASE_NAMES = set(TEMPLATE_NAMES) - ITEM_NAMES
 #: Names a step cannot take: the template names above, a local step's ``inputs``/``outputs``,
 #: Jinja's globals (``range``, ``dict``...), loop variables and literals.
 _TAKEN_NAMES = BASE_NAMES | ITEM_NAMES | template_globals() | {"inputs", "outputs", "loop", "self", "caller", "varargs", "kwargs", "true", "false", "none", "True", "False", "None"}

@@ -335,7 +335,7 @@ class Scheduler(ProviderCalls, Gates):
 
     async def _topics_run(self, topics: list[Topic]) -> None:
         """Every topic, each started at once (one whose nodes are all cached needs no Task)."""
-        eager = self._eager = self._eager or Eager(asyncio.get_running_loop())
+        eager = self._eager = Eager(asyncio.get_running_loop())  # (nodes start through it too)
         waiting: list[asyncio.Task] = []
         try:
             for t in topics:
@@ -423,9 +423,8 @@ class Scheduler(ProviderCalls, Gates):
         for t in tasks:  # every future first: a node may wait for one named after it
             self._futures[t.id] = loop.create_future()
         ts.left += len(tasks)
-        eager = self._eager = self._eager or Eager(loop)
         for t in tasks:
-            runner = eager.start(self._run_task(t, ts))
+            runner = self._eager.start(self._run_task(t, ts))
             if runner is not None:
                 ts.runners.append(runner)
         done.set_result((tuple(t.id for t in tasks if t.result), any(t.estimated for t in tasks if t.result)))
