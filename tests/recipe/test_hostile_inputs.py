@@ -312,6 +312,16 @@ def test_csv_field_over_the_csv_limit(cli, project):
     assert_located(rc, lines, "CSV error", "t.csv")
 
 
+def test_a_csv_value_under_a_column_with_no_name_is_refused(cli, project):
+    (project / "t.csv").write_text("topic,,mood\nbees,forgotten,calm\n")
+    rc, lines = cli(QUICKSTART, "--topics", "t.csv")
+    assert_located(rc, lines, "column 2 holds 'forgotten' but has no name in the header", "t.csv:2")
+    # a column left empty on every row (a trailing comma) is no loss
+    (project / "u.csv").write_text("topic,mood,\nbees,calm,\n")
+    rc, lines = cli(QUICKSTART, "--topics", "u.csv")
+    assert rc == 0, lines
+
+
 def test_a_fine_topics_file_still_loads(cli, project):
     shutil.copy(REPO / "recipes" / "topics.txt", project / "topics.txt")
     rc, lines = cli(QUICKSTART, "--topics", "topics.txt")

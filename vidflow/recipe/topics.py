@@ -167,6 +167,7 @@ def _from_csv(text: str, name: str) -> tuple[list[Topic], list[Problem]]:
     if twice:  # which column a variable (or the topic) comes from would be a guess
         return [], [_bad(f"{name}:1", f"CSV header has the column{'s' if len(twice) > 1 else ''} {', '.join(f'`{h}`' for h in twice)} more than once; rename or drop the copies")]
     ti = header.index("topic")
+    unnamed = [i for i, h in enumerate(header) if not h]  # (a trailing comma on every line: an empty column, fine)
     out: list[Topic] = []
     problems: list[Problem] = []
     while True:
@@ -182,6 +183,11 @@ def _from_csv(text: str, name: str) -> tuple[list[Topic], list[Problem]]:
             continue
         if len(row) != len(header):
             problems.append(_bad(f"{name}:{n}", f"row has {len(row)} fields, the header has {len(header)}; quote fields that contain commas"))
+            continue
+        lost = next((i for i in unnamed if row[i].strip()), None)
+        if lost is not None:  # its value would reach no template: say so rather than drop it
+            problems.append(_bad(f"{name}:{n}", f"column {lost + 1} holds {row[lost].strip()!r:.60} but has no name in the header (line 1); "
+                                                "name the column or remove its values"))
             continue
         topic = row[ti].strip()
         if not topic:
