@@ -123,6 +123,9 @@ class CacheLookup:
         return self.status is LookupStatus.HIT
 
 
+_MISSING = CacheLookup(None, LookupStatus.MISSING)  # (frozen: one answer serves every miss)
+
+
 class CacheStore:
     """Blobs and manifests under one fsspec URL (``cache`` by default, or ``s3://b/p``).
 
@@ -313,7 +316,7 @@ class CacheStore:
         try:
             raw = self._read_manifest(key)
         except FileNotFoundError:
-            return CacheLookup(None, LookupStatus.MISSING)
+            return _MISSING
         except IsADirectoryError:
             return CacheLookup(None, LookupStatus.INVALID_MANIFEST, f"actions/{key}.json is a folder")
         except OSError as e:
@@ -519,9 +522,15 @@ def _file_digest(path: str) -> tuple[str, int]:
     return h.hexdigest(), size
 
 
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_SAFE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,58}[A-Za-z0-9_]|[A-Za-z0-9_]")  # (what the cleaning below keeps as it is)
+
+
 def _safe_name(name: str) -> str:
     """A file name for a recipe or topic id: readable, and distinct for distinct names."""
-    clean = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.")[:60] or "x"
+    if _SAFE.fullmatch(name):  # most ids (slugs) are already safe: one match, no rewrite
+        return name
+    clean = _UNSAFE.sub("-", name).strip("-.")[:60] or "x"
     if clean == name:
         return clean
     return f"{clean}-{hashlib.sha256(name.encode('utf-8', 'surrogatepass')).hexdigest()[:12]}"

@@ -15,6 +15,7 @@ from pydantic import Field
 from ..cache.store import Artifact
 from ..errors import BadOutputError
 from ..providers.base import SpeakerInfo, TextRequest
+from ..recipe.templating import render
 from ._provider import ProviderCapability, ProviderStep
 from .base import DEFAULT_LIST_ESTIMATE, Runtime, template_where
 from .dialogue import check_dialogue, dialogue_schema
@@ -66,8 +67,6 @@ class TextCapability(ProviderCapability):
         return lines if field_name == "lines" else scenes
 
     def request(self, step: StepInfo, adapter: Any, ctx: dict[str, Any], loaded: LoadedRecipe) -> TextRequest:
-        from ..recipe.templating import render
-
         spec = step.spec
         fixed = step.memo.get("text.request")
         if fixed is None:  # what every node of the step shares: speakers, hints, schema

@@ -122,7 +122,9 @@ class Limiter:
     async def __aenter__(self) -> Limiter:
         # The common case at once (a free slot, no window, no pause, nobody queued): this is
         # on the path of every provider call.
-        if self._free > 0 and not self._waiters and self._window is None and not self._gate.locked() and self._paused_until <= self.clock.now():
+        if self._free > 0 and not self._waiters and self._window is None and not self._gate.locked() and (
+            not self._paused_until or self._paused_until <= self.clock.now()  # (never paused: no clock read)
+        ):
             self._free -= 1
             return self
         await self.acquire()
