@@ -18,22 +18,31 @@ from .redact import Redactor
 
 __all__ = ["Settings"]
 
+#: Upper bounds of the whole-number settings: more ffmpeg processes than this only thrash a
+#: machine, and a lease that outlives a dead holder by more than a day blocks the node for as long.
+MAX_FFMPEG = 1024
+MAX_LEASE_TTL = 86_400
 
-def _int(env: Mapping[str, str], name: str, default: int) -> int:
+
+def _int(env: Mapping[str, str], name: str, default: int, maximum: int) -> int:
     raw = env.get(name)
     if raw is None or raw == "":
         return default
+    from .errors import ConfigError
+
     try:
         value = int(raw)
     except ValueError:
-        from .errors import ConfigError
-
-        raise ConfigError(f"environment variable {name}={raw!r} is not a whole number") from None
+        raise ConfigError(f"environment variable {name}={raw!r:.40} is not a whole number") from None
     if value < 1:
-        from .errors import ConfigError
-
         raise ConfigError(f"environment variable {name}={raw!r} must be at least 1")
+    if value > maximum:
+        raise ConfigError(f"environment variable {name}={raw!r:.40} must be at most {maximum}")
     return value
+
+
+def _cpus() -> int:
+    return min(os.cpu_count() or 2, MAX_FFMPEG)
 
 
 def utf8_problem(value: str) -> str | None:
@@ -88,7 +97,7 @@ class Settings:
     runs_dir: str = "runs"
     cache_salt: str = ""
     s3_endpoint_url: str | None = None
-    max_ffmpeg: int = field(default_factory=lambda: os.cpu_count() or 2)
+    max_ffmpeg: int = field(default_factory=lambda: _cpus())
     prices_file: str | None = None
     scratch_dir: str | None = None
     lease_ttl: float = 60.0
@@ -105,15 +114,23 @@ class Settings:
             runs_dir=env.get("VIDFLOW_RUNS_DIR") or "runs",
             cache_salt=env.get("VIDFLOW_CACHE_SALT", ""),
             s3_endpoint_url=env.get("VIDFLOW_S3_ENDPOINT_URL") or None,
-            max_ffmpeg=_int(env, "VIDFLOW_MAX_FFMPEG", os.cpu_count() or 2),
+            max_ffmpeg=_int(env, "VIDFLOW_MAX_FFMPEG", _cpus(), MAX_FFMPEG),
             prices_file=env.get("VIDFLOW_PRICES") or None,
             scratch_dir=env.get("VIDFLOW_SCRATCH_DIR") or None,
-            lease_ttl=float(_int(env, "VIDFLOW_LEASE_TTL", 60)),
+            lease_ttl=float(_int(env, "VIDFLOW_LEASE_TTL", 60, MAX_LEASE_TTL)),
             notify=tuple(env.get("VIDFLOW_NOTIFY", "").split()),
             env=env,
         )
 
     def __post_init__(self) -> None:
+        if not (isinstance(self.max_ffmpeg, int) and 1 <= self.max_ffmpeg <= MAX_FFMPEG):  # (a library user's Settings)
+            from .errors import ConfigError
+
+            raise ConfigError(f"max_ffmpeg={self.max_ffmpeg!r:.40}: give a whole number from 1 to {MAX_FFMPEG} (VIDFLOW_MAX_FFMPEG)")
+        if not (isinstance(self.lease_ttl, (int, float)) and 0 < self.lease_ttl <= MAX_LEASE_TTL):
+            from .errors import ConfigError
+
+            raise ConfigError(f"lease_ttl={self.lease_ttl!r:.40}: give seconds above 0, at most {MAX_LEASE_TTL} (VIDFLOW_LEASE_TTL)")
         if "://" in self.runs_dir:  # it became a local folder named `s3:` (and the report showed the URL)
             from .errors import ConfigError
 

@@ -74,3 +74,31 @@ def test_a_dask_address_that_is_not_one(project):
     proc = vidflow(project, "run", "r.yaml", "--executor", "dask", "--address", "bogus")
     assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
     assert "--address bogus: cannot reach the Dask scheduler" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    "name, value, said",
+    [
+        ("VIDFLOW_MAX_FFMPEG", "abc", "is not a whole number"),
+        ("VIDFLOW_MAX_FFMPEG", "0", "must be at least 1"),
+        # was an internal error (exit 3): the plan's time estimate made a list that long
+        ("VIDFLOW_MAX_FFMPEG", "99999999999999999999", "must be at most 1024"),
+        ("VIDFLOW_LEASE_TTL", "nan", "is not a whole number"),
+        ("VIDFLOW_LEASE_TTL", "100000000", "must be at most 86400"),
+    ],
+)
+def test_a_whole_number_setting_out_of_range(project, name, value, said):
+    proc = vidflow(project, "plan", "r.yaml", **{name: value})
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert f"environment variable {name}=" in proc.stderr and said in proc.stderr, proc.stderr
+
+
+def test_settings_made_in_python_are_checked_too():
+    from vidflow.errors import ConfigError
+    from vidflow.settings import Settings
+
+    with pytest.raises(ConfigError, match="max_ffmpeg=100000: give a whole number from 1 to 1024"):
+        Settings(max_ffmpeg=100_000)
+    with pytest.raises(ConfigError, match="lease_ttl=0: give seconds above 0"):
+        Settings(lease_ttl=0)
+    assert Settings(max_ffmpeg=1, lease_ttl=0.5).max_ffmpeg == 1
