@@ -41,9 +41,11 @@ Three classes of failure (see STYLE.md §9):
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 __all__ = [
+    "shown_path",
     "AuthError",
     "AwaitingReviewError",
     "BadOutputError",
@@ -99,6 +101,16 @@ def _subclass_names(cls: type) -> set[str]:
     for sub in cls.__subclasses__():
         names |= _subclass_names(sub)
     return names
+
+
+def shown_path(path: str | os.PathLike) -> str:
+    """A local file as messages name it: relative to the working folder when it is inside it,
+    else as given (``/data/topics.csv``, not ``../../data/topics.csv``)."""
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:  # (another drive, on Windows)
+        return str(path)
+    return str(path) if rel == os.pardir or rel.startswith(os.pardir + os.sep) else rel
 
 
 def failure_text(error: str, message: str) -> str:

@@ -322,6 +322,15 @@ def test_a_csv_value_under_a_column_with_no_name_is_refused(cli, project):
     assert rc == 0, lines
 
 
+def test_a_topics_file_outside_the_working_folder_is_named_as_given(cli, project, tmp_path_factory):
+    elsewhere = tmp_path_factory.mktemp("elsewhere") / "topics"  # (no extension)
+    elsewhere.write_text("bees\n")
+    rc, lines = cli(QUICKSTART, "--topics", str(elsewhere))
+    assert rc == 2 and lines == [f"error: {elsewhere}: topics file must end in .txt, .csv or .jsonl, not no extension"], lines  # not ../../elsewhere0/topics
+    rc, lines = cli(QUICKSTART, "--topics", "nope.csv")  # a flag's path starts where vidflow runs
+    assert rc == 2 and lines == ["error: nope.csv: topics file not found; check the path (relative paths start at the working folder)"], lines
+
+
 def test_a_fine_topics_file_still_loads(cli, project):
     shutil.copy(REPO / "recipes" / "topics.txt", project / "topics.txt")
     rc, lines = cli(QUICKSTART, "--topics", "topics.txt")

@@ -19,7 +19,6 @@ file:line at load time.
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +26,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from ..errors import Problem, RecipeError
+from ..errors import Problem, RecipeError, shown_path
 from .yamlloc import read_yaml_file
 
 __all__ = ["Character", "CharacterProfile", "find_characters", "load_character"]
@@ -146,7 +145,7 @@ def find_characters(dirs: list[Path]) -> dict[str, Path]:
 
 def load_character(ident: str, path: Path) -> Character:
     """Load and check one character file. Raises RecipeError listing every problem."""
-    file = os.path.relpath(path) if not str(path).startswith("..") else str(path)
+    file = shown_path(path)
     data, locs = read_yaml_file(path, file, what="character")
     if not isinstance(data, dict):
         raise RecipeError(Problem(locs.at(()), "", "a character file must be a mapping (name:, colour:, sprites: ...)"))

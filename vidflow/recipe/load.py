@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ..errors import Problem, RecipeError, UserError
+from ..errors import Problem, RecipeError, UserError, shown_path
 from ..providers.registry import Registry, unknown_kind_message
 from .characters import Character, find_characters, load_character
 from .problems import pydantic_problems
@@ -114,7 +114,7 @@ class LoadedRecipe:
 def load_recipe(path: str | os.PathLike, *, registry: Registry, catalog: Catalog, topics_override: Path | None = None) -> LoadedRecipe:
     """Load, validate and cross-check a recipe. Raises RecipeError with every problem found."""
     path = Path(path)
-    display = os.path.relpath(path) if not os.path.relpath(path).startswith("../..") else str(path)
+    display = shown_path(path)
     data, locs = read_yaml_file(path, display, what="recipe")
     if not isinstance(data, dict):
         raise RecipeError(Problem(locs.at(()), "", "a recipe is a YAML mapping starting with `vidflow: 1`"))
@@ -221,7 +221,7 @@ def _check_topics(data: dict, locs: Locations, base: Path, override: Path | None
                 return []
             if data.get("topics"):
                 problems.append(Problem(locs.at(("topics",), key=True), "topics", "give either `topics:` or `topics_file:`, not both"))
-            topics = load_topics_file(base / tf, display=os.path.relpath(base / tf), named_at=locs.at(("topics_file",)))
+            topics = load_topics_file(base / tf, display=shown_path(base / tf), named_at=locs.at(("topics_file",)))
         else:
             raw = data.get("topics")
             if raw is None or raw == []:
@@ -258,7 +258,7 @@ def _check_characters(data: dict, locs: Locations, base: Path, problems: list[Pr
         if name not in available:
             close = difflib.get_close_matches(name, list(available), n=1)
             fix = f"did you mean `{close[0]}`? " if close else ""
-            looked = ", ".join(os.path.relpath(d) for d in dirs if d.is_dir()) or ", ".join(os.path.relpath(d) for d in dirs)
+            looked = ", ".join(shown_path(d) for d in dirs if d.is_dir()) or ", ".join(shown_path(d) for d in dirs)
             problems.append(Problem(locs.at(("characters", i)), f"characters[{i}]", f"character `{name}` not found in {looked}; {fix}add characters/{name}.yaml (have: {', '.join(sorted(available)) or 'none'})"))
             continue
         try:

@@ -19,12 +19,11 @@ import csv
 import io
 import json
 import math
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import Problem, RecipeError
+from ..errors import Problem, RecipeError, shown_path
 from .files import decode_text, read_user_file
 from .slugs import slug
 
@@ -54,9 +53,9 @@ def load_topics_file(path: Path, *, display: str | None = None, named_at: str | 
     ``named_at`` is where the recipe names the file (``file:line:col`` of ``topics_file:``):
     problems of the whole file (missing, a pipe, too big, empty) are reported there.
     """
-    name = display or os.path.relpath(path)
+    name = display or shown_path(path)
     try:
-        return _load_topics_file(path, name)
+        return _load_topics_file(path, name, "the recipe's folder" if named_at is not None else "the working folder")
     except RecipeError as e:
         if named_at is None:
             raise
@@ -64,11 +63,11 @@ def load_topics_file(path: Path, *, display: str | None = None, named_at: str | 
         raise RecipeError(problems) from None
 
 
-def _load_topics_file(path: Path, name: str) -> list[Topic]:
+def _load_topics_file(path: Path, name: str, relative_to: str) -> list[Topic]:
     suffix = path.suffix.lower()
     if suffix not in (".txt", ".csv", ".jsonl"):
         raise RecipeError(_bad(name, f"topics file must end in .txt, .csv or .jsonl, not {suffix or 'no extension'}"))
-    missing = "topics file not found; check the path (relative paths start at the recipe's folder)"
+    missing = f"topics file not found; check the path (relative paths start at {relative_to})"
     data = read_user_file(path, name, what="topics", limit=MAX_TOPICS_BYTES, missing=missing)
     text = decode_text(data, name, what="topics", bom=True)
     loader = {".txt": _from_txt, ".csv": _from_csv, ".jsonl": _from_jsonl}[suffix]
