@@ -105,7 +105,9 @@ if __name__ == "__main__":
     import signal
     import sys
 
-    # Ctrl-C in the terminal reaches the whole process group: the run decides when the helper
-    # ends (it closes the pipe), so that finished writes are not lost to the signal.
+    # Ctrl-C in the terminal (or a SIGTERM to the process group) reaches the helper too: the run
+    # decides when the helper ends (it closes the pipe), so that finished writes are not lost to
+    # the signal. (A run killed outright closes the pipe as it dies.)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     serve(sys.stdin.buffer.read, sys.stdout.fileno())

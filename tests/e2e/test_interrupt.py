@@ -72,3 +72,33 @@ def test_sigint_mid_encode_leaves_no_partial_cache_entry_and_resumes(tmp_path):
     again = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0, again.stderr[-2000:]
     assert len(list((tmp_path / "out").glob("*.mp4"))) == 2
+
+
+@pytest.mark.parametrize("sigint", [signal.SIG_DFL, signal.SIG_IGN], ids=["terminal", "background-job"])
+def test_sigterm_stops_a_run_as_ctrl_c_does(tmp_path, sigint):
+    """`timeout`, CI systems and container runtimes stop a job with SIGTERM. It used to kill
+    vidflow where it stood: no run_finished, ffmpeg work folders left behind. Also in a job
+    started with `&` by a script, where Ctrl-C (SIGINT) is ignored and SIGTERM must still stop."""
+    shutil.copytree(REPO / "recipes", tmp_path / "recipes")
+    shutil.copytree(REPO / "characters", tmp_path / "characters")
+    scratch = tmp_path / "scratch"
+    env = {**os.environ, "PYTHONPATH": str(REPO), "VIDFLOW_SCRATCH_DIR": str(scratch)}
+    proc = subprocess.Popen([sys.executable, "-m", "vidflow", "run", "recipes/quickstart.yaml", "--plain"], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, sigint))
+    deadline = time.monotonic() + 120
+    ffmpeg = []
+    while time.monotonic() < deadline and not ffmpeg:
+        ffmpeg = _children_named(proc.pid, "ffmpeg")
+        time.sleep(0.05)
+    assert ffmpeg, "no ffmpeg started"
+    helpers = _children_named(proc.pid, "atomicfile")
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err[-2000:]
+    assert "interrupted" in err and "Traceback" not in err
+    for pid in ffmpeg + helpers:  # the encode was cancelled and the cache writer stopped, not left running
+        assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text().lower()
+    assert not [p for p in scratch.iterdir()] if scratch.exists() else True  # no work folder left behind
+    [events] = list((tmp_path / "runs").glob("*/events.jsonl"))
+    last = json.loads(events.read_text().splitlines()[-1])
+    assert last["type"] == "run_finished" and last["data"]["interrupted"] is True

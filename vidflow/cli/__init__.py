@@ -10,8 +10,9 @@ no command but a real provider call ever imports litellm.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
-from typing import Sequence
+from typing import Any, Sequence
 
 from .. import __version__
 
@@ -153,6 +154,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {bad}", file=sys.stderr)
         return 2
     flush = True
+    term = _term_as_interrupt()
     try:
         return _dispatch(args)
     except KeyboardInterrupt:
@@ -177,8 +179,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(redact(f"vidflow: {kind}: {e}"), file=sys.stderr)
         return 3
     finally:
+        if term is not None:
+            signal.signal(signal.SIGTERM, term)
         if flush:
             _flush_webhooks(args)
+
+
+def _term_as_interrupt() -> Any:
+    """SIGTERM (what ``timeout``, CI systems and container runtimes send to stop a job) stops a
+    command as Ctrl-C does: the run is cancelled, its record says interrupted, nothing
+    half-written is kept, exit 130. It used to kill the process where it stood.
+
+    Returns the handler it replaced (None where none can be set: not the main thread)."""
+
+    def on_term(signum: int, frame: Any) -> None:
+        if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:  # (a background job: Ctrl-C is off, SIGTERM must still stop)
+            raise KeyboardInterrupt
+        signal.raise_signal(signal.SIGINT)  # asyncio's own Ctrl-C handling cancels the run gracefully
+
+    try:
+        return signal.signal(signal.SIGTERM, on_term)
+    except ValueError:
+        return None
 
 
 def _not_utf8(argv: list[str]) -> str | None:
