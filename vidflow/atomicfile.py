@@ -58,11 +58,13 @@ def replace_local(path: str, fill: Callable[[str], None]) -> None:
             os.makedirs(parent, exist_ok=True)
             fill(tmp)
         os.replace(tmp, path)
-    except BaseException:  # (only then: a stat per write costs as much as the write)
+    except BaseException as e:  # (only then: a stat per write costs as much as the write)
         try:
             os.unlink(tmp)
         except OSError:
             pass
+        if isinstance(e, OSError) and e.filename is None and e.errno:  # a failed write names no file: name the one being made
+            raise OSError(e.errno, e.strerror, path) from e
         raise
 
 

@@ -41,6 +41,7 @@ Three classes of failure (see STYLE.md §9):
 
 from __future__ import annotations
 
+import errno
 import os
 from dataclasses import dataclass
 
@@ -55,6 +56,7 @@ __all__ = [
     "CacheError",
     "ConfigError",
     "ContentRejectedError",
+    "DiskFullError",
     "FFmpegError",
     "KeyEncodingError",
     "MediaError",
@@ -280,7 +282,31 @@ class BudgetExceededError(VidflowError):
     """A paid call was not started: it could push spending past the recipe's budget."""
 
 
+class DiskFullError(VidflowError):
+    """A write found its disk full (ENOSPC, or over quota). Once one has, the run makes nothing
+    more: a paid call would make an output that cannot be stored."""
+
+    @classmethod
+    def of(cls, exc: BaseException) -> DiskFullError | None:
+        """The DiskFullError ``exc`` amounts to (an OSError, or ffmpeg saying so), else None."""
+        if isinstance(exc, DiskFullError):
+            return exc
+        if isinstance(exc, OSError) and exc.errno in _FULL:
+            target = exc.filename2 or exc.filename
+            where = f"the disk holding {shown_path(os.path.dirname(os.fsdecode(target)))}" if target else "a disk vidflow writes to"
+        elif isinstance(exc, FFmpegError) and "No space left on device" in exc.stderr_tail:
+            where = "the disk holding vidflow's scratch folder (VIDFLOW_SCRATCH_DIR)"
+        else:
+            return None
+        full = cls(f"no space left on {where}; free some (`vidflow cache gc` removes what no recipe uses) and rerun: what was made is kept")
+        full.__cause__ = exc
+        return full
+
+
 # --------------------------------------------------------------------------- node outcomes
+
+
+_FULL = frozenset({errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)})
 
 
 class NodeFailedError(VidflowError):

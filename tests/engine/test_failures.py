@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import errno
 import json
+from typing import ClassVar
 
 import fsspec
 import pytest
 from fsspec.implementations.memory import MemoryFileSystem
 
 from tests.engine.util import BASE, ran, run_recipe, write
+from tests.fakes import CALLS, PaidSpeech
 from vidflow.cache.store import CacheStore
 
 RECIPE = """
@@ -183,7 +187,7 @@ def test_without_a_helper_process_writes_go_through_a_thread_and_fail_the_same(p
     assert first.exit_code == 1
     assert first.summary.nodes["only-topic/script"] == "failed"
     [failure] = [f for f in first.summary.failures if f["node"] == "only-topic/script"]
-    assert failure["error"] == "OSError" and "No space left" in failure["message"]
+    assert failure["error"] == "DiskFullError" and "no space left on the disk holding" in failure["message"] and "actions" in failure["message"], failure
     assert not list((project / "cache" / "actions").glob("*"))  # no manifest, no temp file left
     monkeypatch.setattr(os, "replace", real_replace)
     calls.clear()
@@ -242,3 +246,117 @@ steps:
     assert again.exit_code == 0
     assert calls == []  # not paid a second time
     assert again.summary.nodes["only-topic/intro"] == "cached"
+
+
+class FullFS(MemoryFileSystem):
+    """A memory filesystem whose disk is full for blobs while `armed` (what ENOSPC looks like)."""
+
+    protocol = "fulldisk"
+    armed = True
+    refused = 0  # blob writes refused so far
+
+    @classmethod
+    def _strip_protocol(cls, path):
+        return MemoryFileSystem._strip_protocol(path.removeprefix("fulldisk://"))
+
+    def pipe_file(self, path, value, **kwargs):
+        if self.armed and "/blobs/" in path:
+            type(self).refused += 1
+            raise OSError(errno.ENOSPC, "No space left on device", path)
+        return super().pipe_file(path, value, **kwargs)
+
+
+@pytest.fixture
+def full_fs():
+    fsspec.register_implementation("fulldisk", FullFS, clobber=True)
+    MemoryFileSystem.store.clear()
+    MemoryFileSystem.pseudo_dirs[:] = [""]
+    FullFS.armed, FullFS.refused = True, 0
+    yield FullFS
+    MemoryFileSystem.store.clear()
+
+
+class GatedSpeech(PaidSpeech):
+    """A paid voice whose second call returns only once the disk has refused a write (a real
+    call takes seconds; the fake's microseconds would all be spent before the first write)."""
+
+    kind: ClassVar[str] = "speech.gated"
+
+    async def synthesize(self, req):
+        if len(CALLS) >= 1:
+            while FullFS.armed and not FullFS.refused:
+                await asyncio.sleep(0.01)
+        return await super().synthesize(req)
+
+
+FULL = """
+vidflow: 1
+name: full
+topics: ["One", "Two", "Three", "Four"]
+characters: [nova, pip]
+providers:
+  voice: {kind: speech.gated, concurrency: 1}
+steps:
+  intro: {uses: voice, text: "Hello from {{ topic }}", voice: nova}
+"""
+
+
+def test_a_full_disk_stops_the_run_paying_for_outputs_it_cannot_store(project, registry, calls, full_fs):
+    registry.register(GatedSpeech.kind, GatedSpeech)
+    recipe = write(project, FULL)
+    result = run_recipe(recipe, registry, project, store=CacheStore("fulldisk://vfcache"))
+    assert result.exit_code == 1
+    # the first voice line was paid for and could not be stored, so was the one in flight then;
+    # the two queued behind them (one call at a time) were not made at all
+    assert [k for k, _ in calls] == ["speech.gated"] * 2
+    failures = {f["node"]: f for f in result.summary.failures}
+    assert set(failures) == {f"{t}/intro" for t in ("one", "two", "three", "four")}
+    first = failures["one/intro"]
+    assert first["error"] == "DiskFullError" and first["message"].startswith("no space left on the disk holding /vfcache/blobs/"), first
+    assert "vidflow cache gc" in first["message"]
+    made = [t for t in ("two", "three", "four") if failures[f"{t}/intro"]["message"].startswith("no space left")]
+    assert len(made) == 1, failures
+    for t in {"two", "three", "four"} - set(made):
+        assert failures[f"{t}/intro"]["message"].startswith("not made: no space left on the disk holding"), failures[f"{t}/intro"]
+    # space again: the rerun makes them
+    full_fs.armed = False
+    calls.clear()
+    again = run_recipe(recipe, registry, project, store=CacheStore("fulldisk://vfcache"))
+    assert again.exit_code == 0 and len(calls) == 4
+
+
+class IndexFailFS(MemoryFileSystem):
+    """A memory filesystem that cannot write the topics' node records (nodes/...) while `armed`."""
+
+    protocol = "indexfail"
+    armed = True
+
+    @classmethod
+    def _strip_protocol(cls, path):
+        return MemoryFileSystem._strip_protocol(path.removeprefix("indexfail://"))
+
+    def pipe_file(self, path, value, **kwargs):
+        if self.armed and "/nodes/" in path:
+            raise OSError(errno.EIO, "Input/output error", path)
+        return super().pipe_file(path, value, **kwargs)
+
+
+def test_a_topic_whose_node_record_cannot_be_written_fails_cleanly(project, registry, calls):
+    """It was an internal error (exit 3, a traceback) from the end of the topic."""
+    fsspec.register_implementation("indexfail", IndexFailFS, clobber=True)
+    MemoryFileSystem.store.clear()
+    MemoryFileSystem.pseudo_dirs[:] = [""]
+    try:
+        recipe = write(project, BASE.format(topics='["Only topic"]'))
+        first = run_recipe(recipe, registry, project, store=CacheStore("indexfail://vfcache"))
+        assert first.exit_code == 1
+        assert first.summary.topics["only-topic"]["status"] == "failed"
+        assert "the cache could not record this topic's nodes: OSError: [Errno 5] Input/output error" in first.summary.topics["only-topic"]["error"]
+        assert not first.summary.failures  # every node was made and stored
+        IndexFailFS.armed = False
+        calls.clear()
+        again = run_recipe(recipe, registry, project, store=CacheStore("indexfail://vfcache"))
+        assert again.exit_code == 0 and calls == []  # all cached
+    finally:
+        IndexFailFS.armed = True
+        MemoryFileSystem.store.clear()

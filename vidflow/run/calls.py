@@ -12,7 +12,7 @@ import asyncio
 import time
 from typing import Any, Awaitable, Callable, Mapping
 
-from ..errors import RateLimitedError, TransientProviderError
+from ..errors import DiskFullError, RateLimitedError, TransientProviderError
 from ..plan.task import Task
 from ..providers.base import Provider
 from .ledger import EventType
@@ -58,6 +58,8 @@ class ProviderCalls:
             t0 = self.clock.now()
             self.node_event(EventType.NODE_STARTED, task, attempt=n, provider=provider, data={"fallback": True} if fallback else None)
             async with limiter:
+                if self._full is not None:  # a write of this run found its disk full: what this call made could not be stored
+                    raise DiskFullError(f"not made: {self._full}")
                 if adapter.paid:
                     self.budget.reserve(task.topic, estimate)
                 actual = 0.0

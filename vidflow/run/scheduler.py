@@ -43,6 +43,7 @@ from ..errors import (
     AwaitingReviewError,
     BadOutputError,
     CacheError,
+    DiskFullError,
     NodeFailedError,
     ProviderError,
     UpstreamFailedError,
@@ -176,6 +177,7 @@ class Scheduler(ProviderCalls, Gates):
         self.calibration = Calibration()
         self._silent = isinstance(sink, NullSink)
         self._eager: Eager | None = None
+        self._full: DiskFullError | None = None  # a write found its disk full: nothing more is made
 
     # ------------------------------------------------------------------ resources
     async def __aenter__(self) -> Scheduler:
@@ -563,6 +565,8 @@ class Scheduler(ProviderCalls, Gates):
                 reason, changed = await self._why(task, key, enc)
             self.outcomes[task.id] = Outcome("run", reason=reason, changed=changed)
             return UNKNOWN
+        if self._full is not None:  # a paid call now would make an output that cannot be stored
+            return self._fail(task, DiskFullError(f"not made: {self._full}"))
         if key:
             shared = self._inflight.get(key)
             if shared is not None:  # an identical node is being made: its output is ours
@@ -624,6 +628,10 @@ class Scheduler(ProviderCalls, Gates):
         except (ProviderError, VidflowError, OSError) as e:
             if isinstance(e, UpstreamFailedError):
                 raise
+            full = DiskFullError.of(e)
+            if full is not None:
+                self._full = self._full or full
+                e = full
             return self._fail(task, e, latency=self.clock.now() - t0)
         meta = art.meta or {}
         latency = float(meta.get("seconds") or (self.clock.now() - t0))
@@ -655,7 +663,12 @@ class Scheduler(ProviderCalls, Gates):
         tasks = self._tasks
         keys = {n[len(topic_id) + 1 :]: key for n, o in mine if o.status in ("ran", "cached") and (key := tasks[n].key)}
         if keys:
-            await self._save_index(topic_id, keys)
+            try:
+                await self._save_index(topic_id, keys)
+            except (OSError, CacheError) as e:  # its outputs exist; the rerun (all cached) records them
+                full = DiskFullError.of(e)
+                self._full = self._full or full
+                bad.append(("", Outcome("failed", error=self.redact(f"the cache could not record this topic's nodes: {describe(full or e)}"))))
         if bad:
             first = next((o.error for _, o in bad if o.status == "failed"), bad[0][1].error)
             self.emit(EventType.TOPIC_FINISHED, topic=topic_id, data={"status": "failed", "topic": ts.topic.text, "error": self.redact(first)})
