@@ -29,6 +29,7 @@ from ..cache.store import Artifact
 from ..calibration import Calibration
 from ..errors import BadOutputError, Problem
 from ..recipe.schema import StepModel
+from ..frozen import fast_init
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..recipe.load import LoadedRecipe, StepInfo
@@ -65,6 +66,7 @@ UNKNOWN: Any = _Unknown()
 DEFAULT_LIST_ESTIMATE = 5
 
 
+@fast_init
 @dataclass(frozen=True)
 class TaskSpec:
     """A node a capability asks for; the planner gives it an id, a topic and an estimate.
@@ -94,6 +96,7 @@ class TaskSpec:
     result: bool = True
 
 
+@fast_init
 @dataclass(frozen=True)
 class Expansion:
     """What the planner knows when it asks a capability for a step's nodes (one topic)."""

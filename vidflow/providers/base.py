@@ -15,6 +15,7 @@ from typing import Any, ClassVar, Literal, Mapping, Protocol, runtime_checkable
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..redact import Redactor
+from ..frozen import fast_init
 
 Capability = Literal["text", "speech", "image"]
 
@@ -183,6 +184,7 @@ class PaidProvider(Provider):
 # --------------------------------------------------------------------------- text
 
 
+@fast_init
 @dataclass(frozen=True)
 class SpeakerInfo:
     """What a text provider may know about a character when it writes a dialogue."""
@@ -194,6 +196,7 @@ class SpeakerInfo:
     persona: str = ""
 
 
+@fast_init
 @dataclass(frozen=True)
 class TextRequest:
     """A prompt, rendered.
@@ -243,6 +246,7 @@ class TextGenerator(Protocol):
 # --------------------------------------------------------------------------- speech
 
 
+@fast_init
 @dataclass(frozen=True)
 class WordTiming:
     """One word of the spoken text: ``start``/``end`` in seconds from the start of the audio.
@@ -260,6 +264,7 @@ class WordTiming:
     char_end: int
 
 
+@fast_init
 @dataclass(frozen=True)
 class SpeechRequest:
     """``voice`` is already resolved to the vendor's voice id (from the character profile)."""
@@ -301,6 +306,7 @@ class SpeechSynthesizer(Protocol):
 # --------------------------------------------------------------------------- image
 
 
+@fast_init
 @dataclass(frozen=True)
 class ImageRequest:
     """``caption`` is optional text the image may show; ``seed`` makes sampling repeatable."""
