@@ -102,3 +102,15 @@ def test_settings_made_in_python_are_checked_too():
     with pytest.raises(ConfigError, match="lease_ttl=0: give seconds above 0"):
         Settings(lease_ttl=0)
     assert Settings(max_ffmpeg=1, lease_ttl=0.5).max_ffmpeg == 1
+
+
+def test_an_s3_cache_in_a_bucket_that_does_not_exist_is_refused_before_any_work(project, s3, s3_server):
+    """The listing of a missing bucket looked like an empty cache; the run then failed at its
+    first write with a traceback (exit 3)."""
+    env = {"VIDFLOW_S3_ENDPOINT_URL": s3_server, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
+    proc = vidflow(project, "run", "r.yaml", VIDFLOW_CACHE="s3://no-such-bucket/cache", **env)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert "cache s3://no-such-bucket/cache: cannot use it" in proc.stderr and "bucket" in proc.stderr, proc.stderr
+    assert not (project / "runs").exists() or not any((project / "runs").iterdir())
+    ok = vidflow(project, "run", "r.yaml", VIDFLOW_CACHE="s3://vidflow-test/cache", **env)  # the bucket the fixture made
+    assert ok.returncode == 0, ok.stderr

@@ -126,6 +126,10 @@ class CacheLookup:
 _MISSING = CacheLookup(None, LookupStatus.MISSING)  # (frozen: one answer serves every miss)
 
 
+#: What :meth:`CacheStore.probe` writes at a remote cache's root before a run (a few bytes, kept).
+PROBE_NAME = "probe"
+
+
 class CacheStore:
     """Blobs and manifests under one fsspec URL (``cache`` by default, or ``s3://b/p``).
 
@@ -162,6 +166,8 @@ class CacheStore:
                     probe = os.path.dirname(probe)
                 if not os.path.isdir(probe):
                     raise NotADirectoryError(20, f"{probe} is not a folder")
+            elif create:  # a write tells what a listing cannot: a missing bucket, credentials that may only read
+                self.fs.pipe_file(join(self.root, PROBE_NAME), b"vidflow writes here\n")
             else:
                 try:
                     self.fs.ls(self.root, detail=False)
