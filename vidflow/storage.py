@@ -15,13 +15,15 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
+import errno
 import hashlib
 import os
 import shutil
 import stat
 import sys
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterator
 
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
@@ -32,6 +34,7 @@ __all__ = [
     "ObjectState",
     "atomic_put_file",
     "atomic_write",
+    "client_errors",
     "file_in_the_way",
     "file_sha256",
     "human_size",
@@ -50,6 +53,26 @@ __all__ = [
 # object's SHA-256, so only single-part writes and copies ask for one.
 _SINGLE_PUT_MAX = 100 * 2**20
 _SINGLE_COPY_MAX = 5 * 2**30
+
+
+#: Packages whose exceptions are a store's failures (an endpoint that stopped answering, a
+#: connection reset): s3fs turns the vendor's refusals into OSError, but not these.
+_STORAGE_CLIENTS = frozenset({"botocore", "aiobotocore", "aiohttp", "s3fs", "fsspec", "urllib3", "requests", "gcsfs", "adlfs", "azure", "google"})
+
+
+@contextlib.contextmanager
+def client_errors() -> Iterator[None]:
+    """Inside, an exception from a storage client library (not an OSError) is raised as an
+    OSError (EIO) saying what it was, so that the code that handles a failed read or write
+    handles it too. Anything else passes unchanged: vidflow's own bugs still surface."""
+    try:
+        yield
+    except OSError:
+        raise
+    except Exception as e:
+        if type(e).__module__.partition(".")[0] not in _STORAGE_CLIENTS:
+            raise
+        raise OSError(errno.EIO, f"{type(e).__name__}: {e}") from e
 
 
 def url_to_fs(url: str, **options: Any) -> tuple[fsspec.AbstractFileSystem, str]:

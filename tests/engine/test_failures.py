@@ -360,3 +360,39 @@ def test_a_topic_whose_node_record_cannot_be_written_fails_cleanly(project, regi
     finally:
         IndexFailFS.armed = True
         MemoryFileSystem.store.clear()
+
+
+class EndpointGoneFS(MemoryFileSystem):
+    """A memory filesystem whose blob writes fail as s3fs's do when the endpoint stops answering
+    (botocore's own EndpointConnectionError, which s3fs does not turn into an OSError)."""
+
+    protocol = "endpointgone"
+
+    @classmethod
+    def _strip_protocol(cls, path):
+        return MemoryFileSystem._strip_protocol(path.removeprefix("endpointgone://"))
+
+    def pipe_file(self, path, value, **kwargs):
+        if "/blobs/" in path:
+            from botocore.exceptions import EndpointConnectionError
+
+            raise EndpointConnectionError(endpoint_url=f"http://127.0.0.1:9/{path}")
+        return super().pipe_file(path, value, **kwargs)
+
+
+def test_a_store_that_stops_answering_fails_the_nodes_not_the_run(project, registry, calls):
+    """It was an internal error (exit 3, a traceback)."""
+    fsspec.register_implementation("endpointgone", EndpointGoneFS, clobber=True)
+    MemoryFileSystem.store.clear()
+    MemoryFileSystem.pseudo_dirs[:] = [""]
+    try:
+        recipe = write(project, BASE.format(topics='["Only topic"]'))
+        result = run_recipe(recipe, registry, project, store=CacheStore("endpointgone://vfcache"))
+        assert result.exit_code == 1
+        failed = {f["node"]: f for f in result.summary.failures}
+        assert failed and all(n.startswith(("only-topic/speech[", "only-topic/art[")) for n in failed), failed
+        some = next(iter(failed.values()))
+        assert some["error"] == "OSError" and "EndpointConnectionError: Could not connect to the endpoint URL" in some["message"], some
+        assert result.summary.nodes["only-topic/script"] == "ran"  # (no blob: stored)
+    finally:
+        MemoryFileSystem.store.clear()

@@ -28,7 +28,7 @@ from ..errors import OutputPathError, Problem, TemplateError
 from ..outputs import already_published, resolve_destination, sidecar_path
 from ..recipe.schema import StepModel
 from ..recipe.templating import render
-from ..storage import atomic_put_file, atomic_write, url_to_fs
+from ..storage import atomic_put_file, atomic_write, client_errors, url_to_fs
 from .base import UNKNOWN, Capability, Expansion, Prepared, Runtime, TaskInputs, TaskSpec, template_where
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -95,7 +95,9 @@ class PublishCapability(Capability):
         dest, video = prepared.payload["dest"], prepared.payload["video"]
         opts = rt.settings.storage_options(dest)
         side = sidecar_path(dest)
-        if await asyncio.to_thread(already_published, dest, side, video.blobs["video"].digest, opts):
+        with client_errors():  # (the destination's store stopped answering: an OSError, the node fails)
+            published = await asyncio.to_thread(already_published, dest, side, video.blobs["video"].digest, opts)
+        if published:
             return Artifact(value={"output": dest, "manifest": side, **_carried(video)})
         return None
 
@@ -104,7 +106,8 @@ class PublishCapability(Capability):
         side = sidecar_path(dest)
         manifest = _manifest(task, rt, video, dest)
         local = await rt.io(rt.store.blob_file, video.blobs["video"])
-        await asyncio.to_thread(_write, local, dest, side, manifest, rt.settings.storage_options(dest), step.spec.manifest)
+        with client_errors():
+            await asyncio.to_thread(_write, local, dest, side, manifest, rt.settings.storage_options(dest), step.spec.manifest)
         return Artifact(value={"output": dest, "manifest": side if step.spec.manifest else None, **_carried(video)})
 
     def topic_output(self, task: Any, artifact: Artifact) -> dict[str, Any] | None:

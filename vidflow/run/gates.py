@@ -14,6 +14,7 @@ leases, events and outcomes); kept apart so that the scheduler's own walk reads 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 
 from ..cache.records import PENDING
@@ -86,12 +87,14 @@ class Gates:
         finally:
             if renewer is not None:
                 renewer.cancel()
-            await self.io(self.leases.release, lease)
+            with contextlib.suppress(OSError):  # (a store that stopped answering: the lease lapses at its expiry)
+                await self.io(self.leases.release, lease)
 
     async def _renew(self, lease: Any, task: Task) -> None:
         while True:
             await asyncio.sleep(self.leases.ttl / 3)
-            await self.io(self.leases.renew, lease, task.id)
+            with contextlib.suppress(OSError):  # (no answer this time: try again at the next third of the TTL)
+                await self.io(self.leases.renew, lease, task.id)
 
     def _made_elsewhere(self, task: Task, art: Artifact, key: str) -> Artifact:
         meta = art.meta or {}

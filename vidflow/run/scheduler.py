@@ -62,7 +62,7 @@ from ..recipe.load import LoadedRecipe, StepInfo
 from ..recipe.topics import Topic
 from ..scratch import Scratch
 from ..settings import Settings
-from ..storage import is_local
+from ..storage import client_errors, is_local
 from .budget import Budget
 from .calls import ProviderCalls
 from .gates import Gates
@@ -242,9 +242,12 @@ class Scheduler(ProviderCalls, Gates):
         return self._scratch.mkdtemp(prefix)
 
     async def io(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """``fn(*args)``: at once for a local cache, on a thread for a remote one, whose client
+        library's own exceptions (a store that stopped answering) arrive as OSError."""
         if self._local_store:
             return fn(*args)
-        return await asyncio.to_thread(fn, *args)
+        with client_errors():
+            return await asyncio.to_thread(fn, *args)
 
     async def _save(self, key: str, art: Artifact, fields_text: str | None = None) -> None:
         """Publish a node's manifest; the node awaits it (a failed write fails the node).
@@ -252,12 +255,12 @@ class Scheduler(ProviderCalls, Gates):
         A local cache's bytes are made here and written by the run's file writer, off the loop
         (run/writer.py); a remote store's upload runs on a thread."""
         if not self._local_store:
-            return await asyncio.to_thread(self.store.save, key, art)
+            return await self.io(self.store.save, key, art)
         await self._write_file(*self.store.manifest_file(key, art, fields_text=fields_text))
 
     async def _save_index(self, topic_id: str, keys: dict[str, str]) -> None:
         if not self._local_store:
-            return await asyncio.to_thread(self.store.write_index, self.loaded.name, topic_id, keys)
+            return await self.io(self.store.write_index, self.loaded.name, topic_id, keys)
         update = self.store.index_file(self.loaded.name, topic_id, keys)
         if update is not None:
             await self._write_file(*update)
@@ -456,6 +459,12 @@ class Scheduler(ProviderCalls, Gates):
         except NodeFailedError as e:
             fut.set_exception(e)
             fut.exception()  # (reported through events: asyncio need not log it)
+        except (OSError, CacheError) as e:  # the store failed around the node (a lease, a review record): the node fails, not the run
+            try:
+                self._fail(task, e)
+            except NodeFailedError as failed:
+                fut.set_exception(failed)
+                fut.exception()
         except Exception as e:  # no capability expected it: a bug. Its topic fails, the run exits 3.
             self.bugs.append(e)
             with contextlib.suppress(NodeFailedError):
@@ -539,7 +548,7 @@ class Scheduler(ProviderCalls, Gates):
                 await self._eager.handoff()
                 try:
                     art = await cap.lookup(task, prepared, key, self)
-                except (UserError, BadOutputError) as e:
+                except (UserError, BadOutputError, OSError) as e:  # (OSError: where it looked could not be read)
                     return self._fail(task, e)
             if art is None and key:
                 check = cap.cached_value_check(step, task)
@@ -547,7 +556,7 @@ class Scheduler(ProviderCalls, Gates):
                     if self._local_store:  # a local read: cheaper than a hop to a thread
                         found = self.store.lookup(key, check=check)
                     else:
-                        found = await asyncio.to_thread(self.store.lookup, key, check=check)
+                        found = await self.io(lambda: self.store.lookup(key, check=check))
                 except (CacheError, OSError) as e:  # an unreadable cache fails the node, clearly (not a bug)
                     return self._fail(task, e)
                 art = found.artifact
