@@ -46,7 +46,6 @@ import os
 from dataclasses import dataclass
 
 __all__ = [
-    "shown_path",
     "AuthError",
     "AwaitingReviewError",
     "BadOutputError",
@@ -78,6 +77,7 @@ __all__ = [
     "VidflowError",
     "describe",
     "failure_text",
+    "shown_path",
 ]
 
 
@@ -282,6 +282,9 @@ class BudgetExceededError(VidflowError):
     """A paid call was not started: it could push spending past the recipe's budget."""
 
 
+_FULL = frozenset({errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)})  # (no room; over quota)
+
+
 class DiskFullError(VidflowError):
     """A write found its disk full (ENOSPC, or over quota). Once one has, the run makes nothing
     more: a paid call would make an output that cannot be stored."""
@@ -304,9 +307,6 @@ class DiskFullError(VidflowError):
 
 
 # --------------------------------------------------------------------------- node outcomes
-
-
-_FULL = frozenset({errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)})
 
 
 class NodeFailedError(VidflowError):

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from .errors import ConfigError
 from .redact import Redactor
 
 __all__ = ["Settings"]
@@ -28,8 +29,6 @@ def _int(env: Mapping[str, str], name: str, default: int, maximum: int) -> int:
     raw = env.get(name)
     if raw is None or raw == "":
         return default
-    from .errors import ConfigError
-
     try:
         value = int(raw)
     except ValueError:
@@ -62,8 +61,6 @@ def _not_text(name: str, value: str, *, secret: bool = False) -> None:
     """Refuse an environment variable that is not UTF-8 text (ConfigError naming it)."""
     why = utf8_problem(value)
     if why:
-        from .errors import ConfigError
-
         where = "" if secret else f" ({why})"  # nothing of a key, not even one byte
         raise ConfigError(f"environment variable {name} is not UTF-8 text{where}; set it again as UTF-8 text")
 
@@ -97,7 +94,7 @@ class Settings:
     runs_dir: str = "runs"
     cache_salt: str = ""
     s3_endpoint_url: str | None = None
-    max_ffmpeg: int = field(default_factory=lambda: _cpus())
+    max_ffmpeg: int = field(default_factory=_cpus)
     prices_file: str | None = None
     scratch_dir: str | None = None
     lease_ttl: float = 60.0
@@ -124,16 +121,10 @@ class Settings:
 
     def __post_init__(self) -> None:
         if not (isinstance(self.max_ffmpeg, int) and 1 <= self.max_ffmpeg <= MAX_FFMPEG):  # (a library user's Settings)
-            from .errors import ConfigError
-
             raise ConfigError(f"max_ffmpeg={self.max_ffmpeg!r:.40}: give a whole number from 1 to {MAX_FFMPEG} (VIDFLOW_MAX_FFMPEG)")
         if not (isinstance(self.lease_ttl, (int, float)) and 0 < self.lease_ttl <= MAX_LEASE_TTL):
-            from .errors import ConfigError
-
             raise ConfigError(f"lease_ttl={self.lease_ttl!r:.40}: give seconds above 0, at most {MAX_LEASE_TTL} (VIDFLOW_LEASE_TTL)")
         if "://" in self.runs_dir:  # it became a local folder named `s3:` (and the report showed the URL)
-            from .errors import ConfigError
-
             raise ConfigError(f"runs dir {self.runs_dir}: run records are kept in a local folder (VIDFLOW_RUNS_DIR, --runs-dir); "
                               "give a local path (the cache and the outputs may be on S3: docs/storage.md)")
 
