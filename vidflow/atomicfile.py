@@ -11,8 +11,10 @@ run ended mid-send) is dropped, never written in part.
 
 from __future__ import annotations
 
+import errno
 import itertools
 import os
+import stat
 import struct
 
 TYPE_CHECKING = False  # (not typing's: importing typing, uuid or contextlib costs the helper milliseconds)
@@ -57,6 +59,7 @@ def replace_local(path: str, fill: Callable[[str], None]) -> None:
                 raise
             os.makedirs(parent, exist_ok=True)
             fill(tmp)
+        _only_a_file_there(path)
         os.replace(tmp, path)
     except BaseException as e:  # (only then: a stat per write costs as much as the write)
         try:
@@ -66,6 +69,17 @@ def replace_local(path: str, fill: Callable[[str], None]) -> None:
         if isinstance(e, OSError) and e.filename is None and e.errno:  # a failed write names no file: name the one being made
             raise OSError(e.errno, e.strerror, path) from e
         raise
+
+
+def _only_a_file_there(path: str) -> None:
+    """Refuse to replace what is not a regular file: renaming over a device, a pipe or a socket
+    succeeds and destroys it (``--report /dev/null`` run as root replaced /dev/null)."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:  # (nothing there: the usual case)
+        return
+    if not stat.S_ISREG(mode):
+        raise OSError(errno.EEXIST, "it exists and is not a regular file (a folder, a device or a pipe); vidflow replaces only files", path)
 
 
 def write_local_atomic(path: str | os.PathLike, data: bytes) -> None:

@@ -73,6 +73,8 @@ def check_report_path(path: str, *, flag: str = "--report") -> None:
     target = Path(path)
     if target.is_dir():
         raise UserError(f"{flag} {path}: is a folder; give a file path, e.g. {flag} {target / 'report.html'}")
+    if target.exists() and not target.is_file():  # a device, a pipe: a report would replace it
+        raise UserError(f"{flag} {path}: is not a regular file (a device or a pipe); give a file path")
     blocker = file_in_the_way(target)
     if blocker:
         raise UserError(f"{flag} {path}: {blocker} is a file, not a folder; give a path in a folder")

@@ -9,6 +9,7 @@ fix, no traceback, and nothing half-made.
 from __future__ import annotations
 
 import os
+import stat
 import shutil
 import struct
 import subprocess
@@ -96,6 +97,37 @@ def test_a_report_path_that_cannot_be_a_file_is_refused_before_the_run(proj, whe
     refused(proc, f"--report {target}: ", "is a folder; give a file path" if where == "folder" else "is a file, not a folder")
     assert not (proj / "cache").exists() and not (proj / "runs").exists()  # refused before any work
     assert os.listdir(proj / "folder") == []
+
+
+def test_a_report_path_that_is_a_pipe_or_device_is_never_replaced(proj):
+    """`vidflow report --html /dev/full` run as root renamed a regular file over the device,
+    destroying it (any atomic write does, by rename). A pipe stands in for a device here."""
+    assert vidflow(proj, "run", "tiny.yaml").returncode == 0
+    pipe = proj / "pipe"
+    os.mkfifo(pipe)
+    refused(vidflow(proj, "report", "--html", "pipe"), "--html pipe: ", "is not a regular file (a device or a pipe)")
+    refused(vidflow(proj, "run", "tiny.yaml", "--report", "pipe"), "--report pipe: ", "is not a regular file")
+    assert stat.S_ISFIFO(os.stat(pipe).st_mode)
+
+
+def test_an_atomic_write_never_replaces_what_is_not_a_file(tmp_path):
+    """The last line of defence, under every local write (cache, reports, outputs, run records)."""
+    from vidflow.atomicfile import write_local_atomic
+    from vidflow.storage import atomic_put_file, url_to_fs
+
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    with pytest.raises(OSError, match="not a regular file"):
+        write_local_atomic(pipe, b"x")
+    (tmp_path / "src").write_bytes(b"video")
+    fs, _ = url_to_fs(str(tmp_path))
+    with pytest.raises(OSError, match="not a regular file"):
+        atomic_put_file(fs, str(tmp_path / "src"), str(pipe))
+    assert stat.S_ISFIFO(os.stat(pipe).st_mode)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pipe", "src"]  # no temp file left
+    write_local_atomic(tmp_path / "file", b"1")
+    write_local_atomic(tmp_path / "file", b"2")  # a file is replaced as before
+    assert (tmp_path / "file").read_bytes() == b"2"
 
 
 @pytest.mark.parametrize("where", ["folder", "under-a-file"])
