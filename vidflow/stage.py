@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -64,6 +63,11 @@ def emit_document(loaded: LoadedRecipe, step: str, values: dict[str, Any]) -> st
     return json.dumps(doc, ensure_ascii=False, indent=2) + "\n"
 
 
+#: The most a stage document may hold (characters, or bytes from a file): a batch of 10,000
+#: scripts is ~50 MB.
+MAX_STAGE_CHARS = 256 << 20
+
+
 def parse_input_spec(spec: str, loaded: LoadedRecipe) -> tuple[str, str]:
     """``"script=-"`` -> ("script", "-"); checks the step can be imported."""
     step, sep, source = spec.partition("=")
@@ -85,11 +89,18 @@ def read_document(step: str, source: str, loaded: LoadedRecipe, *, stdin=None) -
     """Read and check a stage document; returns topic id -> value. Every problem is exit 2."""
     where = "stdin" if source == "-" else source
     try:
-        text = (stdin or sys.stdin).read() if source == "-" else Path(source).read_text(encoding="utf-8")
+        if source == "-":
+            text = (stdin or sys.stdin).read(MAX_STAGE_CHARS + 1)
+        else:
+            with open(source, "rb") as f:  # (a pipe, `<(...)`, is read as it comes)
+                text = f.read(MAX_STAGE_CHARS + 1).decode("utf-8")
     except OSError as e:
         raise UserError(f"--input {step}={source}: cannot read it: {e.strerror}") from None
     except UnicodeDecodeError as e:
         raise UserError(f"--input {step}={source}: not UTF-8 text (byte 0x{e.object[e.start]:02x} at offset {e.start}); save it as UTF-8 JSON, as `--emit json` writes it") from None
+    if len(text) > MAX_STAGE_CHARS:  # (/dev/zero, a runaway producer: read no further)
+        raise UserError(f"--input {step}={source}: larger than {MAX_STAGE_CHARS >> 20} MiB; a stage document holds one value per topic, "
+                        "as `--emit json` writes it (split the batch if it is really this big)")
     try:
         raw = json.loads(text, parse_constant=_no_constant)
     except json.JSONDecodeError as e:

@@ -175,6 +175,14 @@ def test_a_stage_document_that_is_not_text_or_json_a_key_can_hold(proj, case):
     refused(proc, f"--input {source}: ", fix)
 
 
+@pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="needs /dev/zero")
+def test_a_stage_document_without_end_is_refused_not_read_until_memory_runs_out(proj):
+    """`--input a=/dev/zero` read until the kernel killed vidflow (exit 137)."""
+    proc = vidflow(proj, "run", "tiny.yaml", "--input", "a=/dev/zero")
+    refused(proc, "--input a=/dev/zero: ", "larger than 256 MiB")
+    assert not (proj / "cache").exists()
+
+
 # --------------------------------------------------------------------------- cache gc sizes
 
 
