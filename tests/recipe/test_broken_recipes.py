@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -137,3 +138,20 @@ def test_two_characters_answering_to_the_same_speaker_name(project, capsys, name
     lines = capsys.readouterr().err.strip().splitlines()
     assert lines == [f"error: characters/twin.yaml:1:7: name: character `twin` is named `{name}`, and `pip` also answers to `pip` (dialogue lines find "
                      "their speaker by name or id): their lines would share one voice and sprite; give `twin` another name"]
+
+
+@pytest.mark.parametrize("kind", ["device", "pipe"])
+def test_a_sprite_that_is_not_a_file_is_refused_not_read(project, capsys, kind):
+    """A sprite linked to /dev/zero was read until the kernel killed vidflow (exit 137); a sprite
+    that was a named pipe hung `vidflow plan` for good."""
+    sprite = project / "characters" / "nova" / "telling.png"
+    sprite.unlink()
+    if kind == "device":
+        sprite.symlink_to("/dev/zero")
+    else:
+        os.mkfifo(sprite)
+    (project / "recipe.yaml").write_text(PARAMS % {"speech": "", "clip": ""})
+    assert main(["plan", "recipe.yaml"]) == 2
+    what = {"device": "a device", "pipe": "a named pipe"}[kind]
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"error: characters/nova.yaml:10:12: sprites.telling: nova/telling.png: sprite file is {what}, not a regular file; give the path of a sprite file"]

@@ -27,6 +27,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ..errors import Problem, RecipeError, shown_path
+from .files import read_user_file
 from .yamlloc import read_yaml_file
 
 __all__ = ["Character", "CharacterProfile", "find_characters", "load_character"]
@@ -35,6 +36,8 @@ _COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
 _PNG = b"\x89PNG\r\n\x1a\n"
 #: The largest sprite side in pixels: bounds the memory its check and its drawing take.
 MAX_SPRITE_SIDE = 4096
+#: The largest sprite file (a 4096x4096 RGBA PNG stored without compression is 64 MiB).
+MAX_SPRITE_BYTES = 64 << 20
 
 
 class Sprites(BaseModel):
@@ -162,10 +165,11 @@ def load_character(ident: str, path: Path) -> Character:
         rel = getattr(profile.sprites, pose)
         sp = (path.parent / rel).resolve()
         where = locs.at(("sprites", pose))
-        try:
-            data_bytes = sp.read_bytes()
-        except OSError:
-            problems.append(Problem(where, f"sprites.{pose}", f"sprite {rel} not found (looked at {sp}); draw it or fix the path"))
+        missing = f"sprite {rel} not found (looked at {sp}); draw it or fix the path"
+        try:  # (a regular file, and no bigger than a sprite can be: a link to /dev/zero was read until memory ran out)
+            data_bytes = read_user_file(sp, str(rel), what="sprite", limit=MAX_SPRITE_BYTES, missing=missing)
+        except RecipeError as e:
+            problems.extend(Problem(where, f"sprites.{pose}", p.message if p.message == missing else f"{rel}: {p.message}") for p in e.problems)
             continue
         if not data_bytes.startswith(_PNG):
             problems.append(Problem(where, f"sprites.{pose}", f"sprite {rel} is not a PNG file"))
