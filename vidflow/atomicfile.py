@@ -78,8 +78,10 @@ def _only_a_file_there(path: str) -> None:
         mode = os.stat(path).st_mode
     except OSError:  # (nothing there: the usual case)
         return
+    if stat.S_ISDIR(mode):
+        raise OSError(errno.EISDIR, os.strerror(errno.EISDIR), path)  # (IsADirectoryError, as the rename would say)
     if not stat.S_ISREG(mode):
-        raise OSError(errno.EEXIST, "it exists and is not a regular file (a folder, a device or a pipe); vidflow replaces only files", path)
+        raise OSError(errno.EEXIST, "it exists and is not a regular file (a device or a pipe); vidflow replaces only files", path)
 
 
 def write_local_atomic(path: str | os.PathLike, data: bytes) -> None:

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -34,6 +35,19 @@ def _children_named(pid: int, name: str) -> list[int]:
     return out
 
 
+def _start_until_ffmpeg_runs(cmd: list[str], cwd: Path, env: dict, sigint: Any) -> tuple[subprocess.Popen, list[int]]:
+    """Start ``cmd`` with SIGINT at ``sigint`` and wait until it runs an ffmpeg (a segment encode)."""
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, sigint))
+    deadline = time.monotonic() + 120
+    ffmpeg: list[int] = []
+    while time.monotonic() < deadline and not ffmpeg:
+        ffmpeg = _children_named(proc.pid, "ffmpeg")
+        time.sleep(0.05)
+    assert ffmpeg, "no ffmpeg started"
+    return proc, ffmpeg
+
+
 def test_sigint_mid_encode_leaves_no_partial_cache_entry_and_resumes(tmp_path):
     shutil.copytree(REPO / "recipes", tmp_path / "recipes")
     shutil.copytree(REPO / "characters", tmp_path / "characters")
@@ -42,15 +56,7 @@ def test_sigint_mid_encode_leaves_no_partial_cache_entry_and_resumes(tmp_path):
     # Ctrl-C as a person at a terminal sends it: with SIGINT at its default disposition. A suite
     # started in the background by a non-interactive shell inherits SIGINT *ignored*, and so
     # would vidflow (rightly: `nohup vidflow run &` must not stop on Ctrl-C).
-    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    # wait until an ffmpeg segment encode is running
-    deadline = time.monotonic() + 120
-    ffmpeg = []
-    while time.monotonic() < deadline and not ffmpeg:
-        ffmpeg = _children_named(proc.pid, "ffmpeg")
-        time.sleep(0.05)
-    assert ffmpeg, "no ffmpeg started"
+    proc, ffmpeg = _start_until_ffmpeg_runs(cmd, tmp_path, env, signal.SIG_DFL)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err[-2000:]
@@ -83,14 +89,7 @@ def test_sigterm_stops_a_run_as_ctrl_c_does(tmp_path, sigint):
     shutil.copytree(REPO / "characters", tmp_path / "characters")
     scratch = tmp_path / "scratch"
     env = {**os.environ, "PYTHONPATH": str(REPO), "VIDFLOW_SCRATCH_DIR": str(scratch)}
-    proc = subprocess.Popen([sys.executable, "-m", "vidflow", "run", "recipes/quickstart.yaml", "--plain"], cwd=tmp_path, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, sigint))
-    deadline = time.monotonic() + 120
-    ffmpeg = []
-    while time.monotonic() < deadline and not ffmpeg:
-        ffmpeg = _children_named(proc.pid, "ffmpeg")
-        time.sleep(0.05)
-    assert ffmpeg, "no ffmpeg started"
+    proc, ffmpeg = _start_until_ffmpeg_runs([sys.executable, "-m", "vidflow", "run", "recipes/quickstart.yaml", "--plain"], tmp_path, env, sigint)
     helpers = _children_named(proc.pid, "atomicfile")
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=60)

@@ -59,33 +59,46 @@ def test_a_failed_node_fails_its_dependents_only(project, registry, calls):
     assert sum(1 for k, r in calls if k == "text.fake" and "FAIL" in r.prompt) == 1
 
 
-class ActionsFailFS(MemoryFileSystem):
-    """A memory filesystem that refuses to write action manifests while `armed`."""
+class RefusingFS(MemoryFileSystem):
+    """A memory filesystem whose writes to paths holding ``part`` fail with ``error(path)`` while
+    ``armed`` (how a store refuses: a full disk, an endpoint gone; fault injection at fsspec)."""
 
-    protocol = "actionsfail"
+    part = "/"
     armed = True
+    refused = 0  # writes refused so far
+
+    @staticmethod
+    def error(path: str) -> Exception:
+        return OSError(errno.EIO, "Input/output error", path)
 
     @classmethod
     def _strip_protocol(cls, path):
-        return MemoryFileSystem._strip_protocol(path.removeprefix("actionsfail://"))
+        return MemoryFileSystem._strip_protocol(path.split("://", 1)[-1])
 
     def pipe_file(self, path, value, **kwargs):
-        if self.armed and "/actions/" in path:
-            raise OSError("injected: the disk went away before the manifest was written")
+        if self.armed and self.part in path:
+            type(self).refused += 1
+            raise self.error(path)
         return super().pipe_file(path, value, **kwargs)
 
 
 @pytest.fixture
-def failing_fs():
-    fsspec.register_implementation("actionsfail", ActionsFailFS, clobber=True)
+def refusing():
+    """``refusing(protocol, part, error)`` -> a RefusingFS class registered under ``protocol``."""
+
+    def make(protocol: str, part: str, error=RefusingFS.error) -> type[RefusingFS]:
+        cls = type(f"Refusing_{protocol}", (RefusingFS,), {"protocol": protocol, "part": part, "error": staticmethod(error)})
+        fsspec.register_implementation(protocol, cls, clobber=True)
+        return cls
+
     MemoryFileSystem.store.clear()
     MemoryFileSystem.pseudo_dirs[:] = [""]
-    ActionsFailFS.armed = True
-    yield ActionsFailFS
+    yield make
     MemoryFileSystem.store.clear()
 
 
-def test_failure_between_blob_and_manifest_leaves_no_manifest_and_reruns(project, registry, calls, failing_fs):
+def test_failure_between_blob_and_manifest_leaves_no_manifest_and_reruns(project, registry, calls, refusing):
+    failing_fs = refusing("actionsfail", "/actions/", lambda path: OSError("injected: the disk went away before the manifest was written"))
     recipe = write(project, BASE.format(topics='["Only topic"]'))
     store = CacheStore("actionsfail://vfcache")
     first = run_recipe(recipe, registry, project, store=store)
@@ -248,32 +261,8 @@ steps:
     assert again.summary.nodes["only-topic/intro"] == "cached"
 
 
-class FullFS(MemoryFileSystem):
-    """A memory filesystem whose disk is full for blobs while `armed` (what ENOSPC looks like)."""
-
-    protocol = "fulldisk"
-    armed = True
-    refused = 0  # blob writes refused so far
-
-    @classmethod
-    def _strip_protocol(cls, path):
-        return MemoryFileSystem._strip_protocol(path.removeprefix("fulldisk://"))
-
-    def pipe_file(self, path, value, **kwargs):
-        if self.armed and "/blobs/" in path:
-            type(self).refused += 1
-            raise OSError(errno.ENOSPC, "No space left on device", path)
-        return super().pipe_file(path, value, **kwargs)
-
-
-@pytest.fixture
-def full_fs():
-    fsspec.register_implementation("fulldisk", FullFS, clobber=True)
-    MemoryFileSystem.store.clear()
-    MemoryFileSystem.pseudo_dirs[:] = [""]
-    FullFS.armed, FullFS.refused = True, 0
-    yield FullFS
-    MemoryFileSystem.store.clear()
+def _no_space(path: str) -> OSError:
+    return OSError(errno.ENOSPC, "No space left on device", path)
 
 
 class GatedSpeech(PaidSpeech):
@@ -281,10 +270,11 @@ class GatedSpeech(PaidSpeech):
     call takes seconds; the fake's microseconds would all be spent before the first write)."""
 
     kind: ClassVar[str] = "speech.gated"
+    disk: ClassVar[type[RefusingFS]]
 
     async def synthesize(self, req):
         if len(CALLS) >= 1:
-            while FullFS.armed and not FullFS.refused:
+            while self.disk.armed and not self.disk.refused:
                 await asyncio.sleep(0.01)
         return await super().synthesize(req)
 
@@ -301,7 +291,8 @@ steps:
 """
 
 
-def test_a_full_disk_stops_the_run_paying_for_outputs_it_cannot_store(project, registry, calls, full_fs):
+def test_a_full_disk_stops_the_run_paying_for_outputs_it_cannot_store(project, registry, calls, refusing):
+    full_fs = GatedSpeech.disk = refusing("fulldisk", "/blobs/", _no_space)
     registry.register(GatedSpeech.kind, GatedSpeech)
     recipe = write(project, FULL)
     result = run_recipe(recipe, registry, project, store=CacheStore("fulldisk://vfcache"))
@@ -325,74 +316,37 @@ def test_a_full_disk_stops_the_run_paying_for_outputs_it_cannot_store(project, r
     assert again.exit_code == 0 and len(calls) == 4
 
 
-class IndexFailFS(MemoryFileSystem):
-    """A memory filesystem that cannot write the topics' node records (nodes/...) while `armed`."""
-
-    protocol = "indexfail"
-    armed = True
-
-    @classmethod
-    def _strip_protocol(cls, path):
-        return MemoryFileSystem._strip_protocol(path.removeprefix("indexfail://"))
-
-    def pipe_file(self, path, value, **kwargs):
-        if self.armed and "/nodes/" in path:
-            raise OSError(errno.EIO, "Input/output error", path)
-        return super().pipe_file(path, value, **kwargs)
-
-
-def test_a_topic_whose_node_record_cannot_be_written_fails_cleanly(project, registry, calls):
+def test_a_topic_whose_node_record_cannot_be_written_fails_cleanly(project, registry, calls, refusing):
     """It was an internal error (exit 3, a traceback) from the end of the topic."""
-    fsspec.register_implementation("indexfail", IndexFailFS, clobber=True)
-    MemoryFileSystem.store.clear()
-    MemoryFileSystem.pseudo_dirs[:] = [""]
-    try:
-        recipe = write(project, BASE.format(topics='["Only topic"]'))
-        first = run_recipe(recipe, registry, project, store=CacheStore("indexfail://vfcache"))
-        assert first.exit_code == 1
-        assert first.summary.topics["only-topic"]["status"] == "failed"
-        assert "the cache could not record this topic's nodes: OSError: [Errno 5] Input/output error" in first.summary.topics["only-topic"]["error"]
-        assert not first.summary.failures  # every node was made and stored
-        IndexFailFS.armed = False
-        calls.clear()
-        again = run_recipe(recipe, registry, project, store=CacheStore("indexfail://vfcache"))
-        assert again.exit_code == 0 and calls == []  # all cached
-    finally:
-        IndexFailFS.armed = True
-        MemoryFileSystem.store.clear()
+    index_fs = refusing("indexfail", "/nodes/")
+    recipe = write(project, BASE.format(topics='["Only topic"]'))
+    first = run_recipe(recipe, registry, project, store=CacheStore("indexfail://vfcache"))
+    assert first.exit_code == 1
+    assert first.summary.topics["only-topic"]["status"] == "failed"
+    assert "the cache could not record this topic's nodes: OSError: [Errno 5] Input/output error" in first.summary.topics["only-topic"]["error"]
+    assert not first.summary.failures  # every node was made and stored
+    index_fs.armed = False
+    calls.clear()
+    again = run_recipe(recipe, registry, project, store=CacheStore("indexfail://vfcache"))
+    assert again.exit_code == 0 and calls == []  # all cached
 
 
-class EndpointGoneFS(MemoryFileSystem):
-    """A memory filesystem whose blob writes fail as s3fs's do when the endpoint stops answering
-    (botocore's own EndpointConnectionError, which s3fs does not turn into an OSError)."""
+def _endpoint_gone(path: str) -> Exception:
+    """What s3fs raises when the endpoint stops answering: botocore's own EndpointConnectionError,
+    which s3fs does not turn into an OSError."""
+    from botocore.exceptions import EndpointConnectionError
 
-    protocol = "endpointgone"
-
-    @classmethod
-    def _strip_protocol(cls, path):
-        return MemoryFileSystem._strip_protocol(path.removeprefix("endpointgone://"))
-
-    def pipe_file(self, path, value, **kwargs):
-        if "/blobs/" in path:
-            from botocore.exceptions import EndpointConnectionError
-
-            raise EndpointConnectionError(endpoint_url=f"http://127.0.0.1:9/{path}")
-        return super().pipe_file(path, value, **kwargs)
+    return EndpointConnectionError(endpoint_url=f"http://127.0.0.1:9/{path}")
 
 
-def test_a_store_that_stops_answering_fails_the_nodes_not_the_run(project, registry, calls):
+def test_a_store_that_stops_answering_fails_the_nodes_not_the_run(project, registry, calls, refusing):
     """It was an internal error (exit 3, a traceback)."""
-    fsspec.register_implementation("endpointgone", EndpointGoneFS, clobber=True)
-    MemoryFileSystem.store.clear()
-    MemoryFileSystem.pseudo_dirs[:] = [""]
-    try:
-        recipe = write(project, BASE.format(topics='["Only topic"]'))
-        result = run_recipe(recipe, registry, project, store=CacheStore("endpointgone://vfcache"))
-        assert result.exit_code == 1
-        failed = {f["node"]: f for f in result.summary.failures}
-        assert failed and all(n.startswith(("only-topic/speech[", "only-topic/art[")) for n in failed), failed
-        some = next(iter(failed.values()))
-        assert some["error"] == "OSError" and "EndpointConnectionError: Could not connect to the endpoint URL" in some["message"], some
-        assert result.summary.nodes["only-topic/script"] == "ran"  # (no blob: stored)
-    finally:
-        MemoryFileSystem.store.clear()
+    refusing("endpointgone", "/blobs/", _endpoint_gone)
+    recipe = write(project, BASE.format(topics='["Only topic"]'))
+    result = run_recipe(recipe, registry, project, store=CacheStore("endpointgone://vfcache"))
+    assert result.exit_code == 1
+    failed = {f["node"]: f for f in result.summary.failures}
+    assert failed and all(n.startswith(("only-topic/speech[", "only-topic/art[")) for n in failed), failed
+    some = next(iter(failed.values()))
+    assert some["error"] == "OSError" and "EndpointConnectionError: Could not connect to the endpoint URL" in some["message"], some
+    assert result.summary.nodes["only-topic/script"] == "ran"  # (no blob: stored)
