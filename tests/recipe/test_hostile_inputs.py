@@ -331,6 +331,12 @@ def test_a_topics_file_outside_the_working_folder_is_named_as_given(cli, project
     assert rc == 2 and lines == ["error: nope.csv: topics file not found; check the path (relative paths start at the working folder)"], lines
 
 
+def test_a_number_that_yaml_reads_as_text_and_is_infinite_is_refused(cli):
+    """`1e400` (no dot: text to YAML) became an infinite budget, i.e. none, without a word."""
+    rc, lines = cli(QUICKSTART.replace("name: quickstart", "name: quickstart\nbudget: {per_topic_usd: 1e400}", 1))
+    assert_located(rc, lines, "budget.per_topic_usd: Input should be a finite number (got '1e400')", "recipe.yaml:5")
+
+
 def test_a_fine_topics_file_still_loads(cli, project):
     shutil.copy(REPO / "recipes" / "topics.txt", project / "topics.txt")
     rc, lines = cli(QUICKSTART, "--topics", "topics.txt")

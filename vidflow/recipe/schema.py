@@ -17,7 +17,9 @@ __all__ = ["NOTIFY_EVENTS", "Budget", "NotifySpec", "ProviderSpec", "Recipe", "R
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    # allow_inf_nan: YAML's .inf/.nan are caught where they are read; this catches the rest
+    # (`per_topic_usd: 1e400` is a string to YAML, and infinity once a float)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False)
 
 
 class StepModel(_Strict):
