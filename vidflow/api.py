@@ -37,7 +37,7 @@ from .run.scheduler import Scheduler, fewer_collections
 from .scratch import check_root as check_scratch
 from .settings import Settings
 
-__all__ = ["RunResult", "check_credentials", "load_recipe_file", "new_run_id", "open_store", "plan", "recipe_warnings", "rerun", "run", "select_topics", "submit"]
+__all__ = ["RunResult", "check_credentials", "preflight", "load_recipe_file", "new_run_id", "open_store", "plan", "recipe_warnings", "rerun", "run", "select_topics", "submit"]
 
 
 def load_recipe_file(path: str | os.PathLike, *, registry: Registry | None = None, capabilities: CapabilityRegistry | None = None, topics_file: str | None = None) -> LoadedRecipe:
@@ -100,6 +100,23 @@ def check_credentials(loaded: LoadedRecipe, settings: Settings) -> None:
         except ConfigError as e:
             problems.append(Problem(loaded.loc("providers", name, "kind"), f"providers.{name}", str(e)))
     if problems:
+        raise RecipeError(problems)
+
+
+def preflight(loaded: LoadedRecipe, output_root: str | None = None) -> None:
+    """Refuse a run whose every topic is doomed by its own values (a publish path that cannot be
+    written), before any work (RecipeError, exit 2): it would pay for every node, then fail each
+    topic at the end. Some topics doomed and others not: the batch runs, and those fail alone."""
+    root = os.path.abspath(output_root or os.getcwd())
+    doomed: dict[str, list[Problem]] = {}
+    for step in loaded.steps.values():
+        for topic_id, problem in loaded.capability(step).preflight(step, loaded, root):
+            doomed.setdefault(topic_id, []).append(problem)
+    if loaded.topics and len(doomed) == len(loaded.topics):
+        problems = [p for ps in doomed.values() for p in ps]
+        if len(problems) > 10:  # (the same mistake, topic after topic: ten say it)
+            last = problems[9]
+            problems = [*problems[:9], Problem(last.location, last.path, f"{last.message} (and {len(problems) - 10} more like these)")]
         raise RecipeError(problems)
 
 
@@ -180,6 +197,7 @@ async def run(
     """
     refresh = _check_refresh(loaded, refresh)
     check_credentials(loaded, settings)
+    preflight(loaded, output_root)
     if settings.scratch_dir:
         check_scratch(settings.scratch_dir)  # before any paid work, not when the first encode needs it
     run_id = run_id or new_run_id()
@@ -247,6 +265,7 @@ async def submit(
     Otherwise it runs (again) under that id. ``new`` always starts a new run id.
     """
     check_credentials(loaded, settings)  # before anything is written: a refused run leaves no trace
+    preflight(loaded, run_kwargs.get("output_root"))
     snap = take_snapshot(loaded, options={**(options or {}), "cache": settings.cache_url}, imports=imports)
     run_id = new_run_id() if new else key_run_id(idempotency_key) if idempotency_key is not None else snap.run_id
     folder = RunFolder(settings.runs_dir, run_id)

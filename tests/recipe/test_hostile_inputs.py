@@ -337,6 +337,18 @@ def test_a_number_that_yaml_reads_as_text_and_is_infinite_is_refused(cli):
     assert_located(rc, lines, "budget.per_topic_usd: Input should be a finite number (got '1e400')", "recipe.yaml:5")
 
 
+def test_a_run_whose_every_topic_cannot_publish_is_refused_before_any_work(project, capsys):
+    """`vidflow plan` said exit 2 (the file name is too long for every topic), but `vidflow run`
+    made every node (paid, with real vendors) and then failed each topic at its publish."""
+    long = QUICKSTART.replace('to: "out/{{ topic | slug }}.mp4"', "to: \"out/{{ topic | slug }}{{ 'x' * 300 }}.mp4\"")
+    assert long != QUICKSTART
+    (project / "recipe.yaml").write_text(long)
+    assert main(["run", "recipe.yaml", "--plain"]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 2 and all(line.startswith("error: recipe.yaml:40:9: steps.publish.to: topic '") for line in lines), lines
+    assert not (project / "cache").exists() and not (project / "runs").exists()  # nothing was made
+
+
 def test_a_fine_topics_file_still_loads(cli, project):
     shutil.copy(REPO / "recipes" / "topics.txt", project / "topics.txt")
     rc, lines = cli(QUICKSTART, "--topics", "topics.txt")

@@ -246,6 +246,12 @@ class Capability:
     def wire(self, step: StepInfo, loaded: LoadedRecipe, problems: list[Problem]) -> None:
         """Cross-step checks after every step is validated; may add to ``step.deps``/``links``."""
 
+    def preflight(self, step: StepInfo, loaded: LoadedRecipe, output_root: str) -> list[tuple[str, Problem]]:
+        """(topic id, problem) for what a topic's own values already doom (a publish path that
+        cannot be written), known before any work. A run whose every topic is doomed is refused
+        as ``vidflow plan`` refuses it, instead of paying for every node and failing at the end."""
+        return []
+
     def plan_warnings(self, step: StepInfo, loaded: LoadedRecipe) -> list[str]:
         """What ``vidflow plan`` should warn about this step (things that run, but not as the
         user may expect), each naming where in the user's files."""
@@ -336,6 +342,17 @@ class Capability:
     def topic_output(self, task: Any, artifact: Artifact) -> dict[str, Any] | None:
         """If this node delivers the topic's result (publish), what to report about it."""
         return None
+
+
+def topic_context(loaded: LoadedRecipe, topic: Any) -> dict[str, Any]:
+    """What every template of ``topic`` sees before any step's output: its variables over the
+    recipe's, ``topic``, ``topic_id``, ``vars``, ``review``, ``characters`` and ``recipe``."""
+    variables = {**loaded.recipe.vars, **topic.vars}
+    return {
+        **variables, "topic": topic.text, "topic_id": topic.id, "vars": variables, "review": {"note": ""},
+        "characters": [c.template_view() for c in loaded.characters.values()],
+        "recipe": {"name": loaded.name},
+    }
 
 
 def template_where(loaded: LoadedRecipe, step: StepInfo, ctx: Mapping[str, Any]) -> Callable[[str], Any]:

@@ -29,7 +29,7 @@ from ..outputs import already_published, resolve_destination, sidecar_path
 from ..recipe.schema import StepModel
 from ..recipe.templating import render
 from ..storage import atomic_put_file, atomic_write, client_errors, url_to_fs
-from .base import UNKNOWN, Capability, Expansion, Prepared, Runtime, TaskInputs, TaskSpec, template_where
+from .base import UNKNOWN, Capability, Expansion, Prepared, Runtime, TaskInputs, TaskSpec, template_where, topic_context
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..recipe.load import LoadedRecipe, StepInfo
@@ -76,16 +76,34 @@ class PublishCapability(Capability):
         deps = tuple(dict.fromkeys(i for _, ids in inputs for i in ids))
         return [TaskSpec(step.name, deps=deps, inputs=inputs, params={"source": x.results[step.links["from"]][0]})]
 
-    def prepare(self, task: Any, step: StepInfo, inputs: TaskInputs, loaded: LoadedRecipe, adapters: Callable[[str], Any]) -> Prepared | None:
-        ctx = inputs.template_context(partial=True)
+    def preflight(self, step: StepInfo, loaded: LoadedRecipe, output_root: str) -> list[tuple[str, Problem]]:
+        """Each topic's destination, when `to:` reads no step's output (else it is known only later)."""
+        if step.template_deps:
+            return []
+        where, path = loaded.loc("steps", step.name, "to"), f"steps.{step.name}.to"
+        problems: list[tuple[str, Problem]] = []
+        for topic in loaded.topics:
+            try:
+                self._destination(step, loaded, topic_context(loaded, topic), output_root, topic.id)
+            except OutputPathError as e:
+                problems.append((topic.id, Problem(where, path, str(e))))
+            except TemplateError as e:  # (it names where itself)
+                problems.append((topic.id, Problem("", "", str(e))))
+        return problems
+
+    def _destination(self, step: StepInfo, loaded: LoadedRecipe, ctx: dict[str, Any], output_root: str, topic_id: str) -> str:
+        """Where ``to:`` puts this topic's video (OutputPathError naming the topic, what is wrong and the fix)."""
         rendered = render(step.spec.to, ctx, where=template_where(loaded, step, ctx)("to"))
+        return resolve_destination(step.spec.to, rendered, output_root, topic=topic_id)
+
+    def prepare(self, task: Any, step: StepInfo, inputs: TaskInputs, loaded: LoadedRecipe, adapters: Callable[[str], Any]) -> Prepared | None:
         try:
-            dest = resolve_destination(step.spec.to, rendered, inputs.output_root, topic=task.topic)
-        except OutputPathError as e:  # the message names the topic, what is wrong and the fix
+            dest = self._destination(step, loaded, inputs.template_context(partial=True), inputs.output_root, task.topic)
+        except OutputPathError as e:
             raise OutputPathError(f"{loaded.loc('steps', step.name, 'to')}: steps.{step.name}.to: {e}") from None
         other = inputs.claim_output(dest)
         if other is not None:
-            raise TemplateError(f"topics `{other}` and `{task.topic}` both publish to {dest}; put a per-topic part in `to:` such as {{{{ topic | slug }}}}")
+            raise TemplateError(_both(other, task.topic, dest))
         video = inputs.artifact(task.params["source"])
         if video is UNKNOWN:
             return None
@@ -142,6 +160,10 @@ def _write(local: str, dest: str, side: str, manifest: dict, opts: dict, with_ma
         _, side_path = url_to_fs(side, **opts)
         body = json.dumps(manifest, indent=2, ensure_ascii=False).encode()
         atomic_write(fs, side_path, body, content_type="application/json")
+
+
+def _both(first: str, second: str, dest: str) -> str:
+    return f"topics `{first}` and `{second}` both publish to {dest}; put a per-topic part in `to:` such as {{{{ topic | slug }}}}"
 
 
 def _manifest(task: Any, rt: Runtime, video: Artifact, dest: str) -> dict[str, Any]:

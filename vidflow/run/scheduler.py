@@ -38,7 +38,7 @@ import networkx as nx
 from ..cache.lease import Leases
 from ..cache.records import APPROVED, REJECTED, Records
 from ..cache.store import Artifact, CacheStore, LookupStatus
-from ..capabilities.base import UNKNOWN, Capability
+from ..capabilities.base import UNKNOWN, Capability, topic_context
 from ..errors import (
     AwaitingReviewError,
     BadOutputError,
@@ -357,13 +357,7 @@ class Scheduler(ProviderCalls, Gates):
 
     async def _topic(self, topic: Topic) -> None:
         loop = asyncio.get_running_loop()
-        variables = {**self.loaded.recipe.vars, **topic.vars}
-        ctx = {
-            **variables, "topic": topic.text, "topic_id": topic.id, "vars": variables, "review": {"note": ""},
-            "characters": [c.template_view() for c in self.loaded.characters.values()],
-            "recipe": {"name": self.loaded.name},
-        }
-        ts = self._topics[topic.id] = _TopicState(topic, ctx)
+        ts = self._topics[topic.id] = _TopicState(topic, topic_context(self.loaded, topic))
         for name in self.loaded.order:
             ts.expanded[name] = loop.create_future()
         expanders: list[asyncio.Future] = []
