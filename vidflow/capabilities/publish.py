@@ -103,7 +103,7 @@ class PublishCapability(Capability):
             raise OutputPathError(f"{loaded.loc('steps', step.name, 'to')}: steps.{step.name}.to: {e}") from None
         other = inputs.claim_output(dest)
         if other is not None:
-            raise TemplateError(_both(other, task.topic, dest))
+            raise TemplateError(f"topics `{other}` and `{task.topic}` both publish to {dest}; put a per-topic part in `to:` such as {{{{ topic | slug }}}}")
         video = inputs.artifact(task.params["source"])
         if video is UNKNOWN:
             return None
@@ -160,10 +160,6 @@ def _write(local: str, dest: str, side: str, manifest: dict, opts: dict, with_ma
         _, side_path = url_to_fs(side, **opts)
         body = json.dumps(manifest, indent=2, ensure_ascii=False).encode()
         atomic_write(fs, side_path, body, content_type="application/json")
-
-
-def _both(first: str, second: str, dest: str) -> str:
-    return f"topics `{first}` and `{second}` both publish to {dest}; put a per-topic part in `to:` such as {{{{ topic | slug }}}}"
 
 
 def _manifest(task: Any, rt: Runtime, video: Artifact, dest: str) -> dict[str, Any]:
