@@ -45,3 +45,22 @@ def test_a_last_line_cut_off_by_a_crash_is_left_out(tmp_path):
     path.write_text(path.read_text(encoding="utf-8") + "\n" + _LINE(EVENTS[3].as_dict()) + "\n", encoding="utf-8")
     with pytest.raises(ValueError):  # a broken line in the middle is not a crash's trace: it is reported
         read_events(str(path))
+
+
+def test_event_times_are_written_to_the_microsecond(tmp_path):
+    """A run's times (event ``ts``) are the wall clock to the microsecond: short to write, and
+    still within a microsecond of the clock."""
+    import time
+
+    from vidflow.run.ledger import stamp
+
+    before = time.time()
+    ts = stamp()
+    assert before - 1e-6 <= ts <= time.time()
+    assert round(ts, 6) == ts
+    path = tmp_path / "events.jsonl"
+    sink = JsonlSink(str(path))
+    sink.emit(Event("r-1", EventType.RUN_STARTED))
+    sink.close()
+    written = path.read_text(encoding="utf-8").split('"ts":')[1].split(",")[0].rstrip("}\n")
+    assert len(written.split(".")[1]) <= 6, written

@@ -189,8 +189,15 @@ def _encode(value: Any) -> Any:
         fields: dict[str, Any] = {}  # field names are identifiers: ASCII, distinct
         for n in names:
             v = getattr(value, n)
-            if type(v) is str:  # most fields of a request are text: no call for them
+            tv = type(v)
+            if tv is str:  # most fields of a request are text, None or empty: no call for them
                 fields[n] = ["s", v if v.isascii() else unicodedata.normalize("NFC", v)]
+            elif v is None:
+                fields[n] = None
+            elif tv is dict and not v:
+                fields[n] = ["m", {}]
+            elif tv is tuple and not v:
+                fields[n] = ["l", []]
             else:
                 fields[n] = _encode(v)
         return ["r", key_tag(t), ["m", fields]]

@@ -143,6 +143,7 @@ class CacheStore:
         self.fs, self.root = url_to_fs(url, **(storage_options or {}))
         self._local = is_local(self.fs)
         self._actions = join(self.root, "actions")
+        self._nodes = join(self.root, "nodes")
         self.records = VerificationRecords(self.fs, join(self.root, "verified"))
         # digest -> the blob's state when this process last verified (or wrote) it
         self._trusted: dict[str, tuple] = {}
@@ -362,7 +363,7 @@ class CacheStore:
 
     # ------------------------------------------------------------------ node index
     def index_path(self, recipe: str, topic_id: str) -> str:
-        return join(self.root, "nodes", _safe_name(recipe), f"{_safe_name(topic_id)}.json")
+        return f"{self._nodes}/{_safe_name(recipe)}/{_safe_name(topic_id)}.json"  # (join's result: safe names have no slash)
 
     def read_index(self, recipe: str, topic_id: str) -> dict[str, str]:
         """Node name -> the key it had when it was last made or used (by any run of the recipe)."""

@@ -9,13 +9,12 @@ limiters, retry policies, budget and events).
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any, Awaitable, Callable, Mapping
 
 from ..errors import DiskFullError, RateLimitedError, TransientProviderError
 from ..plan.task import Task
 from ..providers.base import Provider
-from .ledger import EventType
+from .ledger import EventType, stamp
 from .outcome import CallResult
 
 __all__ = ["ProviderCalls"]
@@ -65,7 +64,7 @@ class ProviderCalls:
                 actual = 0.0
                 try:
                     self.calls[provider] = self.calls.get(provider, 0) + 1
-                    started_at = time.time()
+                    started_at = stamp()  # (to the microsecond, as events are)
                     c0 = self.clock.now()
                     value = await (fn() if policy.timeout is None else policy.bounded(fn, kind=adapter.kind))
                     seconds = self.clock.now() - c0

@@ -38,8 +38,7 @@ class Clock(Protocol):
 class MonotonicClock:
     """The real clock."""
 
-    def now(self) -> float:
-        return time.monotonic()
+    now = staticmethod(time.monotonic)  # (``clock.now()`` is then one C call: it is read ~6 times a node)
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(max(0.0, seconds))

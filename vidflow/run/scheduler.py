@@ -29,7 +29,6 @@ import asyncio
 import contextlib
 import gc
 import os
-from time import time as _now
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping
 
@@ -68,6 +67,7 @@ from .calls import ProviderCalls
 from .gates import Gates
 from .inputs import NodeInputs
 from .ledger import Event, EventSink, EventType, NullSink
+from .ledger import stamp as _now
 from .limits import Clock, Limiter, MonotonicClock
 from .outcome import CallResult, Outcome
 from .retry import RetryPolicy
@@ -297,7 +297,8 @@ class Scheduler(ProviderCalls, Gates):
         no message, so nothing to redact, and the Event built at once (this runs ~3 times a node)."""
         if self._silent:
             return
-        self.sink.emit(Event(self.run_id, type, _now(), task.id, task.step, task.topic, self._kind(task),
+        kind = self._kinds.get((task.provider, task.capability, task.role))
+        self.sink.emit(Event(self.run_id, type, _now(), task.id, task.step, task.topic, self._kind(task) if kind is None else kind,
                              (task.provider or "") if provider is None else provider, attempt, "", "", latency, cost_usd, {} if data is None else data))
 
     def _kind(self, task: Task) -> str:
