@@ -21,6 +21,7 @@ from typing import Any, Callable, Iterable, Mapping
 import networkx as nx
 
 from .cache.store import CacheStore
+from .capabilities.base import doomed_topics
 from .capabilities.registry import CapabilityRegistry, default_capabilities
 from .errors import ConfigError, Problem, RecipeError, UserError
 from .notify import open_notifier
@@ -106,14 +107,11 @@ def check_credentials(loaded: LoadedRecipe, settings: Settings) -> None:
 def preflight(loaded: LoadedRecipe, output_root: str | None = None) -> None:
     """Refuse a run whose every topic is doomed by its own values (a publish path that cannot be
     written), before any work (RecipeError, exit 2): it would pay for every node, then fail each
-    topic at the end. Some topics doomed and others not: the batch runs, and those fail alone."""
-    root = os.path.abspath(output_root or os.getcwd())
-    doomed: dict[str, list[Problem]] = {}
-    for step in loaded.steps.values():
-        for topic_id, problem in loaded.capability(step).preflight(step, loaded, root):
-            doomed.setdefault(topic_id, []).append(problem)
+    topic at the end. Some topics doomed and others not: the batch runs, and those fail alone,
+    before their first node (the scheduler asks the same question per topic)."""
+    doomed = doomed_topics(loaded, os.path.abspath(output_root or os.getcwd()))
     if loaded.topics and len(doomed) == len(loaded.topics):
-        problems = [p for ps in doomed.values() for p in ps]
+        problems = [p for name in loaded.steps for t in loaded.topics for p in doomed[t.id].get(name, ())]
         if len(problems) > 10:  # (the same mistake, topic after topic: ten say it)
             last = problems[9]
             problems = [*problems[:9], Problem(last.location, last.path, f"{last.message} (and {len(problems) - 10} more like these)")]

@@ -349,6 +349,31 @@ def test_a_run_whose_every_topic_cannot_publish_is_refused_before_any_work(proje
     assert not (project / "cache").exists() and not (project / "runs").exists()  # nothing was made
 
 
+def test_a_topic_that_cannot_publish_makes_nothing_while_the_rest_of_the_batch_runs(project, capsys):
+    """One topic of two has a `to:` that cannot be written: it used to make (and pay for) every
+    node before failing at its publish. Now it fails before its first node; the other publishes."""
+    from vidflow.run.ledger import read_events
+
+    doomed = QUICKSTART.replace('to: "out/{{ topic | slug }}.mp4"', "to: \"out/{{ topic | slug }}{{ 'x' * 300 if 'bees' in topic else '' }}.mp4\"")
+    assert doomed != QUICKSTART
+    (project / "recipe.yaml").write_text(doomed)
+    assert main(["run", "recipe.yaml", "--plain"]) == 1
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    assert (project / "out" / "why-is-the-sky-blue.mp4").is_file()
+    [record] = (project / "runs").glob("*/events.jsonl")
+    events = [e for e in read_events(str(record)) if e.topic == "how-do-bees-make-honey"]
+    made = [e.node for e in events if e.type.value in ("node_started", "node_succeeded", "node_cached")]
+    assert made == [], made  # nothing made, nothing paid
+    failed = [e for e in events if e.type.value == "node_failed"]
+    assert [(e.node, e.error) for e in failed] == [("how-do-bees-make-honey/publish", "OutputPathError")]
+    assert "steps.publish.to" in failed[0].message and "255 bytes" in failed[0].message
+    skipped = {e.step for e in events if e.type.value == "node_skipped"}
+    assert skipped == {"script", "speech", "art", "video"}, skipped
+    [finished] = [e for e in events if e.type.value == "topic_finished"]
+    assert finished.data["status"] == "failed" and "steps.publish.to" in finished.data["error"]
+
+
 def test_a_fine_topics_file_still_loads(cli, project):
     shutil.copy(REPO / "recipes" / "topics.txt", project / "topics.txt")
     rc, lines = cli(QUICKSTART, "--topics", "topics.txt")

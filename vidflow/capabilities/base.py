@@ -43,6 +43,7 @@ __all__ = [
     "Runtime",
     "TaskInputs",
     "TaskSpec",
+    "doomed_topics",
     "require",
     "template_where",
 ]
@@ -353,6 +354,16 @@ def topic_context(loaded: LoadedRecipe, topic: Any) -> dict[str, Any]:
         "characters": [c.template_view() for c in loaded.characters.values()],
         "recipe": {"name": loaded.name},
     }
+
+
+def doomed_topics(loaded: LoadedRecipe, output_root: str) -> dict[str, dict[str, list[Problem]]]:
+    """Topic id -> step -> what that topic's own values already doom at that step
+    (:meth:`Capability.preflight`: a publish path that cannot be written), known before any work."""
+    doomed: dict[str, dict[str, list[Problem]]] = {}
+    for step in loaded.steps.values():
+        for topic_id, problem in loaded.capability(step).preflight(step, loaded, output_root):
+            doomed.setdefault(topic_id, {}).setdefault(step.name, []).append(problem)
+    return doomed
 
 
 def template_where(loaded: LoadedRecipe, step: StepInfo, ctx: Mapping[str, Any]) -> Callable[[str], Any]:

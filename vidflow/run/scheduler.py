@@ -37,14 +37,16 @@ import networkx as nx
 from ..cache.lease import Leases
 from ..cache.records import APPROVED, REJECTED, Records
 from ..cache.store import Artifact, CacheStore, LookupStatus
-from ..capabilities.base import UNKNOWN, Capability, topic_context
+from ..capabilities.base import UNKNOWN, Capability, doomed_topics, topic_context
 from ..errors import (
     AwaitingReviewError,
     BadOutputError,
     CacheError,
     DiskFullError,
     NodeFailedError,
+    OutputPathError,
     ProviderError,
+    TemplateError,
     UpstreamFailedError,
     UserError,
     VidflowError,
@@ -178,6 +180,7 @@ class Scheduler(ProviderCalls, Gates):
         self._silent = isinstance(sink, NullSink)
         self._eager: Eager | None = None
         self._full: DiskFullError | None = None  # a write found its disk full: nothing more is made
+        self._doomed: dict[str, dict[str, list[Any]]] = {}  # topic id -> step -> what dooms it there (Capability.preflight)
 
     # ------------------------------------------------------------------ resources
     async def __aenter__(self) -> Scheduler:
@@ -319,6 +322,7 @@ class Scheduler(ProviderCalls, Gates):
         self._pins = {(p["topic"], p["step"]): p for p in await self.io(lambda: list(self.records.pins(self.loaded.name)))}
         if any(s.spec.approve for s in self.loaded.steps.values()):
             self._reviews = {(r["topic"], r["node"]): r for r in await self.io(lambda: list(self.records.reviews(self.loaded.name)))}
+        self._doomed = doomed_topics(self.loaded, self.output_root)
         data = {"recipe": self.loaded.name, "mode": "plan" if self.executor.dry else "run", "topics": [t.id for t in topics], "cache": self.store.url}
         if not self._silent:  # progress displays start from the expected size of the batch
             with contextlib.suppress(VidflowError):
@@ -362,9 +366,13 @@ class Scheduler(ProviderCalls, Gates):
         for name in self.loaded.order:
             ts.expanded[name] = loop.create_future()
         expanders: list[asyncio.Future] = []
+        lost = self._lost_steps(self._doomed[topic.id]) if topic.id in self._doomed else {}
         try:
             for name in self.loaded.order:  # topological: a step's sources come before it
                 step = self.loaded.steps[name]
+                if name in lost:
+                    self._not_made(ts, step, *lost[name])
+                    continue
                 needs = expansion_needs(self.loaded, step)
                 if all(w == "nodes" and ts.expanded[src].done() for src, w in needs.items()):
                     await self._expand(ts, step)  # named at once: no task for the common case
@@ -428,6 +436,36 @@ class Scheduler(ProviderCalls, Gates):
             if runner is not None:
                 ts.runners.append(runner)
         done.set_result((tuple(t.id for t in tasks if t.result), any(t.estimated for t in tasks if t.result)))
+
+    def _lost_steps(self, doomed: Mapping[str, list[Any]]) -> dict[str, tuple[str, BaseException]]:
+        """For a topic that its own values doom at some steps (a `to:` that cannot be written):
+        step -> (status, why) it is not made. The doomed steps fail with their problem (as their
+        node would have, at the end); a step whose every dependent is not made is skipped (its
+        output would be paid for and never used)."""
+        lost: dict[str, tuple[str, BaseException]] = {  # (a Problem with a path: the `to:` itself; without: its template)
+            name: ("failed", (OutputPathError if problems[0].path else TemplateError)(str(problems[0]))) for name, problems in doomed.items()
+        }
+        first = next(iter(doomed))
+        dependents: dict[str, list[str]] = {name: [] for name in self.loaded.order}
+        for name, step in self.loaded.steps.items():
+            for d in step.deps:
+                if d in dependents:
+                    dependents[d].append(name)
+        for name in reversed(self.loaded.order):
+            if name not in lost and dependents[name] and all(d in lost for d in dependents[name]):
+                lost[name] = ("skipped", UserError(f"not made: this topic's `{first}` cannot be made (see its error), and nothing else uses this step"))
+        return lost
+
+    def _not_made(self, ts: _TopicState, step: StepInfo, status: str, cause: BaseException) -> None:
+        """A step of a doomed topic (:meth:`_lost_steps`): one stand-in node, failed or skipped."""
+        topic_id, done = ts.topic.id, ts.expanded[step.name]
+        if status == "failed":
+            node = self._stand_in(topic_id, step, "failed", cause)
+            done.set_exception(NodeFailedError(node, str(cause)))
+        else:
+            self._stand_in(topic_id, step, "skipped", cause)
+            done.set_exception(UpstreamFailedError(f"{topic_id}/{step.name}", str(cause)))
+        done.exception()
 
     def _stand_in(self, topic_id: str, step: StepInfo, status: str, cause: BaseException) -> str:
         """A step that could not even name its nodes is one node, skipped or failed."""
