@@ -300,8 +300,7 @@ class Scheduler(ProviderCalls, Gates):
         no message, so nothing to redact, and the Event built at once (this runs ~3 times a node)."""
         if self._silent:
             return
-        kind = self._kinds.get((task.provider, task.capability, task.role))
-        self.sink.emit(Event(self.run_id, type, _now(), task.id, task.step, task.topic, self._kind(task) if kind is None else kind,
+        self.sink.emit(Event(self.run_id, type, _now(), task.id, task.step, task.topic, self._kind(task),
                              (task.provider or "") if provider is None else provider, attempt, "", "", latency, cost_usd, {} if data is None else data))
 
     def _kind(self, task: Task) -> str:
@@ -371,7 +370,8 @@ class Scheduler(ProviderCalls, Gates):
             for name in self.loaded.order:  # topological: a step's sources come before it
                 step = self.loaded.steps[name]
                 if name in lost:
-                    self._not_made(ts, step, *lost[name])
+                    status, cause = lost[name]
+                    self._stand_in(ts, step, status, cause, str(cause))
                     continue
                 needs = expansion_needs(self.loaded, step)
                 if all(w == "nodes" and ts.expanded[src].done() for src, w in needs.items()):
@@ -406,19 +406,13 @@ class Scheduler(ProviderCalls, Gates):
             tasks = expand_step(self.loaded, step, topic_id, values=values, results=results, estimated=estimated, adapters=self.adapter,
                                 calibration=self.calibration, memo=self._estimates)
         except AwaitingReviewError as e:
-            self._stand_in(topic_id, step, "waiting", e)
-            done.set_exception(AwaitingReviewError(f"{topic_id}/{step.name}", f"{e.node} awaits review"))
-            done.exception()
+            self._stand_in(ts, step, "waiting", e, f"{e.node} awaits review")
             return
         except NodeFailedError as e:
-            self._stand_in(topic_id, step, "skipped", UpstreamFailedError(e.node, f"upstream `{e.node}` failed"))
-            done.set_exception(UpstreamFailedError(f"{topic_id}/{step.name}", f"upstream `{e.node}` failed"))
-            done.exception()
+            self._stand_in(ts, step, "skipped", UpstreamFailedError(e.node, f"upstream `{e.node}` failed"), f"upstream `{e.node}` failed")
             return
         except (UserError, BadOutputError) as e:
-            node = self._stand_in(topic_id, step, "failed", e)
-            done.set_exception(NodeFailedError(node, str(e)))
-            done.exception()
+            self._stand_in(ts, step, "failed", e, str(e))
             return
         add_tasks(self.graph, tasks)
         by_step = self._by_step.setdefault(step.name, [])
@@ -456,24 +450,15 @@ class Scheduler(ProviderCalls, Gates):
                 lost[name] = ("skipped", UserError(f"not made: this topic's `{first}` cannot be made (see its error), and nothing else uses this step"))
         return lost
 
-    def _not_made(self, ts: _TopicState, step: StepInfo, status: str, cause: BaseException) -> None:
-        """A step of a doomed topic (:meth:`_lost_steps`): one stand-in node, failed or skipped."""
-        topic_id, done = ts.topic.id, ts.expanded[step.name]
-        if status == "failed":
-            node = self._stand_in(topic_id, step, "failed", cause)
-            done.set_exception(NodeFailedError(node, str(cause)))
-        else:
-            self._stand_in(topic_id, step, "skipped", cause)
-            done.set_exception(UpstreamFailedError(f"{topic_id}/{step.name}", str(cause)))
-        done.exception()
-
-    def _stand_in(self, topic_id: str, step: StepInfo, status: str, cause: BaseException) -> str:
-        """A step that could not even name its nodes is one node, skipped or failed."""
+    def _stand_in(self, ts: _TopicState, step: StepInfo, status: str, cause: BaseException, why: str) -> None:
+        """A step that could not even name its nodes, or is not made (:meth:`_lost_steps`), is one
+        node, skipped, waiting or failed; the steps after it learn so from its expansion (``why``)."""
+        topic_id = ts.topic.id
         node = f"{topic_id}/{step.name}"
         task = Task(id=node, topic=topic_id, step=step.name, capability=step.capability, provider=step.provider)
         self.graph.add_node(node, task=task)
         self._tasks[node] = task
-        self._topics[topic_id].nodes.append(node)
+        ts.nodes.append(node)
         self.outcomes[node] = Outcome(status, error=self.redact(describe(cause)))
         self.emit(EventType.NODE_QUEUED, task)
         if status == "skipped":
@@ -482,7 +467,9 @@ class Scheduler(ProviderCalls, Gates):
             self.emit(EventType.NODE_WAITING, task, message=str(cause))
         else:
             self.emit(EventType.NODE_FAILED, task, error=type(cause).__name__, message=str(cause))
-        return node
+        done = ts.expanded[step.name]
+        done.set_exception({"skipped": UpstreamFailedError, "waiting": AwaitingReviewError}.get(status, NodeFailedError)(node, why))
+        done.exception()  # (reported through events: asyncio need not log it)
 
     async def _run_task(self, task: Task, ts: _TopicState) -> None:
         """Settle the node's future with its output (what its dependents await) or NodeFailedError."""
