@@ -51,7 +51,7 @@ def expand_step(
     cap = loaded.capability(step)
     x = Expansion(topic_id=topic_id, values=values, results=results, estimated=estimated, loaded=loaded, adapters=adapters)
     tasks = []
-    upstream_estimated = any(estimated.get(n, False) for n in results)
+    upstream_estimated = bool(results) and any(estimated.get(n, False) for n in results)
     estimates: dict[tuple[str, str, str | None], Estimate] = memo if memo is not None and cap.estimate_per_step else {}
     for spec in cap.expand(step, x):
         est = estimates.get((step.name, spec.role, spec.provider))  # nodes of a step share it

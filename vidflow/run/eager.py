@@ -98,6 +98,8 @@ class Eager:
             return None
         finally:
             self._active = active
+        if yielded is _HANDOFF:  # the Task resumes the coroutine where it asked (it takes the None sent first)
+            return self.loop.create_task(coro)
         if getattr(yielded, "_asyncio_future_blocking", False):
             # A future marks itself "being waited for" when awaited, until a Task takes it; the
             # C future refuses a second await before then ("await wasn't used with future"),

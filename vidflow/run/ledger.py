@@ -317,43 +317,47 @@ class Summarizer:
 
     def emit(self, e: Event) -> None:
         s = self.summary
-        s.run_id = s.run_id or e.run_id
-        if e.type is EventType.RUN_STARTED:
-            self._start = e.ts
-        elif e.type is EventType.RUN_FINISHED:
-            self._end = e.ts
-            s.finished = True
-            s.interrupted = bool(e.data.get("interrupted"))
-        elif e.type is EventType.TOPIC_FINISHED:
-            s.topics[e.topic] = dict(e.data)
-        if not e.node:
+        if not s.run_id:
+            s.run_id = e.run_id
+        t = e.type
+        if not e.node:  # the run's and the topics' own events
+            if t is EventType.RUN_STARTED:
+                self._start = e.ts
+            elif t is EventType.RUN_FINISHED:
+                self._end = e.ts
+                s.finished = True
+                s.interrupted = bool(e.data.get("interrupted"))
+            elif t is EventType.TOPIC_FINISHED:
+                s.topics[e.topic] = dict(e.data)
             if self._start is not None and self._end is not None:
                 s.elapsed = self._end - self._start
             return
         c = s.steps.get(e.step)
         if c is None:
             c = s.steps[e.step] = StepCounts()
-        if e.type is EventType.NODE_QUEUED:
+        if t is EventType.NODE_QUEUED:  # (the events of every node first: a run has thousands)
             c.total += 1
-        elif e.type is EventType.NODE_RETRY:
-            c.retries += 1
-        elif e.type in TERMINAL:
-            status = _STATUS[e.type]
+            return
+        status = _STATUS.get(t)
+        if status is None:
+            if t is EventType.NODE_RETRY:
+                c.retries += 1
+            return
+        if t is EventType.NODE_REVIEW:
             before = s.nodes.get(e.node)
-            if before is not None and e.type is EventType.NODE_REVIEW:
+            if before is not None:
                 setattr(c, before, getattr(c, before) - 1)  # made (or cached), then held for review
-            s.nodes[e.node] = status
-            setattr(c, status, getattr(c, status) + 1)
-            if e.type is EventType.NODE_SUCCEEDED and e.cost_usd:
-                c.cost_usd += e.cost_usd
-                for bucket, k in ((s.cost_by_topic, e.topic), (s.cost_by_step, e.step), (s.cost_by_provider, e.provider or e.kind)):
-                    bucket[k] = bucket.get(k, 0.0) + e.cost_usd
-            if e.type is EventType.NODE_REVIEW:
-                s.reviews.append({"node": e.node, "topic": e.topic, "step": e.step, "look": e.data.get("look", {})})
-            if e.type is EventType.NODE_FAILED:
-                s.failures.append({"node": e.node, "topic": e.topic, "step": e.step, "error": e.error, "message": e.message})
-            if e.data.get("placeholder"):
-                s.placeholders.append(e.node)
+            s.reviews.append({"node": e.node, "topic": e.topic, "step": e.step, "look": e.data.get("look", {})})
+        s.nodes[e.node] = status
+        setattr(c, status, getattr(c, status) + 1)
+        if t is EventType.NODE_SUCCEEDED and e.cost_usd:
+            c.cost_usd += e.cost_usd
+            for bucket, k in ((s.cost_by_topic, e.topic), (s.cost_by_step, e.step), (s.cost_by_provider, e.provider or e.kind)):
+                bucket[k] = bucket.get(k, 0.0) + e.cost_usd
+        elif t is EventType.NODE_FAILED:
+            s.failures.append({"node": e.node, "topic": e.topic, "step": e.step, "error": e.error, "message": e.message})
+        if e.data and e.data.get("placeholder"):
+            s.placeholders.append(e.node)
 
 
 def summarize(events: Iterable[Event]) -> Summary:

@@ -30,7 +30,7 @@ import contextlib
 import gc
 import os
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Awaitable, Callable, Iterable, Mapping
 
 import networkx as nx
 
@@ -252,14 +252,15 @@ class Scheduler(ProviderCalls, Gates):
         with client_errors():
             return await asyncio.to_thread(fn, *args)
 
-    async def _save(self, key: str, art: Artifact, fields_text: str | None = None) -> None:
+    def _save(self, key: str, art: Artifact, fields_text: str | None = None) -> Awaitable[None]:
         """Publish a node's manifest; the node awaits it (a failed write fails the node).
 
         A local cache's bytes are made here and written by the run's file writer, off the loop
-        (run/writer.py); a remote store's upload runs on a thread."""
+        (run/writer.py); a remote store's upload runs on a thread. (Not a coroutine function:
+        what it returns is the write's own future, one frame less on every node's path.)"""
         if not self._local_store:
-            return await self.io(self.store.save, key, art)
-        await self._write_file(*self.store.manifest_file(key, art, fields_text=fields_text))
+            return self.io(self.store.save, key, art)
+        return self._write_file(*self.store.manifest_file(key, art, fields_text=fields_text))
 
     async def _save_index(self, topic_id: str, keys: dict[str, str]) -> None:
         if not self._local_store:
@@ -360,7 +361,7 @@ class Scheduler(ProviderCalls, Gates):
             raise
 
     async def _topic(self, topic: Topic) -> None:
-        loop = asyncio.get_running_loop()
+        loop = self._eager.loop  # (asyncio.get_running_loop() is a system call on 3.11: getpid)
         ts = self._topics[topic.id] = _TopicState(topic, topic_context(self.loaded, topic))
         for name in self.loaded.order:
             ts.expanded[name] = loop.create_future()
@@ -374,7 +375,7 @@ class Scheduler(ProviderCalls, Gates):
                     self._stand_in(ts, step, status, cause, str(cause))
                     continue
                 needs = expansion_needs(self.loaded, step)
-                if all(w == "nodes" and ts.expanded[src].done() for src, w in needs.items()):
+                if not needs or all(w == "nodes" and ts.expanded[src].done() for src, w in needs.items()):
                     await self._expand(ts, step)  # named at once: no task for the common case
                 else:  # it waits for an output (a for_each over a script's lines): a task of its own
                     expanders.append(asyncio.ensure_future(self._expand(ts, step)))
@@ -416,20 +417,24 @@ class Scheduler(ProviderCalls, Gates):
             return
         add_tasks(self.graph, tasks)
         by_step = self._by_step.setdefault(step.name, [])
+        loop = self._eager.loop
+        results: list[str] = []
+        estimated = False
         for t in tasks:
             self._tasks[t.id] = t
             ts.nodes.append(t.id)
             by_step.append(t.id)
             self.node_event(EventType.NODE_QUEUED, t, data={"estimated": True} if t.estimated else None)
-        loop = asyncio.get_running_loop()
-        for t in tasks:  # every future first: a node may wait for one named after it
-            self._futures[t.id] = loop.create_future()
+            self._futures[t.id] = loop.create_future()  # every future first: a node may wait for one named after it
+            if t.result:
+                results.append(t.id)
+                estimated = estimated or t.estimated
         ts.left += len(tasks)
         for t in tasks:
             runner = self._eager.start(self._run_task(t, ts))
             if runner is not None:
                 ts.runners.append(runner)
-        done.set_result((tuple(t.id for t in tasks if t.result), any(t.estimated for t in tasks if t.result)))
+        done.set_result((tuple(results), estimated))
 
     def _lost_steps(self, doomed: Mapping[str, list[Any]]) -> dict[str, tuple[str, BaseException]]:
         """For a topic that its own values doom at some steps (a `to:` that cannot be written):
@@ -687,32 +692,49 @@ class Scheduler(ProviderCalls, Gates):
         if self.executor.dry:
             return
         topic_id = ts.topic.id
-        mine = [(n, self.outcomes[n]) for n in ts.nodes if n in self.outcomes]
-        bad = [(n, o) for n, o in mine if o.status in ("failed", "skipped")]
-        tasks = self._tasks
-        keys = {n[len(topic_id) + 1 :]: key for n, o in mine if o.status in ("ran", "cached") and (key := tasks[n].key)}
+        cut = len(topic_id) + 1
+        outcomes, tasks = self.outcomes, self._tasks
+        keys: dict[str, str] = {}
+        bad: list[Outcome] = []
+        awaiting: list[str] = []
+        waiting = False
+        made: list[tuple[Task, Any]] = []  # (one pass over the topic's nodes: a batch has thousands of topics)
+        for n in ts.nodes:
+            o = outcomes.get(n)
+            if o is None:
+                continue
+            status = o.status
+            if status == "ran" or status == "cached":
+                task = tasks[n]
+                if task.key:
+                    keys[n[cut:]] = task.key
+                if o.artifact is not None and o.artifact is not UNKNOWN:
+                    made.append((task, o.artifact))
+            elif status == "failed" or status == "skipped":
+                bad.append(o)
+            elif status == "review":
+                awaiting.append(n)
+            elif status == "waiting":
+                waiting = True
         if keys:
             try:
                 await self._save_index(topic_id, keys)
             except (OSError, CacheError) as e:  # its outputs exist; the rerun (all cached) records them
                 full = DiskFullError.of(e)
                 self._full = self._full or full
-                bad.append(("", Outcome("failed", error=self.redact(f"the cache could not record this topic's nodes: {describe(full or e)}"))))
+                bad.append(Outcome("failed", error=self.redact(f"the cache could not record this topic's nodes: {describe(full or e)}")))
         if bad:
-            first = next((o.error for _, o in bad if o.status == "failed"), bad[0][1].error)
+            first = next((o.error for o in bad if o.status == "failed"), bad[0].error)
             self.emit(EventType.TOPIC_FINISHED, topic=topic_id, data={"status": "failed", "topic": ts.topic.text, "error": self.redact(first)})
             return
-        awaiting = [n for n, o in mine if o.status == "review"]
-        if awaiting or any(o.status == "waiting" for _, o in mine):
+        if awaiting or waiting:
             self.emit(EventType.TOPIC_FINISHED, topic=topic_id, data={"status": "awaiting_review", "topic": ts.topic.text, "awaiting": awaiting})
             return
         output = None
-        for n, o in mine:
-            task = tasks[n]
-            if o.artifact is not None and o.artifact is not UNKNOWN:
-                out = self.loaded.capabilities[task.capability].topic_output(task, o.artifact)
-                if out:
-                    output = out
+        for task, art in made:
+            out = self.loaded.capabilities[task.capability].topic_output(task, art)
+            if out:
+                output = out
         data = {"status": "published" if output else "done", "topic": ts.topic.text, **(output or {})}
         self.emit(EventType.TOPIC_FINISHED, topic=topic_id, data=data)
 
@@ -735,18 +757,30 @@ class Scheduler(ProviderCalls, Gates):
         info = self.loaded.steps[step]
         out: dict[str, Any] = {}
         by_topic: dict[str, list[Task]] = {}
+        tasks, outcomes = self._tasks, self.outcomes
+        single = info.for_each is None
+        lost: set[str] = set()
         for n in self._by_step.get(step, ()):
-            task = self._tasks[n]
-            if task.result:
+            task = tasks[n]
+            if not task.result:
+                continue
+            if single:  # (one result node a topic: its value, no grouping or sorting)
+                o = outcomes.get(n)
+                if o is None or o.artifact is None or o.artifact is UNKNOWN or o.status not in ("ran", "cached"):
+                    lost.add(task.topic)
+                elif task.topic not in out:
+                    out[task.topic] = o.artifact.value
+            else:
                 by_topic.setdefault(task.topic, []).append(task)
-        for topic_id, tasks in by_topic.items():
+        for topic_id in lost:
+            out.pop(topic_id, None)
+        for topic_id, group in by_topic.items():
             values = []
-            for t in sorted(tasks, key=lambda t: t.item or 0):
-                o = self.outcomes.get(t.id)
+            for t in sorted(group, key=lambda t: t.item or 0):
+                o = outcomes.get(t.id)
                 if o is None or o.artifact is None or o.artifact is UNKNOWN or o.status not in ("ran", "cached"):
                     break
                 values.append(o.artifact.value)
             else:
-                out[topic_id] = values if info.for_each is not None else values[0]
+                out[topic_id] = values
         return out
-

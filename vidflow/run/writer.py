@@ -38,6 +38,11 @@ from ..atomicfile import ERROR, REQUEST, write_local_atomic
 __all__ = ["ProcessWriter", "ThreadWriter", "open_file_writer"]
 
 _STOP = object()
+#: Bytes of requests that are handed to the helper at once, not at the end of the loop's turn:
+#: a turn that makes thousands of nodes would otherwise leave the helper idle until it ends
+#: (a pipe holds 64 KiB).
+_HAND_ON = 1 << 16
+_FS_ENCODING, _FS_ERRORS = sys.getfilesystemencoding(), sys.getfilesystemencodeerrors()
 
 
 class ThreadWriter:
@@ -115,25 +120,35 @@ class ProcessWriter:
         self._pending: deque[tuple[asyncio.Future, str, bytes]] = deque()  # sent (or queued), not yet answered
         self._out = bytearray()  # requests not yet taken by the pipe
         self._in = bytearray()  # answers not yet parsed
-        self._flushing = False  # a flush is scheduled, or the loop waits for the pipe to take more
+        self._scheduled = False  # a flush is scheduled for the end of this turn of the loop
+        self._full = False  # the pipe took all it could: the loop waits for it to take more
         self._fallback: ThreadWriter | None = None
 
     def write(self, path: str, data: bytes) -> asyncio.Future:
         if self._fallback is not None:
             return self._fallback.write(path, data)
         fut = self._loop.create_future()
-        raw = os.fsencode(path)
+        raw = path.encode(_FS_ENCODING, _FS_ERRORS) if type(path) is str else os.fsencode(path)  # (os.fsencode, without its frame)
         self._pending.append((fut, path, data))
         self._out += REQUEST.pack(len(raw), len(data))
         self._out += raw
         self._out += data
-        if not self._flushing:  # one pipe write for all the requests of this turn of the loop
-            self._flushing = True
-            self._loop.call_soon(self._flush)
+        if self._full:  # the pipe is full: the loop hands on the rest when it can take more
+            return fut
+        if len(self._out) >= _HAND_ON:  # a pipe's worth: the helper writes it while this turn goes on
+            self._flush()
+        elif not self._scheduled:  # else one pipe write for all the requests of this turn of the loop
+            self._scheduled = True
+            self._loop.call_soon(self._flush_soon)
         return fut
 
+    def _flush_soon(self) -> None:
+        self._scheduled = False
+        if not self._full:
+            self._flush()
+
     def _flush(self) -> None:
-        if self._proc is None:
+        if self._proc is None or not self._out:
             return
         try:
             n = os.write(self._wfd, self._out)
@@ -144,12 +159,12 @@ class ProcessWriter:
             return
         del self._out[:n]
         if self._out:  # the pipe is full: go on when it can take more
+            self._full = True
             self._loop.add_writer(self._wfd, self._flush_more)
-        else:
-            self._flushing = False
 
     def _flush_more(self) -> None:
         self._loop.remove_writer(self._wfd)
+        self._full = False
         self._flush()
 
     def _on_reply(self) -> None:
