@@ -8,9 +8,10 @@ inputs already in the cache). A Task never holds a live client or an output.
 
 from __future__ import annotations
 
-import operator
 from dataclasses import dataclass, field
 from typing import Any, Mapping
+
+from ..frozen import fast_init
 
 __all__ = ["Estimate", "Task", "new_task"]
 
@@ -24,7 +25,8 @@ class Estimate:
     units: Mapping[str, float] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
+@fast_init
+@dataclass(frozen=True)
 class Task:
     """One node: a provider call, a local step, or a capability's sub-node (a scene segment).
 
@@ -68,7 +70,11 @@ class Task:
         """This Task once its inputs exist: with its key fields, key and the real request's
         estimate (``dataclasses.replace``, without re-running ``__init__``: every node takes
         this step)."""
-        return _filled((*_get_unkeyed(self), estimate, fields, key))
+        task = _new(Task)
+        values = self.__dict__.copy()
+        values["estimate"], values["fields"], values["key"] = estimate, fields, key
+        _set(task, "__dict__", values)
+        return task
 
     @property
     def lane(self) -> str:
@@ -78,27 +84,11 @@ class Task:
         return "" if self.capability == "publish" else "cpu"
 
 
-# A Task is made by setting its slots through their own descriptors (what a frozen dataclass's
-# __init__ reaches through object.__setattr__, at a third of the cost), in a function written
-# out field by field, as dataclasses writes __init__: every node is named with it and keyed with it.
-assert Task.__slots__[-3:] == ("estimate", "fields", "key")  # keyed() replaces these three, in this order
-_get_unkeyed = operator.attrgetter(*Task.__slots__[: Task.__slots__.index("estimate")])
-
-
-def _make_filler() -> Any:
-    names = [f"_put{i}" for i in range(len(Task.__slots__))]
-    src = (f"def _filled(values, _new=object.__new__, _Task=_Task, {', '.join(f'{n}={n}' for n in names)}):\n    task = _new(_Task)\n"
-           + "".join(f"    {n}(task, values[{i}])\n" for i, n in enumerate(names)) + "    return task\n")
-    scope: dict[str, Any] = {"_Task": Task, **{n: Task.__dict__[f].__set__ for n, f in zip(names, Task.__slots__)}}
-    exec(src, scope)  # noqa: S102 - generated from the slot names above, nothing else
-    return scope["_filled"]
-
-
-_filled = _make_filler()
+_new, _set = object.__new__, object.__setattr__
 
 
 def new_task(id: str, topic: str, step: str, capability: str, role: str, provider: str | None, item: int | None,
              deps: tuple[str, ...], inputs: tuple[tuple[str, tuple[str, ...]], ...], item_from: tuple[str, str | None] | None,
              params: Mapping[str, Any], estimated: bool, result: bool, estimate: Estimate) -> Task:
     """``Task(...)`` with every field but the key's given (the planner names every node with it)."""
-    return _filled((id, topic, step, capability, role, provider, item, deps, inputs, item_from, params, estimated, result, estimate, None, None))
+    return Task(id, topic, step, capability, role, provider, item, deps, inputs, item_from, params, estimated, result, estimate)
