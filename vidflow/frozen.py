@@ -1,9 +1,9 @@
 """Frozen dataclasses that cost what plain ones cost to make.
 
 A frozen dataclass's generated ``__init__`` sets each field through ``object.__setattr__``
-(its own ``__setattr__`` refuses): about 0.35 µs a field here, and a node of a run makes ~25
-such fields (its Task, named then keyed, its TaskSpec, its planner's Expansion, its request), a tenth of the scheduler's
-whole overhead per node (benchmarks/overhead.py). :func:`fast_init` writes the same
+(its own ``__setattr__`` refuses): about 0.35 µs a field here, and a node of a run makes ~40
+such fields (its Task, its TaskSpec, its planner's Expansion, its request), more than a tenth
+of the scheduler's whole overhead per node (benchmarks/overhead.py). :func:`fast_init` writes the same
 ``__init__`` (names, defaults, default factories, ``__post_init__``) that sets the new
 instance's dict in one call instead. Everything else stays as dataclasses made it: the
 instance is as frozen, compares, hashes, prints and pickles the same.

@@ -374,6 +374,22 @@ def test_a_topic_that_cannot_publish_makes_nothing_while_the_rest_of_the_batch_r
     assert finished.data["status"] == "failed" and "steps.publish.to" in finished.data["error"]
 
 
+def test_the_plan_of_a_doomed_topic_counts_none_of_its_nodes_as_to_run(project, capsys):
+    """The plan agrees with the run: the doomed topic's nodes (its failed publish, its skipped
+    steps) are nodes of their steps, but none would run; the problem is listed."""
+    import json
+
+    doomed = QUICKSTART.replace('to: "out/{{ topic | slug }}.mp4"', "to: \"out/{{ topic | slug }}{{ 'x' * 300 if 'bees' in topic else '' }}.mp4\"")
+    (project / "recipe.yaml").write_text(doomed)
+    assert main(["plan", "recipe.yaml", "--json"]) == 2  # a problem: exit 2, with the report
+    report = json.loads(capsys.readouterr().out)
+    would_run = {n["id"].split("/")[0] for n in report["nodes"]}
+    assert would_run == {"why-is-the-sky-blue"}, would_run
+    assert report["to_run"] == len(report["nodes"]) == sum(r["to_run"] for r in report["rows"])
+    assert report["total_nodes"] == report["to_run"] + 5  # the doomed topic's five steps, one node each
+    assert any("steps.publish.to" in p for p in report["problems"])
+
+
 def test_a_fine_topics_file_still_loads(cli, project):
     shutil.copy(REPO / "recipes" / "topics.txt", project / "topics.txt")
     rc, lines = cli(QUICKSTART, "--topics", "topics.txt")

@@ -126,6 +126,8 @@ def build_report(graph: nx.DiGraph, status: Mapping[str, str], *, recipe: str, t
         if st == "cached":
             row.cached += 1
             continue
+        if st not in TO_RUN:  # failed, skipped or waiting for review: it will not run (its problem is listed)
+            continue
         row.to_run += 1
         if task.estimated or st == "estimated":
             row.estimated = True
