@@ -64,3 +64,19 @@ def test_event_times_are_written_to_the_microsecond(tmp_path):
     sink.close()
     written = path.read_text(encoding="utf-8").split('"ts":')[1].split(",")[0].rstrip("}\n")
     assert len(written.split(".")[1]) <= 6, written
+
+
+@pytest.mark.parametrize("ts", [1.0, 1.5, 2.000001, 1732860000.0, 1732860000.5, 1795940594.759567, 1795940594.000001, 8589934591.999999,
+                                8589934592.5, 9453841537.628649, 0.25, 1e-05, 1.2345678901234567, 1732860000.123456789])
+def test_a_time_is_written_as_its_repr(tmp_path, ts):
+    """Times of whole microseconds are written without float's repr (integer arithmetic), and
+    must read exactly as it: other times (below one second, past 2**33, finer than a
+    microsecond) take the repr itself."""
+    path = tmp_path / "events.jsonl"
+    sink = JsonlSink(str(path))
+    e = Event("r-1", EventType.NODE_QUEUED, ts, node="a/s", step="s", topic="a", kind="k")
+    sink.emit(e)
+    sink.close()
+    line = path.read_text(encoding="utf-8").rstrip("\n")
+    assert line == _LINE(e.as_dict())
+    assert f'"ts":{ts!r},' in line
