@@ -17,7 +17,7 @@ import math
 import os
 import wave
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import pytest
 from PIL import Image, ImageChops, ImageDraw, ImageStat

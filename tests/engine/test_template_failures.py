@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from tests.engine.util import BASE, project_settings, run_recipe, write
+from tests.engine.util import BASE, run_recipe, write
 from vidflow.cli import main
 
 # `vars.lang` exists for one topic only: its template renders for that topic and fails for the

@@ -58,7 +58,7 @@ def _calls(oai) -> Counter:
 def test_two_processes_with_overlapping_topics_pay_each_call_once(project, where, request):
     cache, extra = str(project / "cache"), {}
     if where == "s3":
-        s3 = request.getfixturevalue("s3")
+        request.getfixturevalue("s3")  # (the moto server, for its endpoint)
         cache, extra = "s3://vidflow-test/cache", {"VIDFLOW_S3_ENDPOINT_URL": os.environ["VIDFLOW_S3_ENDPOINT_URL"]}
     with OpenAIServer(responder=dialogue_responder, latency=0.5) as oai:
         _recipe(project, oai)

@@ -13,7 +13,6 @@ import subprocess
 import sys
 import time
 
-import pytest
 
 from tests.conftest import REPO
 from tests.servers import OpenAIServer

@@ -8,11 +8,9 @@ test knows whether it ran.
 
 from __future__ import annotations
 
-import json
 import shutil
 
 from tests.engine.util import project_settings, ran, run_recipe, write
-from vidflow.cache.store import CacheStore
 
 REPO_STEPS = __import__("pathlib").Path(__file__).resolve().parents[2] / "recipes" / "steps"
 

@@ -7,7 +7,7 @@ import subprocess
 import imageio_ffmpeg
 import pytest
 
-from tests.engine.util import project_settings, run_recipe, write
+from tests.engine.util import run_recipe, write
 from vidflow.cache.store import CacheStore
 from vidflow.providers.image_procedural import render_card
 from vidflow.providers.registry import default_registry

@@ -11,7 +11,6 @@ import threading
 import time
 from collections import Counter
 
-import pytest
 
 from tests.engine.util import project_settings, run_recipe, write
 from tests.webhooks.receiver import Receiver
