@@ -53,6 +53,27 @@ def test_a_large_write_goes_through_a_full_pipe(tmp_path):
     assert (tmp_path / "small.json").read_bytes() == b"{}"
 
 
+def test_a_pipes_worth_of_writes_reaches_the_helper_before_the_loop_turn_ends(tmp_path):
+    """A turn of the loop that queues thousands of writes hands them on as they pile up, so the
+    helper writes while the loop goes on (it used to get nothing until the turn ended)."""
+    import time
+
+    async def main():
+        writer = ProcessWriter(asyncio.get_running_loop())
+        try:
+            futures = [writer.write(str(tmp_path / f"{i}.bin"), b"x" * 4096) for i in range(20)]  # 80 KiB in this turn
+            deadline = time.monotonic() + 30
+            while not (tmp_path / "0.bin").exists() and time.monotonic() < deadline:
+                time.sleep(0.01)  # (the loop is held here: only the helper can write the file)
+            written_meanwhile = (tmp_path / "0.bin").exists()
+            assert await asyncio.gather(*futures) == [None] * 20
+            return written_meanwhile
+        finally:
+            writer.close()
+
+    assert asyncio.run(main())
+
+
 def test_a_refused_write_fails_with_the_os_reason_and_the_next_ones_still_land(tmp_path):
     (tmp_path / "a-file").write_text("x")
     (tmp_path / "a-folder.json").mkdir()

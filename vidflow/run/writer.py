@@ -121,7 +121,7 @@ class ProcessWriter:
         self._out = bytearray()  # requests not yet taken by the pipe
         self._in = bytearray()  # answers not yet parsed
         self._scheduled = False  # a flush is scheduled for the end of this turn of the loop
-        self._full = False  # the pipe took all it could: the loop waits for it to take more
+        self._pipe_full = False  # the pipe took all it could: the loop waits for it to take more
         self._fallback: ThreadWriter | None = None
 
     def write(self, path: str, data: bytes) -> asyncio.Future:
@@ -133,7 +133,7 @@ class ProcessWriter:
         self._out += REQUEST.pack(len(raw), len(data))
         self._out += raw
         self._out += data
-        if self._full:  # the pipe is full: the loop hands on the rest when it can take more
+        if self._pipe_full:  # the pipe is full: the loop hands on the rest when it can take more
             return fut
         if len(self._out) >= _HAND_ON:  # a pipe's worth: the helper writes it while this turn goes on
             self._flush()
@@ -144,7 +144,7 @@ class ProcessWriter:
 
     def _flush_soon(self) -> None:
         self._scheduled = False
-        if not self._full:
+        if not self._pipe_full:
             self._flush()
 
     def _flush(self) -> None:
@@ -159,12 +159,12 @@ class ProcessWriter:
             return
         del self._out[:n]
         if self._out:  # the pipe is full: go on when it can take more
-            self._full = True
+            self._pipe_full = True
             self._loop.add_writer(self._wfd, self._flush_more)
 
     def _flush_more(self) -> None:
         self._loop.remove_writer(self._wfd)
-        self._full = False
+        self._pipe_full = False
         self._flush()
 
     def _on_reply(self) -> None:
