@@ -119,8 +119,9 @@ def _micros(us: int) -> str:
     """``repr(us / 1e6)`` for a time in whole microseconds (1 <= seconds < 2**33, the year 2242),
     written with integer arithmetic: a float's shortest repr takes a bignum algorithm (~5,000
     instructions for the 16 digits of a Unix time), and every event line has one. The same text:
-    below 2**33 two floats are less than half a microsecond apart, so no decimal with fewer
-    digits reads back as the same float, and the trailing zeros are dropped as repr drops them."""
+    below 2**33 floats are less than a microsecond apart, so each microsecond is a float of its
+    own and a decimal with fewer digits (a microsecond away or more) reads back as another one;
+    the trailing zeros are dropped as repr drops them (tests/engine/test_event_lines.py)."""
     whole, frac = divmod(us, 1_000_000)
     if not frac:
         return f"{whole}.0"

@@ -760,16 +760,17 @@ class Scheduler(ProviderCalls, Gates):
         tasks, outcomes = self._tasks, self.outcomes
         single = info.for_each is None
         lost: set[str] = set()
+        first: dict[str, int] = {}  # (a step with several result nodes a topic gives its lowest item's)
         for n in self._by_step.get(step, ()):
             task = tasks[n]
             if not task.result:
                 continue
-            if single:  # (one result node a topic: its value, no grouping or sorting)
+            if single:  # (one result node a topic, as a rule: its value, no grouping or sorting)
                 o = outcomes.get(n)
                 if o is None or o.artifact is None or o.artifact is UNKNOWN or o.status not in ("ran", "cached"):
                     lost.add(task.topic)
-                elif task.topic not in out:
-                    out[task.topic] = o.artifact.value
+                elif task.topic not in out or (task.item or 0) < first[task.topic]:
+                    out[task.topic], first[task.topic] = o.artifact.value, task.item or 0
             else:
                 by_topic.setdefault(task.topic, []).append(task)
         for topic_id in lost:
