@@ -105,7 +105,7 @@ def samples(tasks: Mapping[str, Any], outcomes: Mapping[str, Any], loaded: Any) 
 
     ``tasks``: node id -> its Task (a plan graph's ``task`` attributes)."""
     out: dict[str, list[float]] = {}
-    lanes: dict[tuple[Any, str, str], tuple[str, list[float]] | None] = {}  # the nodes of one lane share its key and list
+    lanes: dict[tuple[Any, str, str], str | None] = {}  # the nodes of one lane share its key
     for node, o in outcomes.items():
         if o.status != "ran" or o.placeholder or not o.seconds:
             continue
@@ -113,17 +113,12 @@ def samples(tasks: Mapping[str, Any], outcomes: Mapping[str, Any], loaded: Any) 
         if task is None:
             continue
         lane = (task.provider, task.capability, task.role)
-        found = lanes.get(lane, lanes)
-        if found is lanes:  # (a lane seen the first time)
-            key = lane_key(task, loaded)
-            found = lanes[lane] = None if key is None else (key, out.setdefault(key, []))
-        if found is None:
+        key = lanes[lane] if lane in lanes else lanes.setdefault(lane, lane_key(task, loaded))
+        if key is None:
             continue
-        key, seconds = found
-        seconds.append(o.seconds)
+        out.setdefault(key, []).append(o.seconds)
         value = getattr(o.artifact, "value", None)
-        tv = type(value)  # (text and dicts, the usual values, without an ABC check)
-        duration = value.get("duration") if tv is dict or (tv is not str and isinstance(value, abc.Mapping)) else None
+        duration = value.get("duration") if isinstance(value, abc.Mapping) else None
         if isinstance(duration, (int, float)) and duration > 0:
             if key.startswith("cpu:"):
                 out.setdefault(key + "/s", []).append(o.seconds / duration)

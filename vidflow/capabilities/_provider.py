@@ -127,10 +127,7 @@ class ProviderCapability(Capability):
         ctx = inputs.template_context()
         if ctx is None:
             return None
-        if step.fallbacks:
-            requests = [(p, self.request(step, adapters(p), ctx, loaded)) for p in (step.provider, *step.fallbacks)]
-        else:
-            requests = [(step.provider, self.request(step, adapters(step.provider), ctx, loaded))]
+        requests = [(p, self.request(step, adapters(p), ctx, loaded)) for p in (step.provider, *step.fallbacks)]
         adapter, req = adapters(step.provider), requests[0][1]
         fields = {"node": "provider", "provider": _key_identity(adapter), "request": req}
         calibration = inputs.calibration

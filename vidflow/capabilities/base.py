@@ -279,11 +279,9 @@ class Capability:
 
     def expand(self, step: StepInfo, x: Expansion) -> list[TaskSpec]:
         """The nodes of one step for one topic: one, or one per item of its ``for_each``."""
+        inputs = tuple((d, x.results[d]) for d in sorted(step.template_deps)) if step.template_deps else ()
+        deps = tuple(n for _, ids in inputs for n in ids) if inputs else ()
         provider = step.provider
-        if not step.template_deps and step.for_each is None:  # (a step of its topic alone: the most common)
-            return [TaskSpec(step.name, provider=provider)]
-        inputs = tuple((d, x.results[d]) for d in sorted(step.template_deps))
-        deps = tuple(n for _, ids in inputs for n in ids)
         if step.for_each is None:
             return [TaskSpec(step.name, deps=deps, inputs=inputs, provider=provider)]
         src, fld = step.for_each

@@ -57,8 +57,7 @@ class EventType(str, Enum):
     """The run ended (data: interrupted or not)."""
 
 
-TERMINAL = {EventType.NODE_CACHED, EventType.NODE_SUCCEEDED, EventType.NODE_FAILED, EventType.NODE_SKIPPED, EventType.NODE_REVIEW, EventType.NODE_WAITING}
-_STATUS = {
+_STATUS = {  # a node's last event -> its status (the events that end a node)
     EventType.NODE_CACHED: "cached", EventType.NODE_SUCCEEDED: "ran", EventType.NODE_FAILED: "failed",
     EventType.NODE_SKIPPED: "skipped", EventType.NODE_REVIEW: "review", EventType.NODE_WAITING: "waiting",
 }
@@ -225,7 +224,7 @@ class JsonlSink:
         if type(ts) is float and 1.0 <= ts < _MICROS_BELOW and (us := _round(ts * 1e6)) / 1e6 == ts:  # a stamp(): whole microseconds
             stamp = _micros(us)
         else:
-            stamp = _float_repr(ts) if type(ts) is float and ts - ts == 0.0 else _LINE(ts)  # (_number, inline)
+            stamp = _number(ts)
         return f'{{{head[0]},"type":"{e.type._value_}","ts":{stamp}{head[1]}{more}}}'  # (_value_: .value is a property)
 
     def _write(self) -> None:

@@ -761,30 +761,19 @@ class Scheduler(ProviderCalls, Gates):
         out: dict[str, Any] = {}
         by_topic: dict[str, list[Task]] = {}
         tasks, outcomes = self._tasks, self.outcomes
-        single = info.for_each is None
-        lost: set[str] = set()
-        first: dict[str, int] = {}  # (a step with several result nodes a topic gives its lowest item's)
         for n in self._by_step.get(step, ()):
             task = tasks[n]
-            if not task.result:
-                continue
-            if single:  # (one result node a topic, as a rule: its value, no grouping or sorting)
-                o = outcomes.get(n)
-                if o is None or o.artifact is None or o.artifact is UNKNOWN or o.status not in ("ran", "cached"):
-                    lost.add(task.topic)
-                elif task.topic not in out or (task.item or 0) < first[task.topic]:
-                    out[task.topic], first[task.topic] = o.artifact.value, task.item or 0
-            else:
+            if task.result:
                 by_topic.setdefault(task.topic, []).append(task)
-        for topic_id in lost:
-            out.pop(topic_id, None)
         for topic_id, group in by_topic.items():
+            if len(group) > 1:  # (a plain step has one result node a topic: nothing to sort)
+                group.sort(key=lambda t: t.item or 0)
             values = []
-            for t in sorted(group, key=lambda t: t.item or 0):
+            for t in group:
                 o = outcomes.get(t.id)
                 if o is None or o.artifact is None or o.artifact is UNKNOWN or o.status not in ("ran", "cached"):
                     break
                 values.append(o.artifact.value)
             else:
-                out[topic_id] = values
+                out[topic_id] = values if info.for_each is not None else values[0]
         return out
